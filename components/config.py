@@ -1,0 +1,111 @@
+"""Every setting of the studio, read from the environment in one place.
+
+One place per fact: the model's limits, its price and its id live here, so the checks, the cost
+estimate, the README and the fake fal server all agree. Env names are prefixed ``STUDIO_`` except
+``FAL_KEY``, which is the name fal_client and Hugging Face Space secrets already use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.secret import Secret
+
+MODEL_ID = "fal-ai/kling-video/o1/video-to-video/edit"
+MODEL_NAME = "Kling O1 Edit Video"
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """What Kling O1 accepts as ``video_url`` (fal's model page)."""
+
+    containers: tuple[str, ...] = ("mp4", "mov")
+    min_seconds: float = 3.0
+    max_seconds: float = 10.0
+    # Applied to both sides after rotation: the short side must be >= min_side and the long side
+    # <= max_side. 1280x720, 1920x1080 and 1080x1920 pass; 854x480 and 3840x2160 do not.
+    min_side: int = 720
+    max_side: int = 2160
+    max_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What the studio accepts as a reference or element image."""
+
+    formats: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
+    min_side: int = 300
+    max_side: int = 8000
+    max_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_id: str = MODEL_ID
+    price_per_second: float = 0.168
+    prompt_max_chars: int = 2500
+    max_references: int = 4  # elements + images together
+    max_element_references: int = 3  # reference images per element, besides the frontal one
+    video: VideoLimits = field(default_factory=VideoLimits)
+    image: ImageLimits = field(default_factory=ImageLimits)
+
+    data_dir: Path = Path("data")
+    fal_key: Secret | None = None  # the server's own key (Space secret); users may bring theirs
+    allow_user_key: bool = True  # show the key field so a user can bring their own key
+    require_user_key: bool = False  # public Spaces: never spend the server's key on visitors
+    max_upload_mb: int = 250
+    retention_days: float = 7.0
+    retention_max_gb: float = 5.0
+    rate_limit_per_hour: int = 30  # edits one session may start per hour
+    max_jobs_in_flight: int = 3  # per session
+    fal_concurrency: int = 64  # fal jobs are remote waits: many at once
+    local_concurrency: int = 1  # local preview is CPU-bound: few at once
+    queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
+    max_result_bytes: int = 500 * 1024 * 1024
+    url_fetch_timeout_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        key = e.get("FAL_KEY", "").strip()
+        return cls(
+            price_per_second=_float(e, "STUDIO_PRICE_PER_SECOND", 0.168),
+            prompt_max_chars=_int(e, "STUDIO_PROMPT_MAX_CHARS", 2500),
+            data_dir=Path(e.get("STUDIO_DATA_DIR", "data")),
+            fal_key=Secret(key) if key else None,
+            allow_user_key=_bool(e, "STUDIO_ALLOW_USER_KEY", True),
+            require_user_key=_bool(e, "STUDIO_REQUIRE_USER_KEY", False),
+            max_upload_mb=_int(e, "STUDIO_MAX_UPLOAD_MB", 250),
+            retention_days=_float(e, "STUDIO_RETENTION_DAYS", 7.0),
+            retention_max_gb=_float(e, "STUDIO_RETENTION_MAX_GB", 5.0),
+            rate_limit_per_hour=_int(e, "STUDIO_RATE_LIMIT_PER_HOUR", 30),
+            max_jobs_in_flight=_int(e, "STUDIO_MAX_JOBS_IN_FLIGHT", 3),
+            fal_concurrency=_int(e, "STUDIO_FAL_CONCURRENCY", 64),
+            local_concurrency=_int(e, "STUDIO_LOCAL_CONCURRENCY", 1),
+            queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
+            max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * 1024 * 1024,
+            url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
+        )
+
+    def cost(self, seconds: float) -> float:
+        """What a fal run of a clip this long costs, in US dollars."""
+        return round(seconds * self.price_per_second, 3)
+
+
+def _int(e, name: str, default: int) -> int:
+    raw = e.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(e, name: str, default: float) -> float:
+    raw = e.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _bool(e, name: str, default: bool) -> bool:
+    raw = e.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}

@@ -1,0 +1,79 @@
+"""The interface both engines implement; the UI, the API and the job runner only talk to this.
+
+Engines are async because fal work is remote waiting; the local engine runs its CPU work in a
+thread and still answers through the same coroutine. Progress goes to a plain callback so the job
+runner can persist and fan it out to any number of watching browser tabs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from components.errors import JobCancelled
+from components.request import EditRequest
+
+Phase = Literal["preparing", "uploading", "submitted", "queued", "running", "downloading",
+                "rendering", "done"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    phase: Phase
+    message: str  # one human line: "Uploading 12.4 / 50.0 MB", "Queued at position 3"
+    fraction: float | None = None  # 0..1 progress of the whole edit when known
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    queue_position: int | None = None
+    logs: tuple[str, ...] = ()  # log lines that are new since the previous event
+    request_id: str | None = None  # set from "submitted" on: the job store persists it at once
+    elapsed: float = 0.0  # seconds since the edit started
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class CancelToken:
+    """Thread-safe cancel flag: set from a UI handler, read by an engine's loop or worker thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise JobCancelled("The edit was cancelled.")
+
+
+@dataclass
+class EditResult:
+    video: Path  # the edited clip, a local mp4 in the job's folder
+    engine: str  # Engine.name
+    request_id: str | None = None  # fal's request id; None for the local engine
+    remote_url: str | None = None  # where fal serves the result
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    notes: list[str] = field(default_factory=list)  # applied / could not be done / warnings
+    arguments: dict[str, Any] | None = None  # the exact fal arguments sent (for "copy as code")
+
+
+class Engine(Protocol):
+    name: str  # "fal" | "local"
+    label: str  # what the UI shows: "Kling O1 via fal" | "Local preview (no key)"
+
+    async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
+                   cancel: CancelToken) -> EditResult:
+        """Run one edit; write outputs under ``workdir``.
+
+        Raises ``JobCancelled`` when ``cancel`` fires, ``StudioError`` subclasses with the user's
+        sentence on failure, never bare library exceptions.
+        """
+        ...

@@ -1,0 +1,86 @@
+"""The one model of an edit, shared by the UI, the API, both engines and the job store.
+
+Paths are local files: URLs typed by a user are fetched first, so every engine, check and cache
+sees the same thing. ``to_fal_arguments`` is the only place that knows fal's argument names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Element:
+    """@ElementN: a character or object, seen from the front and optionally from other angles."""
+
+    frontal: Path | None
+    references: tuple[Path, ...] = ()
+
+    def files(self) -> list[Path]:
+        return ([self.frontal] if self.frontal else []) + list(self.references)
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    prompt: str
+    video: Path
+    images: tuple[Path, ...] = ()  # @Image1.. in order
+    elements: tuple[Element, ...] = ()  # @Element1.. in order
+    keep_audio: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # UI-only facts (e.g. source URL); never sent
+
+    @property
+    def reference_count(self) -> int:
+        return len(self.images) + len(self.elements)
+
+    def files(self) -> list[Path]:
+        """Every local file that needs a URL before submit: video first, then images, then elements."""
+        out = [self.video, *self.images]
+        for element in self.elements:
+            out.extend(element.files())
+        return out
+
+    def to_fal_arguments(self, urls: Mapping[Path, str]) -> dict[str, Any]:
+        """Exactly the JSON body Kling O1 takes, omitting empty optionals.
+
+        ``urls`` maps each of ``files()`` to its uploaded URL; a missing one is a programming error.
+        """
+        args: dict[str, Any] = {"prompt": self.prompt, "video_url": urls[self.video],
+                                "keep_audio": self.keep_audio}
+        if self.images:
+            args["image_urls"] = [urls[p] for p in self.images]
+        if self.elements:
+            args["elements"] = [
+                {"frontal_image_url": urls[e.frontal],
+                 "reference_image_urls": [urls[r] for r in e.references]}
+                for e in self.elements if e.frontal is not None
+            ]
+        return args
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the job store (paths as strings)."""
+        return {
+            "prompt": self.prompt,
+            "video": str(self.video),
+            "images": [str(p) for p in self.images],
+            "elements": [{"frontal": str(e.frontal) if e.frontal else None,
+                          "references": [str(r) for r in e.references]} for e in self.elements],
+            "keep_audio": self.keep_audio,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EditRequest:
+        return cls(
+            prompt=d["prompt"],
+            video=Path(d["video"]),
+            images=tuple(Path(p) for p in d.get("images", ())),
+            elements=tuple(Element(frontal=Path(e["frontal"]) if e.get("frontal") else None,
+                                   references=tuple(Path(r) for r in e.get("references", ())))
+                           for e in d.get("elements", ())),
+            keep_audio=bool(d.get("keep_audio", False)),
+            extra=dict(d.get("extra", {})),
+        )
