@@ -38,5 +38,12 @@ class Secret:
 
     __str__ = __repr__
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Secret:
+        # gradio deep-copies session state; a copy in memory is fine, a pickle on disk is not.
+        return self
+
     def __reduce__(self):
         raise TypeError("a Secret is never pickled or written to disk")

@@ -59,8 +59,9 @@ def make_text_as(path: Path, text: str = "this is not a video\n") -> Path:
     return Path(path)
 
 
-def make_image(path: Path, *, width: int = 640, height: int = 640, color: tuple[int, int, int] = (200, 60, 40),
-               fmt: str | None = None, exif_orientation: int | None = None) -> Path:
+def make_image(path: Path, *, width: int = 640, height: int = 640,
+               color: tuple[int, int, int] = (200, 60, 40), fmt: str | None = None,
+               exif_orientation: int | None = None) -> Path:
     """A picture with a coloured background and a figure, so palettes and orientation are measurable."""
     img = Image.new("RGB", (width, height), color)
     draw = ImageDraw.Draw(img)

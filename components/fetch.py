@@ -1,0 +1,157 @@
+"""Fetching a clip from a URL a user pasted, without becoming a proxy into the host's network.
+
+A public Space runs next to cloud metadata endpoints and private services, so a pasted URL is
+resolved first and refused when any address it names is private, loopback, link-local or
+reserved. The connection then goes to the very address that was checked (the Host header and TLS
+SNI keep the name), so a DNS answer that changes between check and connect cannot slip through.
+Redirects are followed by hand so every hop gets the same check. Size and time are capped while
+streaming, so a huge or endless body costs at most ``max_bytes`` of disk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import time
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from components.errors import InputError
+
+MAX_REDIRECTS = 3
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def fetch_to_file(url: str, out_dir: Path, *, max_bytes: int, timeout: float,
+                  allow_private: bool = False) -> Path:
+    """Download ``url`` into ``out_dir`` and return the file; every refusal is an ``InputError``.
+
+    ``allow_private`` exists for self-hosted setups and tests whose only servers are on loopback.
+    """
+    deadline = time.monotonic() + timeout
+    current = url.strip()
+    with httpx.Client(timeout=httpx.Timeout(min(timeout, 30.0)), follow_redirects=False,
+                      trust_env=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = _check_url(current)
+            address = _resolve(parts.hostname or "", parts.port, allow_private)
+            request = _pinned_request(client, current, address)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise _timeout(url, timeout) from exc
+            except httpx.HTTPError as exc:
+                raise InputError(f"Could not download {_short(url)}: {type(exc).__name__}.",
+                                 fix="Check that the URL opens in a browser, or upload the file instead.",
+                                 field="video_url") from exc
+            try:
+                if response.is_redirect:
+                    current = urljoin(current, response.headers.get("location", ""))
+                    continue
+                if response.status_code != 200:
+                    raise InputError(f"Could not download {_short(url)}: the server answered "
+                                     f"HTTP {response.status_code}.",
+                                     fix="Check that the link is public and direct to the file.",
+                                     field="video_url")
+                return _stream_to_disk(response, url, out_dir, max_bytes, deadline, timeout)
+            finally:
+                response.close()
+    raise InputError(f"{_short(url)} redirects more than {MAX_REDIRECTS} times.",
+                     fix="Paste the final, direct link to the file.", field="video_url")
+
+
+def _check_url(url: str):
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise InputError(f"Only http:// and https:// links can be fetched, not {parts.scheme or 'this'}:.",
+                         fix="Paste a web link to the clip, or upload the file.", field="video_url")
+    if not parts.hostname:
+        raise InputError("The link has no host name.", fix="Paste a full link such as https://…/clip.mp4.",
+                         field="video_url")
+    if parts.username or parts.password:
+        raise InputError("Links with a user name or password are not fetched.",
+                         fix="Upload the file instead.", field="video_url")
+    return parts
+
+
+def _resolve(host: str, port: int | None, allow_private: bool) -> str:
+    try:
+        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"The host {host} could not be found.", fix="Check the link for typos.",
+                         field="video_url") from exc
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if ip.version == 6 and ip.ipv4_mapped:  # ::ffff:127.0.0.1 is loopback too
+                ip = ip.ipv4_mapped
+            if not ip.is_global or ip.is_multicast:
+                raise InputError(f"The host {host} points into a private network ({ip}); such links are "
+                                 "not fetched.", fix="Use a public link, or upload the file.",
+                                 field="video_url")
+    return addresses[0]
+
+
+def _pinned_request(client: httpx.Client, url: str, address: str) -> httpx.Request:
+    """Connect to the checked address while keeping the name for Host and TLS verification."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    pinned = parts._replace(netloc=netloc).geturl()
+    host_header = host if not parts.port else f"{host}:{parts.port}"
+    return client.build_request("GET", pinned, headers={"Host": host_header},
+                                extensions={"sni_hostname": host})
+
+
+def _stream_to_disk(response: httpx.Response, url: str, out_dir: Path, max_bytes: int, deadline: float,
+                    timeout: float) -> Path:
+    declared = int(response.headers.get("content-length") or 0)
+    if declared > max_bytes:
+        raise _too_big(url, declared, max_bytes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / _file_name(url, response.headers.get("content-type", ""))
+    received = 0
+    try:
+        with target.open("wb") as fh:
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise _too_big(url, received, max_bytes)
+                if time.monotonic() > deadline:
+                    raise _timeout(url, timeout)
+                fh.write(chunk)
+    except httpx.TimeoutException as exc:
+        target.unlink(missing_ok=True)
+        raise _timeout(url, timeout) from exc
+    except InputError:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _file_name(url: str, content_type: str) -> str:
+    """A safe local name: no directories, no odd characters, an extension the probe can use."""
+    name = _SAFE_NAME.sub("_", Path(unquote(urlsplit(url).path)).name).strip("._") or "download"
+    if "." not in name:
+        name += ".mov" if "quicktime" in content_type else ".mp4"
+    return name[-120:]
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 80 else url[:77] + "..."
+
+
+def _too_big(url: str, size: int, limit: int) -> InputError:
+    return InputError(f"{_short(url)} is larger than {limit / 1e6:.0f} MB (got {size / 1e6:.0f} MB so far).",
+                      fix="Use a shorter or smaller clip (Kling O1 takes up to 200 MB).", field="video_url")
+
+
+def _timeout(url: str, timeout: float) -> InputError:
+    return InputError(f"Downloading {_short(url)} took longer than {timeout:.0f} s.",
+                      fix="Try a faster host, or upload the file instead.", field="video_url")
