@@ -95,13 +95,26 @@ class Settings:
 
 
 def _int(e, name: str, default: int) -> int:
-    raw = e.get(name, "").strip()
-    return int(raw) if raw else default
+    return int(_number(e, name, default, int))
 
 
 def _float(e, name: str, default: float) -> float:
+    return float(_number(e, name, default, float))
+
+
+def _number(e, name: str, default: float, kind: type) -> float:
+    """Parse a numeric setting; a typo in a Space's variables should say which one, not crash."""
     raw = e.get(name, "").strip()
-    return float(raw) if raw else default
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number; "
+                         f"unset it to use the default ({default}).") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative; unset it to use the default ({default}).")
+    return value
 
 
 def _bool(e, name: str, default: bool) -> bool:

@@ -6,7 +6,9 @@ corrupt) is produced one way only.
 
 from __future__ import annotations
 
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -84,4 +86,16 @@ def make_gradient_image(path: Path, colors: list[tuple[int, int, int]], size: in
     for i, c in enumerate(colors):
         arr[:, i * band:(i + 1) * band] = c
     Image.fromarray(arr).save(path)
+    return Path(path)
+
+
+def make_png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` but holds almost no pixel data: opening it reads
+    only the header, so size limits and decompression-bomb guards are testable without the RAM."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                           + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))
     return Path(path)

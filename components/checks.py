@@ -1,0 +1,146 @@
+"""Pre-flight: everything that can be known to fail before a byte is uploaded or a cent is spent.
+
+Each check returns ``Finding``s instead of raising, so the UI can show every problem at once next
+to the field it belongs to; ``ensure_ok`` turns the errors among them into one ``InputError``.
+Field names follow the request's shape: "prompt", "video", "references", "images[1]",
+"elements[0].frontal", "elements[0].references[2]" (0-based, like the lists they index); the
+sentences count from 1, like the labels the user sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from components import labels
+from components.config import Settings
+from components.errors import Finding, InputError, MediaError
+from components.images import inspect_image
+from components.media.limits import check_video
+from components.media.probe import probe
+from components.request import EditRequest, Element
+
+
+def check_prompt(prompt: str, n_images: int, n_elements: int, settings: Settings) -> list[Finding]:
+    """Empty or too long, labels that point at nothing or are misspelt, attachments never mentioned."""
+    if not prompt.strip():
+        return [Finding("error", "prompt", "The prompt is empty.",
+                        "Describe the edit, e.g. “Replace the character with @Element1”.")]
+    findings: list[Finding] = []
+    limit = settings.prompt_max_chars
+    if len(prompt) > limit:
+        findings.append(Finding(
+            "error", "prompt", f"The prompt is too long: {len(prompt):,} / {limit:,} characters.",
+            f"Shorten it by {len(prompt) - limit:,} characters."))
+
+    attached = {"Image": n_images, "Element": n_elements}
+    mentioned = {(m.kind, m.index) for m in labels.find_labels(prompt)}
+    for kind, index in sorted(mentioned):
+        if index > attached[kind]:
+            findings.append(_dangling(kind, index, attached[kind]))
+
+    for miss in labels.find_near_misses(prompt):
+        if miss.suggestion:
+            fix = (f"Did you mean {miss.suggestion}? Write it exactly like that "
+                   "(capital letter, no leading zero).")
+        else:
+            fix = f"Labels count from 1: {labels.label(miss.kind, 1)} is the first {miss.kind.lower()}."
+        findings.append(Finding("error", "prompt",
+                                f"“{miss.text}” is not a label Kling O1 knows.", fix))
+
+    for _, _, marker in labels.find_removed_markers(prompt):
+        findings.append(Finding(
+            "error", "prompt", f"The prompt still says “{marker}” where a removed attachment was mentioned.",
+            "Insert another label there or reword that part."))
+
+    for kind, field in (("Image", "images"), ("Element", "elements")):
+        for index in range(1, attached[kind] + 1):
+            if (kind, index) not in mentioned:
+                tag = labels.label(kind, index)
+                findings.append(Finding(
+                    "warning", f"{field}[{index - 1}]",
+                    f"{kind} {index} is attached but the prompt never mentions {tag} — "
+                    "Kling may ignore it.",
+                    f"Insert {tag} where it should be used, or remove the {kind.lower()}."))
+    return findings
+
+
+def check_references(images: Sequence[Path], elements: Sequence[Element],
+                     settings: Settings) -> list[Finding]:
+    """How many references, the shape of each element, and every image file by its content."""
+    findings: list[Finding] = []
+    total = len(images) + len(elements)
+    if total > settings.max_references:
+        findings.append(Finding(
+            "error", "references",
+            f"{total} references are attached ({_count(len(images), 'image')} + "
+            f"{_count(len(elements), 'element')}); Kling O1 takes at most "
+            f"{settings.max_references} images and elements together.",
+            f"Remove {total - settings.max_references}."))
+
+    for i, path in enumerate(images):
+        findings.extend(_image_findings(path, settings, f"images[{i}]"))
+    for i, element in enumerate(elements):
+        tag = labels.label("Element", i + 1)
+        if element.frontal is None:
+            findings.append(Finding("error", f"elements[{i}].frontal",
+                                    f"Element {i + 1} has no frontal image.",
+                                    f"Add a front view of the character or object {tag} stands for."))
+        else:
+            findings.extend(_image_findings(element.frontal, settings, f"elements[{i}].frontal"))
+        extra = len(element.references) - settings.max_element_references
+        if extra > 0:
+            findings.append(Finding(
+                "error", f"elements[{i}].references",
+                f"Element {i + 1} has {len(element.references)} reference images; at most "
+                f"{settings.max_element_references} are allowed besides the frontal one.",
+                f"Remove {extra}."))
+        for j, path in enumerate(element.references):
+            findings.extend(_image_findings(path, settings, f"elements[{i}].references[{j}]"))
+    return findings
+
+
+def preflight(request: EditRequest, settings: Settings,
+              video_findings: Iterable[Finding] = ()) -> list[Finding]:
+    """Every finding for a request: the video's (probed by the caller), the prompt's, the references'."""
+    return [*video_findings,
+            *check_prompt(request.prompt, len(request.images), len(request.elements), settings),
+            *check_references(request.images, request.elements, settings)]
+
+
+def preflight_files(request: EditRequest, settings: Settings) -> list[Finding]:
+    """``preflight`` with the video probed here: one call for the UI and the API. A file that
+    cannot be probed at all is one video finding, like any other limit."""
+    try:
+        video_findings = check_video(probe(request.video), settings.video)
+    except MediaError as error:
+        video_findings = [Finding("error", error.field or "video", error.message, error.fix)]
+    return preflight(request, settings, video_findings)
+
+
+def ensure_ok(findings: Iterable[Finding]) -> None:
+    """Raise one ``InputError`` carrying every error; warnings alone pass."""
+    findings = tuple(findings)
+    if any(f.level == "error" for f in findings):
+        raise InputError.from_findings(findings)
+
+
+def _image_findings(path: Path, settings: Settings, field: str) -> list[Finding]:
+    result = inspect_image(path, settings.image, field)
+    return result if isinstance(result, list) else []
+
+
+def _dangling(kind: labels.Kind, index: int, attached: int) -> Finding:
+    tag = labels.label(kind, index)
+    noun = "reference image" if kind == "Image" else "element"
+    if attached == 0:
+        have = f"no {noun}s are attached"
+    else:
+        have = f"only {_count(attached, noun)} {'is' if attached == 1 else 'are'} attached"
+    more = "more " if attached else ""
+    return Finding("error", "prompt", f"{tag} is mentioned but {have}.",
+                   f"Attach {_count(index - attached, more + noun)} or change {tag} to a label that exists.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
