@@ -1,0 +1,117 @@
+"""The before/after comparison player: one gr.HTML whose JS keeps two <video>s on one clock.
+
+Why a gr.HTML and not two gr.Video: two independent players drift apart and cannot share a seek
+bar, frame steps or a wipe view. gr.HTML (Gradio 6) takes a static template, scoped CSS and a
+js_on_load script, so the whole player fits in one without a custom component package: the
+markup is TEMPLATE below, the behaviour comparison.js, the look comparison.css.
+
+Why the files travel as FileData dicts inside the value: gradio's postprocess walks every output
+for ``{"meta": {"_type": "gradio.FileData"}}`` objects, checks the path against allowed_paths,
+the working directory and the temp dir, copies the file into its cache and fills in ``url``
+(``/gradio_api/file=...``). That route answers HTTP Range requests, which is what lets the browser
+seek without downloading the whole clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from components.errors import MediaError
+from components.media.probe import probe
+
+_HERE = Path(__file__).parent
+
+TEMPLATE = """
+<div class="kcmp" data-view="side" data-state="empty" tabindex="0" aria-label="Comparison player">
+  <p class="kcmp-empty">The original and the edit play here side by side once an edit finishes.</p>
+  <p class="kcmp-error" role="alert" hidden></p>
+  <div class="kcmp-stage">
+    <figure class="kcmp-pane kcmp-pane-orig">
+      <video class="kcmp-v-orig" playsinline preload="auto" muted></video>
+      <figcaption class="kcmp-label kcmp-label-orig">Original</figcaption>
+    </figure>
+    <figure class="kcmp-pane kcmp-pane-edit">
+      <video class="kcmp-v-edit" playsinline preload="auto"></video>
+      <figcaption class="kcmp-label kcmp-label-edit">Edited</figcaption>
+    </figure>
+    <div class="kcmp-divider" role="slider" tabindex="0" aria-label="Wipe position"
+         aria-valuemin="0" aria-valuemax="100" aria-valuenow="50"><span class="kcmp-grip"></span></div>
+  </div>
+  <div class="kcmp-bar">
+    <button type="button" class="kcmp-play" title="Play / pause (space)">▶ Play</button>
+    <span class="kcmp-group">
+      <button type="button" class="kcmp-back" title="One frame back (,)"
+              aria-label="One frame back">◂ Frame</button>
+      <button type="button" class="kcmp-forward" title="One frame forward (.)"
+              aria-label="One frame forward">Frame ▸</button>
+    </span>
+    <input type="range" class="kcmp-seek" min="0" max="0" step="0.04" value="0" aria-label="Seek">
+    <span class="kcmp-time">0:00.00 / 0:00.00</span>
+    <button type="button" class="kcmp-loop kcmp-toggle" aria-pressed="false" title="Loop">Loop</button>
+    <span class="kcmp-group">
+      <button type="button" class="kcmp-mute kcmp-toggle" data-side="orig" data-name="Original"
+              aria-pressed="true" title="Mute the original">Original</button>
+      <button type="button" class="kcmp-mute kcmp-toggle" data-side="edit" data-name="Edited"
+              aria-pressed="false" title="Mute the edit">Edited</button>
+    </span>
+    <span class="kcmp-group" role="group" aria-label="View">
+      <button type="button" class="kcmp-view kcmp-toggle" data-view="side"
+              aria-pressed="true">Side by side</button>
+      <button type="button" class="kcmp-view kcmp-toggle" data-view="wipe" aria-pressed="false">Wipe</button>
+    </span>
+    <span class="kcmp-group">
+      <a class="kcmp-dl-edit" hidden>⤓ Edited clip</a>
+      <a class="kcmp-dl-sbs" hidden>⤓ Side-by-side mp4</a>
+    </span>
+  </div>
+</div>
+"""
+
+
+# What build() returns. An alias rather than a gr.HTML subclass: gradio's component metaclass
+# writes a .pyi stub beside the module of every subclass on import, and that copy goes stale.
+ComparisonPlayer = gr.HTML
+
+
+def build(label: str = "Comparison", **kwargs: Any) -> ComparisonPlayer:
+    """The player, empty until an event returns :func:`player_value` (or None to empty it)."""
+    return gr.HTML(
+        value=None,
+        label=label,
+        html_template=TEMPLATE,
+        css_template=(_HERE / "comparison.css").read_text(),
+        js_on_load=(_HERE / "comparison.js").read_text(),
+        apply_default_css=False,
+        **kwargs,
+    )
+
+
+def player_value(original: Path | str, edited: Path | str, side_by_side: Path | str | None = None,
+                 labels: tuple[str, str] = ("Original", "Edited")) -> dict[str, Any]:
+    """The component value for one pair. Paths must lie where gradio may serve them from
+    (allowed_paths, the working directory or the temp dir); gradio copies them into its cache."""
+    return {
+        "original": _file(original),
+        "edited": _file(edited),
+        "side_by_side": _file(side_by_side) if side_by_side else None,
+        "labels": list(labels),
+        # Browsers do not expose a video's frame rate, and frame stepping needs it.
+        "fps": {"original": _frame_rate(original), "edited": _frame_rate(edited)},
+    }
+
+
+def _file(path: Path | str) -> dict[str, Any]:
+    path = Path(path).resolve()
+    return FileData(path=str(path), orig_name=path.name).model_dump()
+
+
+def _frame_rate(path: Path | str) -> float | None:
+    """None when the file cannot be probed: the browser then reports what it cannot play."""
+    try:
+        return probe(path).constant_fps or None
+    except MediaError:
+        return None
