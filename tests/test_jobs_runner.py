@@ -1,0 +1,356 @@
+"""The job runner: jobs live on the server's loop, survive their browser tab and a restart.
+
+Real engines where the behaviour under test is an engine's (local preview, fal through the fake
+server); ``HeldEngine`` below only where the runner's own timing is under test (hold a job running,
+fill the only engine slot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from components.config import Settings
+from components.engines.base import CancelToken, EditResult, ProgressEvent
+from components.engines.fal import FalEngine
+from components.engines.local import LocalEngine
+from components.errors import InputError
+from components.jobs.models import Job
+from components.jobs.runner import (
+    INTERNAL_FAILURE,
+    INTERRUPTED_BEFORE_SUBMIT,
+    INTERRUPTED_LOCAL,
+    JobRunner,
+    copy_inputs,
+)
+from components.jobs.store import JobStore
+from components.request import EditRequest, Element
+from components.secret import Secret
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip, make_image, make_text_as
+
+WAIT_S = 60.0
+
+
+class HeldEngine:
+    """Timing control only: reports a fal-like request id, then holds 'running' until released."""
+
+    label = "held for a test"
+
+    def __init__(self, name: str = "local", request_id: str | None = None, fail: Exception | None = None,
+                 burst: int = 0):
+        self.name = name
+        self.request_id = request_id
+        self.fail = fail
+        self.burst = burst  # progress events sent back to back, as a chatty engine would
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    async def edit(self, request: EditRequest, workdir: Path, on_event, cancel: CancelToken) -> EditResult:
+        on_event(ProgressEvent("submitted", "Submitted", fraction=0.3, request_id=self.request_id,
+                               logs=("first log line",)))
+        for i in range(1, self.burst + 1):
+            on_event(ProgressEvent("running", f"step {i}", fraction=0.3 + 0.5 * i / self.burst,
+                                   logs=(f"step {i}",)))
+        self.started.set()
+        while not self.release.is_set():
+            cancel.raise_if_cancelled()
+            await asyncio.sleep(0.01)
+        if self.fail:
+            raise self.fail
+        out = workdir / "edited.mp4"
+        shutil.copy(request.video, out)
+        return EditResult(video=out, engine=self.name, request_id=self.request_id)
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2, width=320, height=240,
+                     fps=12, audio=False)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def runner(settings):
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    yield runner
+    runner.close()
+
+
+def watch_in_thread(runner: JobRunner, job_id: str, owner: str) -> list[Job]:
+    """Follow a job from a fresh event loop in another thread, as gradio's loop would."""
+    seen: list[Job] = []
+
+    async def follow() -> None:
+        async for job in runner.watch(job_id, owner):
+            seen.append(job)
+
+    thread = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(follow(), WAIT_S)))
+    thread.start()
+    thread.join(WAIT_S + 5)
+    assert not thread.is_alive(), "watch did not end after the job finished"
+    return seen
+
+
+def wait_for(predicate, what: str, timeout: float = WAIT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_local_engine_job_end_to_end(runner, small_clip, tmp_path):
+    gradio_cache = tmp_path / "gradio"
+    gradio_cache.mkdir()
+    upload = shutil.copy(small_clip, gradio_cache / "upload.mp4")
+    request = EditRequest(prompt="Make it black and white", video=Path(upload))
+
+    job = runner.submit("owner-a", request, LocalEngine(runner.settings))
+    assert job.status == "queued" and runner.store.get(job.id) is not None  # recorded before it ran
+    shutil.rmtree(gradio_cache)  # gradio may clean its cache while the job runs
+    seen = watch_in_thread(runner, job.id, "owner-a")
+
+    final = seen[-1]
+    assert final.status == "succeeded", final.error
+    assert "running" in {j.status for j in seen[:-1]}
+    assert final.output_video.is_file() and final.output_video.parent == runner.store.job_dir(job.id)
+    assert final.side_by_side.is_file() and final.side_by_side.stat().st_size > 0
+    restored = final.edit_request()
+    assert restored.video.is_file() and restored.video.name == "upload.mp4"
+    assert restored.video.parent.parent == runner.store.job_dir(job.id) / "inputs"
+    assert final.timings["side_by_side"] > 0 and final.notes
+    assert runner.store.get(job.id) == final  # the store holds exactly what the last watcher saw
+    assert final.finished_at >= final.started_at >= final.created_at
+
+
+def test_corrupt_clip_fails_with_the_engines_sentence(runner, tmp_path):
+    request = EditRequest(prompt="Make it black and white", video=make_text_as(tmp_path / "clip.mp4"))
+    job = runner.submit("owner-a", request, LocalEngine(runner.settings))
+    final = watch_in_thread(runner, job.id, "owner-a")[-1]
+    assert final.status == "failed"
+    assert "clip.mp4" in final.error and "00" not in final.error and "Traceback" not in final.error
+    assert runner.store.get(job.id).error == final.error
+
+
+def test_request_id_is_stored_as_soon_as_submitted_and_every_tab_can_watch(runner, small_clip):
+    engine = HeldEngine(name="fal", request_id="req-123")
+    job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine, key_source="server")
+    assert engine.started.wait(WAIT_S)
+    stored = runner.store.get(job.id)
+    assert stored.request_id == "req-123" and stored.status == "running" and stored.phase == "submitted"
+
+    tabs: list[list[Job]] = [[], []]
+    threads = [threading.Thread(target=lambda i=i: tabs[i].extend(watch_in_thread(runner, job.id, "owner-a")))
+               for i in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # both tabs attached to a running job; ticks keep coming while nothing changes
+    engine.release.set()
+    for t in threads:
+        t.join()
+    for seen in tabs:
+        assert len(seen) >= 2 and seen[0].status == "running" and seen[0].logs == ("first log line",)
+        assert seen[-1].status == "succeeded" and seen[-1].request_id == "req-123"
+    # A tab opened after the end gets the final state once and ends.
+    assert [j.status for j in watch_in_thread(runner, job.id, "owner-a")] == ["succeeded"]
+
+
+def test_progress_writes_are_throttled_and_the_last_one_still_lands(runner, small_clip):
+    """300 events in a burst become a handful of writes; the newest state reaches the store anyway."""
+    counter = sqlite3.connect(runner.store.db_path)
+    counter.executescript("CREATE TABLE writes (phase TEXT);"
+                          "CREATE TRIGGER count_writes AFTER UPDATE ON jobs "
+                          "BEGIN INSERT INTO writes VALUES (NEW.phase); END;")
+    engine = HeldEngine(burst=300)
+    job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine)
+    assert engine.started.wait(WAIT_S)
+    stored = wait_for(lambda: (j := runner.store.get(job.id)).message == "step 300" and j,
+                      "the trailing write")
+    assert stored.fraction == pytest.approx(0.8) and stored.logs[-1] == "step 300" and len(stored.logs) == 200
+    phases = [row[0] for row in counter.execute("SELECT phase FROM writes")]
+    assert 3 <= len(phases) <= 10, phases
+    assert "submitted" in phases and "running" in phases  # every phase change is written at once
+    engine.release.set()
+    assert watch_in_thread(runner, job.id, "owner-a")[-1].status == "succeeded"
+    counter.close()
+
+
+def test_watch_and_cancel_refuse_another_owner(runner, small_clip):
+    engine = HeldEngine()
+    job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine)
+
+    async def peek() -> None:
+        async for _ in runner.watch(job.id, "owner-b"):
+            pass
+
+    with pytest.raises(InputError, match="no edit"):
+        asyncio.run(peek())
+    assert runner.snapshot(job.id, "owner-b") is None
+    assert runner.cancel(job.id, "owner-b") is False
+    engine.release.set()
+    assert watch_in_thread(runner, job.id, "owner-a")[-1].status == "succeeded"
+
+
+def test_cancel_running_and_queued_jobs(runner, small_clip):
+    """One local slot: the first job holds it, the second waits; both cancel, the waiting one at once."""
+    first, second = HeldEngine(), HeldEngine()
+    running = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), first)
+    assert first.started.wait(WAIT_S)
+    waiting = runner.submit("owner-a", EditRequest(prompt="y", video=small_clip), second)
+    time.sleep(0.2)
+    assert runner.snapshot(waiting.id, "owner-a").status == "queued"
+
+    assert runner.cancel(waiting.id, "owner-a") is True
+    assert watch_in_thread(runner, waiting.id, "owner-a")[-1].message == "Cancelled before it started."
+    assert not second.started.is_set() and runner.snapshot(running.id, "owner-a").status == "running"
+
+    assert runner.cancel(running.id, "owner-a") is True
+    final = watch_in_thread(runner, running.id, "owner-a")[-1]
+    assert final.status == "cancelled" and runner.store.get(running.id).status == "cancelled"
+    assert runner.cancel(running.id, "owner-a") is False  # nothing left to cancel
+
+
+def test_unexpected_engine_error_fails_with_a_generic_sentence(runner, small_clip):
+    engine = HeldEngine(fail=RuntimeError("socket exploded at 0x7f3a"))
+    engine.release.set()
+    job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine)
+    final = watch_in_thread(runner, job.id, "owner-a")[-1]
+    assert final.status == "failed" and final.error == INTERNAL_FAILURE.format(id=job.id)
+    assert "0x7f3a" not in final.error
+
+
+def test_inputs_are_copied_once_each_keeping_their_names(tmp_path, small_clip):
+    face = make_image(tmp_path / "face.png", width=320, height=320)
+    side = make_image(tmp_path / "side.png", width=320, height=320)
+    request = EditRequest(prompt="@Element1 in front of @Image1", video=small_clip, images=(face,),
+                          elements=(Element(face, (side,)),), keep_audio=True)
+    copied = copy_inputs(request, tmp_path / "job" / "inputs")
+    assert copied.images[0] == copied.elements[0].frontal  # one copy for a file used twice
+    assert [p.name for p in copied.files()] == ["clip.mp4", "face.png", "face.png", "side.png"]
+    assert len({p.parent for p in copied.files()}) == 3
+    assert all(p.is_relative_to(tmp_path / "job" / "inputs") and p.read_bytes() == o.read_bytes()
+               for p, o in zip(copied.files(), request.files(), strict=True))
+    assert (copied.prompt, copied.keep_audio) == (request.prompt, request.keep_audio)
+
+
+def test_missing_input_is_refused_before_anything_is_recorded(runner, tmp_path):
+    with pytest.raises(InputError, match=r"gone\.mp4"):
+        runner.submit("owner-a", EditRequest(prompt="x", video=tmp_path / "gone.mp4"), HeldEngine())
+    assert runner.store.list_for_owner("owner-a") == []
+    assert list(runner.store.jobs_root.iterdir()) == []
+
+
+def test_recover_decides_each_kind_of_leftover(settings, small_clip):
+    """Rows as a crashed process would leave them; a new runner sorts them out."""
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    request = EditRequest(prompt="x", video=small_clip)
+
+    def leftover(engine: str, key_source, status: str, request_id: str | None = None) -> str:
+        job = store.create("owner-a", request, engine, key_source)
+        return store.update(job.id, status=status, request_id=request_id).id
+
+    local = leftover("local", None, "running")
+    never_sent = leftover("fal", "server", "queued")
+    user_key = leftover("fal", "user", "running", "req-user")
+    server_key_gone = leftover("fal", "server", "running", "req-server")
+    done = leftover("local", None, "succeeded")
+
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    try:
+        touched = {j.id: j for j in runner.recover(None)}
+        assert set(touched) == {local, never_sent, user_key, server_key_gone}
+        assert (touched[local].status, touched[local].error) == ("failed", INTERRUPTED_LOCAL)
+        assert touched[never_sent].status == "failed"
+        assert touched[never_sent].error == INTERRUPTED_BEFORE_SUBMIT
+        for job_id, request_id in ((user_key, "req-user"), (server_key_gone, "req-server")):
+            assert touched[job_id].status == "waiting_for_key" and request_id in touched[job_id].message
+        assert runner.store.get(done).status == "succeeded"
+        # A tab watching a parked job gets it once instead of hanging; a second recover changes nothing.
+        assert [j.status for j in watch_in_thread(runner, user_key, "owner-a")] == ["waiting_for_key"]
+        assert runner.recover(None) == []
+        # The user gives up instead of entering a key.
+        assert runner.cancel(user_key, "owner-a") is True
+        assert runner.store.get(user_key).status == "cancelled"
+    finally:
+        runner.close()
+
+
+# ----- fal through the fake server: a real restart in the middle of a paid job ---------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_fal():
+    with running_fake_fal(keys=("server-key", "user-key"), run_s=1.5) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def hd_clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("hd") / "hd.mp4", seconds=3, width=1280, height=720, fps=8,
+                     audio=False)
+
+
+def _fal(key: str, settings: Settings):
+    return FalEngine(Secret(key), settings, poll_interval_s=0.05)
+
+
+def _submit_then_crash(settings: Settings, clip: Path, key: str, key_source: str) -> Job:
+    """Runner A submits to fal and dies once fal has the request: the row says running + request id."""
+    first = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    try:
+        job = first.submit("owner-a", EditRequest(prompt="Make it look like winter", video=clip),
+                           _fal(key, settings), key_source=key_source)
+        return wait_for(lambda: (j := first.store.get(job.id)).request_id and j, "a fal request id")
+    finally:
+        first.close()
+
+
+def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, hd_clip):
+    left = _submit_then_crash(settings, hd_clip, "server-key", "server")
+    assert left.status == "running"
+
+    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    try:
+        assert [j.id for j in second.recover(_fal("server-key", settings))] == [left.id]
+        final = watch_in_thread(second, left.id, "owner-a")[-1]
+        assert final.status == "succeeded", final.error
+        assert final.request_id == left.request_id and final.output_video.is_file()
+        assert final.side_by_side.is_file()
+    finally:
+        second.close()
+
+
+def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settings, hd_clip):
+    left = _submit_then_crash(settings, hd_clip, "user-key", "user")
+
+    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    try:
+        assert [j.status for j in second.recover(_fal("server-key", settings))] == ["waiting_for_key"]
+        resumed = second.resume_waiting("owner-a", _fal("user-key", settings))
+        assert [j.id for j in resumed] == [left.id]
+        final = watch_in_thread(second, left.id, "owner-a")[-1]
+        assert final.status == "succeeded", final.error
+        assert final.key_source == "user" and final.output_video.is_file()
+        # Reattaching by that id now hands back the stored result instead of fetching it again.
+        again = second.resume_by_request_id("owner-a", left.request_id, _fal("user-key", settings))
+        assert again.id == left.id
+        # Another browser that knows the id gets its own record, without this one's inputs.
+        theirs = second.resume_by_request_id("owner-b", left.request_id, _fal("user-key", settings))
+        other = watch_in_thread(second, theirs.id, "owner-b")[-1]
+        assert other.status == "succeeded" and other.is_stub and other.side_by_side is None
+        assert other.output_video.is_file() and "side-by-side" in " ".join(other.notes)
+    finally:
+        second.close()
