@@ -1,0 +1,621 @@
+"""A fake fal.ai that speaks the traffic fal_client 1.0.3 makes (see /work/shared/notes/fal-protocol.md).
+
+The real client drives it unmodified: queue (submit / status with logs and positions / result /
+cancel), CDN token, single and multipart uploads, the GCS fallback, and public file URLs. It checks
+``Authorization: Key <k>`` against the keys it was given and records which key submitted each
+request, validates arguments the way Kling O1 does (answering COMPLETED + a 422 result for bad
+input) and returns a real mp4: the uploaded clip re-encoded with inverted colours.
+
+Faults are switched per test with ``set_fault(name, count=None, **params)``; ``count`` is how many
+times it fires (``None``: every time). Names:
+``submit_status`` (status=401/429/500..), ``drop_submit`` (answer cut off mid-body),
+``slow`` (seconds=; delays every queue call), ``stuck_in_queue``, ``drop_download`` (result file cut
+off mid-body), ``cdn_upload_status`` (status=; forces the client's GCS fallback),
+``result_status`` (status=).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import cv2
+import imageio_ffmpeg
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from components.config import Settings
+from components.secret import Secret
+
+QUEUE_OWNER_APP = "fal-ai/kling-video"  # what fal keeps of the endpoint id in request URLs
+LOG_MESSAGES = ("Validating inputs", "Loading Kling O1", "Encoding reference images",
+                "Generating frames", "Encoding video")
+
+
+class _DropConnection(Exception):
+    """Raised after part of a body was sent: uvicorn then closes the socket, like a dropped link."""
+
+
+def _not_an_injected_drop(record: logging.LogRecord) -> bool:
+    """Keep uvicorn's error log for real faults of the fake; injected drops are expected."""
+    return not (record.exc_info and isinstance(record.exc_info[1], _DropConnection))
+
+
+logging.getLogger("uvicorn.error").addFilter(_not_an_injected_drop)
+
+
+@dataclass
+class Fault:
+    remaining: int | None  # None: fires forever
+    params: dict[str, Any]
+
+
+@dataclass
+class StoredFile:
+    path: Path
+    content_type: str
+    name: str
+    owner: str  # key fingerprint of the uploader ("" for model outputs)
+    expires_in: int | None = None  # seconds, from X-Fal-Object-Lifecycle
+    sha256: str | None = None
+
+
+@dataclass
+class FakeJob:
+    request_id: str
+    key_fingerprint: str
+    arguments: dict[str, Any]
+    created: float
+    cancelled: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    output_url: str | None = None
+    output_size: int = 0
+    detail: list[dict[str, Any]] | None = None  # 422 detail when the input was rejected
+
+
+class FakeFal:
+    """The server. Use ``tests.fakes.fal_fixtures.running_fake_fal`` rather than this directly."""
+
+    def __init__(self, *, keys: tuple[str, ...] = ("test-key",), queue_s: float = 0.0, run_s: float = 0.0,
+                 queue_positions: int = 3, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.accepted = {Secret(k).fingerprint for k in keys}
+        self.queue_s = queue_s
+        self.run_s = run_s
+        self.queue_positions = queue_positions
+        self.url = ""
+        self.jobs: dict[str, FakeJob] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.submits = 0
+        self.uploaded_bytes = 0
+        self.uploads = 0
+        self.multipart_parts = 0
+        self.gcs_uploads = 0
+        self.status_calls = 0
+        self.cancels: list[str] = []
+        self.downloads = 0
+        self._faults: dict[str, Fault] = {}
+        self._tokens: dict[str, str] = {}  # CDN bearer token -> key fingerprint
+        self._multipart: dict[str, list[Path]] = {}
+        self._outputs: dict[tuple[str, bool], StoredFile] = {}  # (source sha, keep_audio) -> output
+        self._lock = threading.Lock()
+        self._dir = Path(tempfile.mkdtemp(prefix="fakefal-"))
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fakefal-encode")
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> FakeFal:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(self._app(), log_config=None, access_log=False, log_level="warning",
+                                timeout_keep_alive=30, backlog=512)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="fake-fal", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the fake fal server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- faults
+    def set_fault(self, name: str, count: int | None = None, **params: Any) -> None:
+        with self._lock:
+            self._faults[name] = Fault(count, params)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _fault(self, name: str) -> dict[str, Any] | None:
+        """The params of an active fault, consuming one shot of it."""
+        with self._lock:
+            fault = self._faults.get(name)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self._faults[name]
+            return fault.params
+
+    def _active(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            fault = self._faults.get(name)
+            return fault.params if fault else None
+
+    # ---------------------------------------------------------------- routing
+    def _app(self) -> Starlette:
+        q = f"/{QUEUE_OWNER_APP}/requests/{{rid}}"
+        return Starlette(routes=[
+            Route("/storage/auth/token", self._cdn_token, methods=["POST"]),
+            Route("/storage/upload/initiate", self._gcs_initiate, methods=["POST"]),
+            Route("/gcs-upload/{fid}", self._gcs_put, methods=["PUT"]),
+            Route("/files/upload", self._upload, methods=["POST"]),
+            Route("/files/upload/multipart", self._multipart_create, methods=["POST"]),
+            Route("/files/{bucket}/{fname}/multipart/{upload_id}/complete", self._multipart_complete,
+                  methods=["POST"]),
+            Route("/files/{bucket}/{fname}/multipart/{upload_id}/{part:int}", self._multipart_part,
+                  methods=["PUT"]),
+            Route("/files/{bucket}/{fname}", self._serve_file, methods=["GET"]),
+            Route(q + "/status", self._status, methods=["GET"]),
+            Route(q + "/cancel", self._cancel, methods=["PUT"]),
+            Route(q, self._result, methods=["GET"]),
+            Route("/_fake/stats", self._stats, methods=["GET"]),
+            Route("/{app_path:path}", self._submit, methods=["POST"]),
+        ])
+
+    def stats(self) -> dict[str, Any]:
+        """The counters tests assert on, as JSON-safe values (also served at /_fake/stats)."""
+        return {"submits": self.submits, "uploaded_bytes": self.uploaded_bytes, "uploads": self.uploads,
+                "multipart_parts": self.multipart_parts, "gcs_uploads": self.gcs_uploads,
+                "status_calls": self.status_calls, "cancels": list(self.cancels), "downloads": self.downloads}
+
+    async def _stats(self, request: Request) -> Response:
+        return JSONResponse(self.stats())
+
+    def _key(self, request: Request, scheme: str = "Key") -> str | None:
+        """The caller's key fingerprint, or None when the header is missing or the key unknown."""
+        header = request.headers.get("authorization", "")
+        prefix = f"{scheme} "
+        if not header.startswith(prefix):
+            return None
+        value = header[len(prefix):]
+        if scheme == "Bearer":
+            return self._tokens.get(value)
+        fingerprint = Secret(value).fingerprint
+        return fingerprint if fingerprint in self.accepted else None
+
+    @staticmethod
+    def _unauthorized() -> JSONResponse:
+        return JSONResponse({"detail": "No user found for Key ID and Secret"}, status_code=401,
+                            headers={"x-fal-error-type": "authorization_error"})
+
+    # ---------------------------------------------------------------- storage
+    async def _cdn_token(self, request: Request) -> Response:
+        owner = self._key(request)
+        if owner is None:
+            return self._unauthorized()
+        token = uuid.uuid4().hex
+        self._tokens[token] = owner
+        expires = datetime.now(timezone.utc) + timedelta(hours=1)
+        return JSONResponse({"token": token, "token_type": "Bearer", "base_url": self.url,
+                             "expires_at": expires.isoformat()})
+
+    async def _store(self, request: Request, owner: str, name: str, content_type: str) -> StoredFile:
+        fid = uuid.uuid4().hex[:12]
+        path = self._dir / f"{fid}_{_safe(name)}"
+        size = 0
+        with path.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+                size += len(chunk)
+        stored = StoredFile(path, content_type, path.name, owner, _lifecycle(request))
+        self.files[fid] = stored
+        self.uploaded_bytes += size
+        self.uploads += 1
+        return stored
+
+    def _public_url(self, stored: StoredFile, bucket: str = "u") -> str:
+        return f"{self.url}/files/{bucket}/{stored.name}"
+
+    async def _upload(self, request: Request) -> Response:
+        owner = self._key(request, "Bearer")
+        if owner is None:
+            return self._unauthorized()
+        fault = self._fault("cdn_upload_status")
+        if fault is not None:
+            return JSONResponse({"detail": "CDN unavailable"}, status_code=fault.get("status", 500))
+        stored = await self._store(request, owner, request.headers.get("x-fal-file-name", "upload.bin"),
+                                   request.headers.get("content-type", "application/octet-stream"))
+        return JSONResponse({"access_url": self._public_url(stored)})
+
+    async def _multipart_create(self, request: Request) -> Response:
+        owner = self._key(request, "Bearer")
+        if owner is None:
+            return self._unauthorized()
+        fid = uuid.uuid4().hex[:12]
+        name = f"{fid}_{_safe(request.headers.get('x-fal-file-name', 'upload.bin'))}"
+        stored = StoredFile(self._dir / name, request.headers.get("content-type", "application/octet-stream"),
+                            name, owner, _lifecycle(request))
+        upload_id = uuid.uuid4().hex
+        self._multipart[upload_id] = []
+        self.files[fid] = stored
+        return JSONResponse({"access_url": self._public_url(stored), "uploadId": upload_id})
+
+    async def _multipart_part(self, request: Request) -> Response:
+        if self._key(request, "Bearer") is None:
+            return self._unauthorized()
+        upload_id = request.path_params["upload_id"]
+        if upload_id not in self._multipart:
+            return JSONResponse({"detail": "unknown upload"}, status_code=404)
+        part = self._dir / f"part-{upload_id}-{request.path_params['part']:05d}"
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        with part.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        self._multipart[upload_id].append(part)
+        self.uploaded_bytes += size
+        self.multipart_parts += 1
+        return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
+
+    async def _multipart_complete(self, request: Request) -> Response:
+        if self._key(request, "Bearer") is None:
+            return self._unauthorized()
+        upload_id = request.path_params["upload_id"]
+        parts = self._multipart.pop(upload_id, None)
+        body = await request.json()
+        if parts is None or len(body.get("parts", [])) != len(parts):
+            return JSONResponse({"detail": "parts do not match the upload"}, status_code=400)
+        stored = self.files[request.path_params["fname"].split("_", 1)[0]]
+        with stored.path.open("wb") as out:
+            for part in sorted(parts):
+                out.write(part.read_bytes())
+                part.unlink()
+        self.uploads += 1
+        return JSONResponse({"access_url": self._public_url(stored)})
+
+    async def _gcs_initiate(self, request: Request) -> Response:
+        owner = self._key(request)
+        if owner is None:
+            return self._unauthorized()
+        body = await request.json()
+        fid = uuid.uuid4().hex[:12]
+        name = f"{fid}_{_safe(body.get('file_name', 'upload.bin'))}"
+        self.files[fid] = StoredFile(self._dir / name, body.get("content_type", "application/octet-stream"),
+                                     name, owner)
+        return JSONResponse({"upload_url": f"{self.url}/gcs-upload/{fid}",
+                             "file_url": self._public_url(self.files[fid])})
+
+    async def _gcs_put(self, request: Request) -> Response:
+        stored = self.files.get(request.path_params["fid"])
+        if stored is None:
+            return JSONResponse({"detail": "unknown upload"}, status_code=404)
+        size = 0
+        with stored.path.open("wb") as fh:
+            async for chunk in request.stream():
+                fh.write(chunk)
+                size += len(chunk)
+        self.uploaded_bytes += size
+        self.uploads += 1
+        self.gcs_uploads += 1
+        return Response(status_code=200)
+
+    async def _serve_file(self, request: Request) -> Response:
+        stored = self._lookup(request.url.path)
+        if stored is None or not stored.path.exists():
+            return JSONResponse({"detail": "Not found"}, status_code=404)
+        self.downloads += 1
+        if request.path_params["bucket"] == "out" and self._fault("drop_download") is not None:
+            return _CutOffResponse(stored.path, stored.content_type)
+        return FileResponse(stored.path, media_type=stored.content_type)
+
+    def _lookup(self, url: str) -> StoredFile | None:
+        path = urlsplit(url).path
+        if not path.startswith("/files/"):
+            return None
+        bucket, _, fname = path[len("/files/"):].partition("/")
+        fid = fname.split("_", 1)[0]
+        if bucket == "out":
+            return next((o for o in self._outputs.values() if o.name == fname), None)
+        return self.files.get(fid)
+
+    # ---------------------------------------------------------------- queue
+    async def _slow(self) -> None:
+        fault = self._active("slow")
+        if fault is not None:
+            await asyncio.sleep(fault.get("seconds", 1.0))
+
+    async def _submit(self, request: Request) -> Response:
+        await self._slow()
+        if request.path_params["app_path"] != self.settings.model_id:
+            return JSONResponse({"detail": "Application not found"}, status_code=404)
+        owner = self._key(request)
+        if owner is None:
+            return self._unauthorized()
+        fault = self._fault("submit_status")
+        if fault is not None:
+            return JSONResponse({"detail": fault.get("detail", "Service error")},
+                                status_code=fault.get("status", 500))
+        if self._fault("drop_submit") is not None:
+            return _CutOffResponse(None, "application/json")
+        try:
+            arguments = await request.json()
+        except json.JSONDecodeError:
+            return JSONResponse({"detail": "Body is not JSON"}, status_code=400)
+        rid = str(uuid.uuid4())
+        job = FakeJob(rid, owner, arguments, time.monotonic())
+        self.jobs[rid] = job
+        self.submits += 1
+        asyncio.get_running_loop().run_in_executor(self._pool, self._process, job)
+        base = f"{self.url}/{QUEUE_OWNER_APP}/requests/{rid}"
+        return JSONResponse({"status": "IN_QUEUE", "request_id": rid, "response_url": base,
+                             "status_url": base + "/status", "cancel_url": base + "/cancel",
+                             "queue_position": self.queue_positions},
+                            headers={"x-fal-request-id": rid})
+
+    def _job(self, request: Request) -> FakeJob | None:
+        """The caller's job; another key's job is as invisible as a missing one."""
+        job = self.jobs.get(request.path_params["rid"])
+        return job if job and job.key_fingerprint == self._key(request) else None
+
+    async def _status(self, request: Request) -> Response:
+        await self._slow()
+        if self._key(request) is None:
+            return self._unauthorized()
+        job = self._job(request)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        self.status_calls += 1
+        with_logs = request.query_params.get("logs", "false").lower() == "true"
+        return JSONResponse(self._status_body(job, with_logs))
+
+    def _status_body(self, job: FakeJob, with_logs: bool) -> dict[str, Any]:
+        elapsed = time.monotonic() - job.created
+        if job.cancelled:
+            return {"status": "COMPLETED", "logs": [] if with_logs else None, "metrics": {},
+                    "error": "Request cancelled", "error_type": "client_cancelled"}
+        if self._active("stuck_in_queue") is not None or elapsed < self.queue_s:
+            left = 1.0 if self.queue_s <= 0 else max(0.0, (self.queue_s - elapsed) / self.queue_s)
+            position = max(0, math.ceil(self.queue_positions * left) - 1)
+            return {"status": "IN_QUEUE", "queue_position": position}
+        ran = (elapsed - self.queue_s) / self.run_s if self.run_s > 0 else 1.0
+        done = ran >= 1.0 and job.done.is_set()
+        shown = len(LOG_MESSAGES) if done else min(len(LOG_MESSAGES) - 1, int(ran * len(LOG_MESSAGES)))
+        logs = [{"message": m, "level": "INFO", "source": "user",
+                 "timestamp": datetime.now(timezone.utc).isoformat()} for m in LOG_MESSAGES[:shown]]
+        body: dict[str, Any] = {"logs": logs if with_logs else None}
+        if not done:
+            return {"status": "IN_PROGRESS", **body}
+        body.update(status="COMPLETED", metrics={"inference_time": round(self.run_s, 3)})
+        if job.detail:
+            body.update(error="Unprocessable Entity", error_type="validation_error")
+        return body
+
+    async def _result(self, request: Request) -> Response:
+        await self._slow()
+        if self._key(request) is None:
+            return self._unauthorized()
+        job = self._job(request)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if self._status_body(job, False)["status"] != "COMPLETED":
+            return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+        fault = self._fault("result_status")
+        if fault is not None:
+            return JSONResponse({"detail": "Internal server error"}, status_code=fault.get("status", 500))
+        if job.cancelled:
+            return JSONResponse({"detail": "Request was cancelled", "error_type": "client_cancelled"},
+                                status_code=400)
+        if job.detail:
+            return JSONResponse({"detail": job.detail}, status_code=422,
+                                headers={"x-fal-error-type": "validation_error"})
+        return JSONResponse({"video": {"url": job.output_url, "content_type": "video/mp4",
+                                       "file_name": "output.mp4", "file_size": job.output_size}})
+
+    async def _cancel(self, request: Request) -> Response:
+        await self._slow()
+        if self._key(request) is None:
+            return self._unauthorized()
+        job = self._job(request)
+        if job is None:
+            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+        if job.cancelled or self._status_body(job, False)["status"] == "COMPLETED":
+            return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+        job.cancelled = True
+        self.cancels.append(job.request_id)
+        return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+    # ---------------------------------------------------------------- the "model"
+    def _process(self, job: FakeJob) -> None:
+        """Validate like Kling O1's schema, then make the output (cached per source clip)."""
+        try:
+            job.detail = self._validate(job.arguments)
+            if not job.detail:
+                output = self._render(self._lookup(job.arguments["video_url"]),
+                                      bool(job.arguments.get("keep_audio", False)))
+                job.output_url = self._public_url(output, "out")
+                job.output_size = output.path.stat().st_size
+        except Exception as exc:  # a fake must answer, never hang: report it as fal would
+            job.detail = [{"loc": ["body"], "msg": f"fake fal failed: {exc}", "type": "internal"}]
+        finally:
+            job.done.set()
+
+    def _validate(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        s = self.settings
+        detail: list[dict[str, Any]] = []
+
+        def bad(loc: list[Any], msg: str, kind: str) -> None:
+            detail.append({"loc": ["body", *loc], "msg": msg, "type": kind})
+
+        prompt = args.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            bad(["prompt"], "Field required", "missing")
+        elif len(prompt) > s.prompt_max_chars:
+            bad(["prompt"], f"String should have at most {s.prompt_max_chars} characters", "string_too_long")
+        refs = len(args.get("image_urls") or []) + len(args.get("elements") or [])
+        if refs > s.max_references:
+            bad(["elements"], f"At most {s.max_references} elements and images in total, got {refs}",
+                "value_error")
+        for i, element in enumerate(args.get("elements") or []):
+            if len(element.get("reference_image_urls") or []) > s.max_element_references:
+                bad(["elements", i, "reference_image_urls"],
+                    f"List should have at most {s.max_element_references} items", "too_long")
+        for i, url in enumerate(args.get("image_urls") or []):
+            if self._lookup(url) is None:
+                bad(["image_urls", i], "Could not download the image", "file_download_error")
+        if "video_url" not in args:
+            bad(["video_url"], "Field required", "missing")
+            return detail
+        video = self._lookup(args["video_url"])
+        if video is None or not video.path.exists():
+            bad(["video_url"], "Could not download the video", "file_download_error")
+            return detail
+        problem = self._check_video(video)
+        if problem:
+            bad(["video_url"], problem, "video_validation_error")
+        return detail
+
+    def _check_video(self, video: StoredFile) -> str | None:
+        limits = self.settings.video
+        if video.path.suffix.lower().lstrip(".") not in limits.containers:
+            return f"Unsupported video format {video.path.suffix or '(none)'}; use mp4 or mov"
+        if video.path.stat().st_size > limits.max_bytes:
+            return f"Video is larger than {limits.max_bytes // (1024 * 1024)} MB"
+        cap = cv2.VideoCapture(str(video.path))
+        try:
+            if not cap.isOpened():
+                return "Could not decode the video"
+            fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+            frames = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+            width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        finally:
+            cap.release()
+        seconds = frames / fps if fps else 0.0
+        if not limits.min_seconds - 0.05 <= seconds <= limits.max_seconds + 0.05:
+            return (f"Video duration must be between {limits.min_seconds:g} and {limits.max_seconds:g} "
+                    f"seconds, got {seconds:.1f} seconds")
+        if min(width, height) < limits.min_side or max(width, height) > limits.max_side:
+            return (f"Video dimensions must be between {limits.min_side} and {limits.max_side} pixels, "
+                    f"got {width}x{height}")
+        return None
+
+    def _render(self, source: StoredFile | None, keep_audio: bool) -> StoredFile:
+        assert source is not None
+        if source.sha256 is None:  # stored files never change: hash each once
+            with source.path.open("rb") as fh:
+                source.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        with self._lock:
+            cached = self._outputs.get((source.sha256, keep_audio))
+        if cached:
+            return cached
+        out = _rendered(source.path, source.sha256, keep_audio)
+        stored = StoredFile(out, "video/mp4", f"{uuid.uuid4().hex[:12]}_output.mp4", "")
+        with self._lock:
+            return self._outputs.setdefault((source.sha256, keep_audio), stored)
+
+
+_RENDER_DIR = tempfile.TemporaryDirectory(prefix="fakefal-renders-")
+_render_lock = threading.Lock()
+
+
+def _rendered(source: Path, sha256: str, keep_audio: bool) -> Path:
+    """The "model output" for a clip: inverted colours. Kept for the whole process, so the many
+    short-lived fakes of a test run encode each test clip once."""
+    out = Path(_RENDER_DIR.name) / f"{sha256[:24]}-{int(keep_audio)}.mp4"
+    with _render_lock:
+        if out.exists():
+            return out
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+               "-i", str(source), "-vf", "negate", "-c:v", "libx264", "-preset", "ultrafast",
+               "-crf", "32", "-pix_fmt", "yuv420p"]
+        cmd += ["-c:a", "aac"] if keep_audio else ["-an"]
+        tmp = out.with_suffix(".tmp.mp4")
+        subprocess.run([*cmd, "-movflags", "+faststart", str(tmp)], check=True, timeout=120)
+        tmp.replace(out)
+        return out
+
+
+class _CutOffResponse(Response):
+    """Announces the whole body, sends part of it, then drops the connection."""
+
+    def __init__(self, path: Path | None, media_type: str) -> None:
+        super().__init__(media_type=media_type)
+        self._body = path.read_bytes() if path else b'{"request_id": "' + b"x" * 200 + b'"}'
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", self.media_type.encode()),
+                                (b"content-length", str(len(self._body)).encode())]})
+        await send({"type": "http.response.body", "body": self._body[: len(self._body) // 3],
+                    "more_body": True})
+        raise _DropConnection("fault injected: connection dropped mid-body")
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-80:] or "upload.bin"
+
+
+def _lifecycle(request: Request) -> int | None:
+    raw = request.headers.get("x-fal-object-lifecycle")
+    if not raw:
+        return None
+    return json.loads(raw).get("expiration_duration_seconds")
+
+
+def main() -> None:
+    """Serve from its own process (benchmarks: the fake's work must not share the app's GIL).
+    Prints the URL on the first line of stdout, then serves until stdin closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="fake fal server")
+    parser.add_argument("--key", action="append", default=[])
+    parser.add_argument("--queue-s", type=float, default=0.0)
+    parser.add_argument("--run-s", type=float, default=0.0)
+    args = parser.parse_args()
+    fake = FakeFal(keys=tuple(args.key) or ("test-key",), queue_s=args.queue_s, run_s=args.run_s).start()
+    print(fake.url, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
