@@ -20,22 +20,25 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720, fps: float = 25,
               audio: bool = True, rotate: int | None = None, vfr: bool = False, source: str = "testsrc2",
-              crf: int = 30, preset: str = "ultrafast") -> Path:
-    """A clip of moving test pattern (+ a 440 Hz tone). ``rotate`` writes display-rotation metadata
+              crf: int = 30, preset: str = "ultrafast", tone: float = 440, pix_fmt: str = "yuv420p") -> Path:
+    """A clip of moving test pattern (+ a ``tone`` Hz sine). ``rotate`` writes display-rotation metadata
     (the stored frames stay ``width`` x ``height``); ``vfr`` drops frames irregularly so the
-    timestamps are variable."""
+    timestamps are variable; a distinct ``tone`` tells which clip a mixed result's audio came from.
+    An odd ``width``/``height`` is scaled from the next even size and needs a ``pix_fmt`` without
+    chroma subsampling (``yuv444p``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    even_w, even_h = width + width % 2, height + height % 2  # lavfi sources draw even sizes only
     cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
-           "-f", "lavfi", "-i", f"{source}=size={width}x{height}:rate={fps}:duration={seconds}"]
+           "-f", "lavfi", "-i", f"{source}=size={even_w}x{even_h}:rate={fps}:duration={seconds}"]
     if audio:
-        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
-    vf = []
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency={tone:g}:sample_rate=44100:duration={seconds}"]
+    vf = [] if (even_w, even_h) == (width, height) else [f"scale={width}:{height}"]
     if vfr:
         vf.append("select='not(eq(mod(n\\,5)\\,1))*not(eq(mod(n\\,7)\\,3))'")
     if vf:
         cmd += ["-vf", ",".join(vf), "-fps_mode", "vfr"]
-    cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
     cmd += [str(path if rotate is None else path.with_suffix(".norot" + path.suffix))]
@@ -47,6 +50,15 @@ def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: in
                        check=True)
         tmp.unlink()
     return path
+
+
+def make_audio(path: Path, *, seconds: float = 2.0, tone: float = 440) -> Path:
+    """An audio-only file (AAC in the container ``path``'s extension names): not a video."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                    "-i", f"sine=frequency={tone:g}:sample_rate=44100:duration={seconds}",
+                    "-c:a", "aac", "-b:a", "64k", str(path)], check=True)
+    return Path(path)
 
 
 def make_truncated(source: Path, path: Path, keep: float = 0.4) -> Path:

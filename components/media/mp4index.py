@@ -1,0 +1,126 @@
+"""Reads an MP4/MOV file's box layout and its first video track's frame timing from the index
+(``moov``), without touching the frames.
+
+Why not ffmpeg: it can list packet timestamps only by reading every packet (``-c copy``), which
+costs a full pass over a 200 MB upload. The index holds the same timing (``stts``) in a few KB,
+and walking the top-level boxes also reveals a file that was cut off after a valid index
+(``ffmpeg -i`` happily reads such a header; the edit would fail later, after the upload).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Box types that can open an ISO-BMFF file (MP4, MOV, 3GP, M4A).
+_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"}
+_MAX_MOOV_BYTES = 256 * 1024 * 1024
+
+
+class Truncated(Exception):
+    """A top-level box claims more bytes than the file has: the file was cut off."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"boxes need {expected} bytes, file has {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class TrackTiming:
+    """Decode-time durations of each frame of a video track, in ``timescale`` ticks per second."""
+
+    timescale: int
+    deltas: tuple[int, ...]
+
+    @property
+    def frames(self) -> int:
+        return len(self.deltas)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.deltas) / self.timescale
+
+
+def looks_like_isobmff(path: Path) -> bool:
+    """Whether the content (not the name) is an MP4/MOV family file."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] in _FIRST_BOXES
+
+
+def video_timing(path: Path) -> TrackTiming | None:
+    """Frame timing of the first video track, or None when the index has none (fragmented MP4,
+    whose timing lives in the fragments). Raises ``Truncated`` for a file that was cut off."""
+    moov = _read_moov(Path(path))
+    if moov is None:
+        return None
+    for kind, trak in _boxes(moov):
+        if kind != b"trak":
+            continue
+        mdia = _child(trak, b"mdia")
+        hdlr = _child(mdia, b"hdlr") if mdia else None
+        if hdlr is None or hdlr[8:12] != b"vide":
+            continue
+        mdhd = _child(mdia, b"mdhd")
+        stbl = _child(_child(mdia, b"minf") or b"", b"stbl")
+        stts = _child(stbl, b"stts") if stbl else None
+        if mdhd is None or stts is None:
+            return None
+        # mdhd: version(1) flags(3), then 32- or 64-bit creation/modification times, then timescale.
+        timescale = struct.unpack_from(">I", mdhd, 20 if mdhd[0] == 1 else 12)[0]
+        (count,) = struct.unpack_from(">I", stts, 4)
+        deltas: list[int] = []
+        for i in range(min(count, (len(stts) - 8) // 8)):
+            run, delta = struct.unpack_from(">II", stts, 8 + 8 * i)
+            deltas.extend([delta] * run)
+        return TrackTiming(timescale, tuple(deltas)) if deltas and timescale else None
+    return None
+
+
+def _read_moov(path: Path) -> bytes | None:
+    """Walk the top-level boxes; return the ``moov`` payload and check that no box runs past EOF."""
+    moov = None
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        pos = 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            box_size, kind = struct.unpack_from(">I4s", head)
+            header = 8
+            if box_size == 1 and len(head) == 16:
+                box_size, header = struct.unpack_from(">Q", head, 8)[0], 16
+            elif box_size == 0:  # "extends to the end of the file"
+                box_size = size - pos
+            if not kind.isascii() or not kind.decode("ascii").isprintable() or box_size < header:
+                break  # trailing bytes that are not a box (some cameras pad files): stop reading
+            if pos + box_size > size:
+                raise Truncated(pos + box_size, size)
+            if kind == b"moov" and box_size <= _MAX_MOOV_BYTES:
+                f.seek(pos + header)
+                moov = f.read(box_size - header)
+            pos += box_size
+    return moov
+
+
+def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    pos = 0
+    while pos + 8 <= len(data):
+        box_size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if box_size == 1 and pos + 16 <= len(data):
+            box_size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif box_size == 0:
+            box_size = len(data) - pos
+        if box_size < header:
+            return
+        yield kind, data[pos + header: pos + box_size]
+        pos += box_size
+
+
+def _child(data: bytes, kind: bytes) -> bytes | None:
+    return next((payload for k, payload in _boxes(data) if k == kind), None)
