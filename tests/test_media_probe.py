@@ -11,7 +11,7 @@ import pytest
 from components.errors import MediaError
 from components.media.ffmpeg import run
 from components.media.probe import is_variable, probe
-from tests.mediagen import make_audio, make_clip, make_text_as, make_truncated
+from tests.mediagen import make_audio, make_clip, make_image, make_text_as, make_truncated
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +127,12 @@ def test_missing_empty_and_folder(tmp_path):
     with pytest.raises(MediaError, match=r"folder\.mp4: it is a folder") as caught:
         probe(tmp_path / "folder.mp4")
     assert str(tmp_path) not in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("PNG", ".mp4"), ("JPEG", ".mov")])
+def test_still_image_renamed_as_video(tmp_path, fmt, suffix):
+    still = make_image(tmp_path / f"frame{suffix}", fmt=fmt)
+    with pytest.raises(MediaError) as err:
+        probe(still)
+    assert f"frame{suffix} is a still image ({fmt}), not a video" in str(err.value)
+    assert "reference images" in str(err.value)

@@ -1,0 +1,173 @@
+"""Bad input never crashes and never spends money.
+
+Every case goes through the public ``/edit`` API of the real app (a subprocess whose server key is
+accepted by the fake fal server, so fal is the engine each case would reach). Each must come back
+with its own clear sentence, and afterwards the fake must have seen zero submits and zero uploaded
+bytes: every refusal happened before anything left the machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.e2e.app_server import running_app
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import (
+    make_audio,
+    make_clip,
+    make_image,
+    make_png_header,
+    make_text_as,
+    make_truncated,
+)
+
+KEY = "test-key"
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("corpus")
+    ok = make_clip(d / "ok.mp4", seconds=3.2, width=1280, height=720, crf=40)
+    big_image = d / "big.jpg"
+    big_image.write_bytes(make_image(d / "noise_src.png", width=600, height=600).read_bytes())
+    with big_image.open("ab") as fh:  # valid JPEG followed by 11 MB of padding: over the 10 MB cap
+        fh.write(b"\0" * (11 * 1024 * 1024))
+    return {
+        "ok": ok,
+        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, crf=45, audio=False),
+        "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, crf=45),
+        "low": make_clip(d / "low.mp4", seconds=3.2, width=854, height=480, crf=45),
+        "uhd": make_clip(d / "uhd.mp4", seconds=3.2, width=3840, height=2160, fps=5, crf=50, audio=False),
+        "text_mp4": make_text_as(d / "notes.mp4"),
+        "truncated": make_truncated(ok, d / "cut.mp4"),
+        "empty": _empty(d / "empty.mp4"),
+        "audio_only": make_audio(d / "voice.mp4", seconds=4),
+        "png_as_mp4": _renamed(make_image(d / "frame.png"), d / "frame.mp4"),
+        "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, crf=45, audio=False),
+        "img": make_image(d / "ref.png"),
+        "img2": make_image(d / "ref2.jpg", color=(20, 120, 200)),
+        "gif": make_image(d / "anim.gif", fmt="GIF"),
+        "tiny": make_image(d / "tiny.png", width=120, height=120),
+        "wide": make_png_header(d / "wide.png", 8001, 400),
+        "bomb": make_png_header(d / "bomb.png", 60000, 60000),
+        "big_image": big_image,
+        "text_png": make_text_as(d / "face.png"),
+        "cut_jpg": make_truncated(make_image(d / "whole.jpg", width=900, height=900), d / "cut.jpg", keep=0.3),
+    }
+
+
+def _empty(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def _renamed(src: Path, dst: Path) -> Path:
+    src.rename(dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    with running_fake_fal(keys=(KEY,)) as fake, \
+            running_app(tmp_path_factory.mktemp("data"), fal_key=KEY, fake_fal_url=fake.url) as app:
+        yield fake, Client(app.url, verbose=False)
+
+
+def _f(p: Path):
+    return handle_file(str(p))
+
+
+# (case id, arguments besides the valid defaults, words the message must contain)
+CASES: list[tuple[str, dict, list[str]]] = [
+    # videos
+    ("video: 12 s clip", {"video": "long"}, ["12.0 s", "3-10 s"]),
+    ("video: 2 s clip", {"video": "short"}, ["2.0 s", "3-10 s"]),
+    ("video: 480p", {"video": "low"}, ["short side", "720"]),
+    ("video: 4K", {"video": "uhd"}, ["long side", "2160"]),
+    ("video: text renamed .mp4", {"video": "text_mp4"}, ["notes.mp4"]),
+    ("video: truncated", {"video": "truncated"}, ["cut.mp4", "incomplete"]),
+    ("video: empty file", {"video": "empty"}, ["empty.mp4"]),
+    ("video: audio only", {"video": "audio_only"}, ["voice.mp4", "video"]),
+    ("video: png renamed .mp4", {"video": "png_as_mp4"}, ["frame.mp4"]),
+    ("video: mkv container", {"video": "mkv"}, ["MP4", "MOV"]),
+    ("video: missing", {"video": None}, ["No clip is attached"]),
+    # images
+    ("image: gif", {"images": ["gif"], "prompt": "Make it look like @Image1"}, ["anim.gif", "PNG"]),
+    ("image: too small", {"images": ["tiny"], "prompt": "Make it look like @Image1"}, ["tiny.png", "300"]),
+    ("image: too wide", {"images": ["wide"], "prompt": "Make it look like @Image1"}, ["wide.png", "8,000"]),
+    ("image: decompression bomb", {"images": ["bomb"], "prompt": "Make it look like @Image1"}, ["bomb.png"]),
+    ("image: over 10 MB", {"images": ["big_image"], "prompt": "Make it look like @Image1"}, ["big.jpg", "10.0 MB"]),
+    ("image: text renamed .png", {"images": ["text_png"], "prompt": "Make it look like @Image1"}, ["face.png"]),
+    ("image: truncated jpeg", {"images": ["cut_jpg"], "prompt": "Make it look like @Image1"}, ["cut.jpg"]),
+    # prompts
+    ("prompt: empty", {"prompt": ""}, ["prompt", "empty"]),
+    ("prompt: whitespace", {"prompt": "   \n\t "}, ["prompt", "empty"]),
+    ("prompt: too long", {"prompt": "make it warm " * 220}, ["2,860", "2,500"]),
+    ("prompt: @Image2 with one image", {"images": ["img"], "prompt": "Use @Image1 and @Image2"}, ["@Image2"]),
+    ("prompt: @Element1 without elements", {"prompt": "Replace the man with @Element1"}, ["@Element1"]),
+    ("prompt: lower-case label", {"images": ["img"], "prompt": "Make it look like @image1"},
+     ["@image1", "Did you mean @Image1"]),
+    ("prompt: zero-padded label", {"images": ["img"], "prompt": "Make it look like @Image01"},
+     ["@Image01", "@Image1"]),
+    ("prompt: removed marker", {"images": ["img"], "prompt": "Use @Image1 with [removed image]"},
+     ["[removed image]"]),
+    # element sets
+    ("elements: no frontal", {"elements": [{"frontal": None, "references": ["img"]}],
+                              "prompt": "Replace him with @Element1"}, ["frontal"]),
+    ("elements: 4 references", {"elements": [{"frontal": "img", "references": ["img2"] * 4}],
+                                "prompt": "Replace him with @Element1"}, ["3"]),
+    ("elements: frontal not an image", {"elements": [{"frontal": "text_png", "references": []}],
+                                        "prompt": "Replace him with @Element1"}, ["face.png"]),
+    ("references: 5 in all", {"images": ["img", "img2", "img"],
+                              "elements": [{"frontal": "img", "references": []},
+                                           {"frontal": "img2", "references": []}],
+                              "prompt": "@Image1 @Image2 @Image3 @Element1 @Element2"}, ["5", "4"]),
+    # keys
+    ("key: refused by fal", {"fal_key": "wrong-but-well-formed-key"}, ["fal key", "refused"]),
+    ("key: pasted with spaces", {"fal_key": "abc def ghi jkl"}, ["fal key"]),
+]
+
+
+def _arguments(case: dict, media: dict[str, Path]) -> dict:
+    video = case.get("video", "ok")
+    args = {
+        "video": _f(media[video]) if video else None,
+        "prompt": case.get("prompt", "Make it black and white"),
+        "images": [_f(media[i]) for i in case.get("images", [])],
+        "elements": [{"frontal": _f(media[e["frontal"]]) if e["frontal"] else None,
+                      "references": [_f(media[r]) for r in e["references"]]}
+                     for e in case.get("elements", [])],
+        "keep_audio": False,
+        "fal_key": case.get("fal_key", ""),
+    }
+    return args
+
+
+def test_corpus_has_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("name, case, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_its_message_and_spends_nothing(studio, media, name, case, words):
+    fake, client = studio
+    with pytest.raises(AppError) as err:
+        client.predict(**_arguments(case, media), api_name="/edit")
+    message = str(err.value)
+    assert "Traceback" not in message
+    for word in words:
+        assert word in message, f"{name}: {word!r} missing from {message!r}"
+    assert fake.submits == 0, f"{name} reached fal's submit"
+    assert fake.uploaded_bytes == 0, f"{name} uploaded {fake.uploaded_bytes} bytes"
+
+
+def test_the_app_still_edits_after_the_corpus(studio, media):
+    """No case left the server broken: a valid edit through the same app succeeds with fal."""
+    fake, client = studio
+    edited, side, details = client.predict(**_arguments({}, media), api_name="/edit")
+    assert details["engine"] == "fal" and details["request_id"]
+    assert Path(edited).stat().st_size > 0 and Path(side).stat().st_size > 0
+    assert fake.submits == 1
