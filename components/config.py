@@ -62,6 +62,7 @@ class Settings:
     max_jobs_in_flight: int = 3  # per session
     fal_concurrency: int = 64  # fal jobs are remote waits: many at once
     local_concurrency: int = 1  # local preview is CPU-bound: few at once
+    render_concurrency: int = 2  # side-by-side renders (ffmpeg encodes) at once, whatever the engine
     queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
     max_result_bytes: int = 500 * 1024 * 1024
     url_fetch_timeout_s: float = 60.0
@@ -84,6 +85,7 @@ class Settings:
             max_jobs_in_flight=_int(e, "STUDIO_MAX_JOBS_IN_FLIGHT", 3),
             fal_concurrency=_int(e, "STUDIO_FAL_CONCURRENCY", 64),
             local_concurrency=_int(e, "STUDIO_LOCAL_CONCURRENCY", 1),
+            render_concurrency=max(1, _int(e, "STUDIO_RENDER_CONCURRENCY", 2)),
             queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
             max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * 1024 * 1024,
             url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),

@@ -80,6 +80,8 @@ class JobRunner:
         self._loop = asyncio.new_event_loop()
         self._fal_slots = asyncio.Semaphore(settings.fal_concurrency)
         self._local_slots = asyncio.Semaphore(settings.local_concurrency)
+        # Many fal jobs can finish at once; their renders are CPU work and wait their turn here.
+        self._render_slots = asyncio.Semaphore(settings.render_concurrency)
         self._thread = threading.Thread(target=self._loop.run_forever, name="job-runner", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._retention_forever(), self._loop)
@@ -324,7 +326,8 @@ class JobRunner:
         if live.job.is_stub or not request.video.is_file():
             notes.append("No side-by-side view: the original clip of this request is not on this server.")
         else:
-            self._publish(live, urgent=True, phase="rendering", message="Rendering the side-by-side view")
+            self._publish(live, urgent=True, phase="rendering",
+                          message="Waiting to render the side-by-side view")
             began = time.monotonic()
             out = workdir / "side_by_side.mp4"
 
@@ -332,8 +335,9 @@ class JobRunner:
                 self._publish(live, urgent=False, message=f"Rendering the side-by-side view, {fraction:.0%}")
 
             try:
-                await asyncio.to_thread(self._make_side_by_side, request.video, result.video, out,
-                                        on_progress=on_progress)
+                async with self._render_slots:
+                    await asyncio.to_thread(self._make_side_by_side, request.video, result.video, out,
+                                            on_progress=on_progress)
                 side_path = out
             except StudioError as error:
                 notes.append(f"The side-by-side view could not be made: {error}")
