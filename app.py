@@ -1,17 +1,53 @@
-"""Composition root: read settings, choose engines, build the studio, launch."""
+"""Kling O1 Edit Studio: read settings, start the job runner, build the page, launch.
+
+``python app.py`` serves on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (gradio reads them);
+``--mcp`` or STUDIO_MCP=1 also publishes the ``edit`` endpoint as an MCP tool.
+"""
 
 from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
 
 import gradio as gr
 
 from components.config import Settings
+from components.jobs import JobRunner, JobStore
+from components.ratelimit import SessionLimiter
+from components.ui import studio
+
+CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 
 
-def build(settings: Settings) -> gr.Blocks:
-    with gr.Blocks(title="Kling O1 Edit Studio") as demo:
-        gr.Markdown("# Kling O1 Edit Studio")
-    return demo
+def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
+    """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    runner.recover(_server_fal_engine(settings))
+    limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
+    demo = studio.build(settings, runner, limiter)
+    demo.queue(default_concurrency_limit=4)
+    return demo, runner
+
+
+def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
+    demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(settings.data_dir / "jobs")],
+                ssr_mode=False, mcp_server=mcp, css_paths=[CSS], **kwargs)
+
+
+def _server_fal_engine(settings: Settings):
+    """The engine that resumes server-key fal jobs a previous process left running."""
+    if not settings.fal_key:
+        return None
+    from components.engines.fal import FalEngine
+
+    return FalEngine(settings.fal_key, settings)
 
 
 if __name__ == "__main__":
-    build(Settings.from_env()).launch()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mcp", action="store_true", help="also serve the edit endpoint over MCP")
+    args = parser.parse_args()
+    config = Settings.from_env()
+    app, _ = create_app(config)
+    launch(app, config, mcp=args.mcp or os.environ.get("STUDIO_MCP", "") in {"1", "true", "yes"})

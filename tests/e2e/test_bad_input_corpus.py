@@ -26,6 +26,7 @@ from tests.mediagen import (
 )
 
 KEY = "test-key"
+LOOK = "Make it look like @Image1"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,8 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "bomb": make_png_header(d / "bomb.png", 60000, 60000),
         "big_image": big_image,
         "text_png": make_text_as(d / "face.png"),
-        "cut_jpg": make_truncated(make_image(d / "whole.jpg", width=900, height=900), d / "cut.jpg", keep=0.3),
+        "cut_jpg": make_truncated(make_image(d / "whole.jpg", width=900, height=900), d / "cut.jpg",
+                                  keep=0.3),
     }
 
 
@@ -96,13 +98,13 @@ CASES: list[tuple[str, dict, list[str]]] = [
     ("video: mkv container", {"video": "mkv"}, ["MP4", "MOV"]),
     ("video: missing", {"video": None}, ["No clip is attached"]),
     # images
-    ("image: gif", {"images": ["gif"], "prompt": "Make it look like @Image1"}, ["anim.gif", "PNG"]),
-    ("image: too small", {"images": ["tiny"], "prompt": "Make it look like @Image1"}, ["tiny.png", "300"]),
-    ("image: too wide", {"images": ["wide"], "prompt": "Make it look like @Image1"}, ["wide.png", "8,000"]),
-    ("image: decompression bomb", {"images": ["bomb"], "prompt": "Make it look like @Image1"}, ["bomb.png"]),
-    ("image: over 10 MB", {"images": ["big_image"], "prompt": "Make it look like @Image1"}, ["big.jpg", "10.0 MB"]),
-    ("image: text renamed .png", {"images": ["text_png"], "prompt": "Make it look like @Image1"}, ["face.png"]),
-    ("image: truncated jpeg", {"images": ["cut_jpg"], "prompt": "Make it look like @Image1"}, ["cut.jpg"]),
+    ("image: gif", {"images": ["gif"], "prompt": LOOK}, ["anim.gif", "PNG"]),
+    ("image: too small", {"images": ["tiny"], "prompt": LOOK}, ["tiny.png", "300"]),
+    ("image: too wide", {"images": ["wide"], "prompt": LOOK}, ["wide.png", "8,000"]),
+    ("image: decompression bomb", {"images": ["bomb"], "prompt": LOOK}, ["bomb.png"]),
+    ("image: over 10 MB", {"images": ["big_image"], "prompt": LOOK}, ["big.jpg", "10.0 MB"]),
+    ("image: text renamed .png", {"images": ["text_png"], "prompt": LOOK}, ["face.png"]),
+    ("image: truncated jpeg", {"images": ["cut_jpg"], "prompt": LOOK}, ["cut.jpg"]),
     # prompts
     ("prompt: empty", {"prompt": ""}, ["prompt", "empty"]),
     ("prompt: whitespace", {"prompt": "   \n\t "}, ["prompt", "empty"]),

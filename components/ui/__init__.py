@@ -1,0 +1,1 @@
+"""The Gradio layer: one module per panel; the core below ``components/`` never imports gradio."""

@@ -1,0 +1,56 @@
+"""Which engine runs the edit, the optional user key, and what a fal run will cost.
+
+Shown in plain words because it decides whose money is spent. The key typed here becomes a
+``Secret`` in this tab's server-side state; it is never echoed, stored on disk or put in HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+
+from components.config import Settings
+from components.engines.select import choose_engine
+from components.secret import Secret
+from components.ui.session import key_from_text
+
+
+@dataclass(frozen=True)
+class EngineHandles:
+    status: gr.HTML
+    key: gr.Textbox | None
+
+
+def build(settings: Settings) -> EngineHandles:
+    status = gr.HTML(status_html(settings, None, None), elem_id="engine-status", padding=False)
+    key = None
+    if settings.allow_user_key:
+        key = gr.Textbox(label="Your fal key (optional)", type="password", elem_id="fal-key",
+                         placeholder="Paste a key from fal.ai/dashboard/keys to run the real Kling O1",
+                         info="Kept in this tab's server memory only; never stored or shown again.")
+    return EngineHandles(status, key)
+
+
+def wire(h: EngineHandles, user_key: gr.State, duration: gr.State, settings: Settings) -> None:
+    if h.key is not None:
+        # Queued on purpose: only queued events report State changes that trigger user_key.change.
+        h.key.change(key_from_text, h.key, user_key, show_progress="hidden", trigger_mode="always_last")
+    gr.on([user_key.change, duration.change], lambda k, d: status_html(settings, k, d),
+          [user_key, duration], h.status, show_progress="hidden", queue=False)
+
+
+def status_html(settings: Settings, user_key: Secret | None, seconds: float | None) -> str:
+    choice = choose_engine(settings, user_key)
+    if not choice.charges:
+        cost = "Free: runs on this machine."
+    elif seconds:
+        cost = (f"Estimated cost: <b>${settings.cost(seconds):.2f}</b> "
+                f"({seconds:.1f} s × ${settings.price_per_second:.3f}/s)")
+    else:
+        cost = f"Costs ${settings.price_per_second:.3f} per second of video."
+    return (f'<div class="engine-status engine-{choice.name}"><div class="engine-label">'
+            f"Engine: <b>{html.escape(choice.label)}</b></div>"
+            f'<div class="engine-detail">{html.escape(choice.detail)}</div>'
+            f'<div class="engine-cost">{cost}</div></div>')

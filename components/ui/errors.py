@@ -1,0 +1,71 @@
+"""Where the studio's own errors become Gradio's: one sentence, no traceback.
+
+Handlers are wrapped once with ``shows_errors`` instead of each catching ``StudioError`` itself, so
+the browser and gradio_client see the same ``str(error)`` the core wrote.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from components.errors import AuthError, EngineError, InputError, RateLimitError, StudioError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_gr_error(error: StudioError) -> gr.Error:
+    return gr.Error(str(error), title=_title(error), print_exception=False)
+
+
+def shows_errors(fn: F) -> F:
+    """Wrap a handler (plain, async, generator or async generator) so StudioError becomes gr.Error."""
+    if inspect.isasyncgenfunction(fn):
+        @functools.wraps(fn)
+        async def agen(*args, **kwargs):
+            try:
+                async for item in fn(*args, **kwargs):
+                    yield item
+            except StudioError as error:
+                raise as_gr_error(error) from None
+        return agen  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def coro(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except StudioError as error:
+                raise as_gr_error(error) from None
+        return coro  # type: ignore[return-value]
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except StudioError as error:
+                raise as_gr_error(error) from None
+        return gen  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def plain(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StudioError as error:
+            raise as_gr_error(error) from None
+    return plain  # type: ignore[return-value]
+
+
+def _title(error: StudioError) -> str:
+    if isinstance(error, InputError):
+        return "Check the input"
+    if isinstance(error, AuthError):
+        return "fal key"
+    if isinstance(error, RateLimitError):
+        return "Slow down"
+    if isinstance(error, EngineError):
+        return "The edit failed"
+    return "Error"

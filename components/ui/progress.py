@@ -1,0 +1,65 @@
+"""The live view of one job: every phase, a real bar, elapsed time and the newest log lines.
+
+Rendered from the job snapshots the runner publishes, so a refreshed tab that reattaches to a
+running job sees exactly what the first tab saw. Plain HTML updated by the watching generator:
+it keeps the phase list, the bar and the logs in one place instead of a modal gr.Progress.
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from components.jobs.models import Job
+
+PHASES = ("preparing", "uploading", "submitted", "queued", "running", "downloading", "rendering", "done")
+STATUS_WORDS = {"queued": "Waiting for a slot", "running": "Running", "succeeded": "Done",
+                "failed": "Failed", "cancelled": "Cancelled", "waiting_for_key": "Waiting for your fal key"}
+LOG_LINES_SHOWN = 12
+
+
+def build() -> gr.HTML:
+    return gr.HTML(idle(), elem_id="job-progress", padding=False)
+
+
+def idle(text: str = "No edit running.") -> str:
+    return f'<div class="job-progress idle">{html.escape(text)}</div>'
+
+
+def render(job: Job) -> str:
+    current = "done" if job.status == "succeeded" else (job.phase or "preparing")
+    reached = PHASES.index(current) if current in PHASES else 0
+    steps = "".join(
+        f'<li class="{_step_class(i, reached, job)}">{phase}</li>' for i, phase in enumerate(PHASES))
+    fraction = 1.0 if job.status == "succeeded" else (job.fraction or 0.0)
+    pct = round(max(0.0, min(1.0, fraction)) * 100)
+    status = STATUS_WORDS.get(job.status, job.status)
+    rid = f' · request id <code>{html.escape(job.request_id)}</code>' if job.request_id else ""
+    message = job.error if job.status == "failed" and job.error else job.message
+    logs = "\n".join(job.logs[-LOG_LINES_SHOWN:])
+    log_block = f'<pre class="job-logs">{html.escape(logs)}</pre>' if logs else ""
+    return (
+        f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}">'
+        f'<ol class="job-phases">{steps}</ol>'
+        f'<div class="job-bar" role="progressbar" aria-valuenow="{pct}" aria-valuemin="0" '
+        'aria-valuemax="100">'
+        f'<div class="job-bar-fill" style="width:{pct}%"></div></div>'
+        f'<div class="job-line"><b>{html.escape(status)}</b> · {html.escape(message or "")}</div>'
+        f'<div class="job-meta">{_elapsed(job.elapsed())} elapsed · engine {html.escape(job.engine)}'
+        f"{rid}</div>"
+        f"{log_block}</div>"
+    )
+
+
+def _step_class(i: int, reached: int, job: Job) -> str:
+    if i < reached or job.status == "succeeded":
+        return "done"
+    if i == reached:
+        return "failed" if job.status in ("failed", "cancelled") else "current"
+    return "todo"
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"

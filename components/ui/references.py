@@ -1,0 +1,97 @@
+"""Reference images (@Image1..): add several at once, remove, reorder, each with its label.
+
+The list lives in a gr.State and is drawn with gr.render, the idiomatic way to show a list whose
+length changes. Removing or moving an image renumbers the labels already in the prompt, so the
+words keep pointing at the pictures the user meant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from components.checks import check_references
+from components.config import Settings
+from components.labels import label, renumber_after_move, renumber_after_remove
+from components.ui.elements import as_elements
+
+KIND = "Image"
+
+
+@dataclass(frozen=True)
+class ReferenceHandles:
+    images: gr.State  # list[str]: file paths, @Image1 first
+    add: gr.File
+
+
+def build(settings: Settings, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandles:
+    images = gr.State([])
+    add = gr.File(label="Add reference images (@Image1, @Image2, …)", file_count="multiple",
+                  file_types=["image"], elem_id="add-images", height=90)
+    handles = ReferenceHandles(images, add)
+
+    def on_add(files: list[str] | None, current: list[str], elems: list[dict]):
+        updated = admit_images(list(current), files or [], elems, settings)
+        return updated, None
+
+    add.upload(on_add, [add, images, elements], [images, add], show_progress="minimal")
+
+    @gr.render(inputs=[images])
+    def draw(paths: list[str]):
+        if not paths:
+            return
+        with gr.Row(elem_classes="reference-row"):
+            for i, path in enumerate(paths, start=1):
+                with gr.Column(min_width=130, scale=0, elem_classes="reference-card"):
+                    gr.Image(path, label=label(KIND, i), interactive=False, height=110,
+                             buttons=[], key=f"img-{i}-{path}", elem_classes="reference-thumb")
+                    with gr.Row(elem_classes="card-buttons"):
+                        left = gr.Button("◀", size="sm", min_width=30, interactive=i > 1,
+                                         elem_classes="ref-left")
+                        right = gr.Button("▶", size="sm", min_width=30, interactive=i < len(paths),
+                                          elem_classes="ref-right")
+                        remove = gr.Button("✕", size="sm", min_width=30, variant="stop",
+                                           elem_classes="ref-remove")
+                left.click(_mover(i, i - 1), [images, prompt], [images, prompt])
+                right.click(_mover(i, i + 1), [images, prompt], [images, prompt])
+                remove.click(_remover(i), [images, prompt], [images, prompt])
+
+    return handles
+
+
+def admit_images(current: list[str], files: list[str], elements: list[dict], settings: Settings) -> list[str]:
+    """Add each new image unless it would break a rule (5th reference, unreadable file); warn why."""
+    for path in files:
+        before = {str(f) for f in check_references(_paths(current), as_elements(elements), settings)}
+        candidate = [*current, path]
+        new_errors = [f for f in check_references(_paths(candidate), as_elements(elements), settings)
+                      if f.level == "error" and str(f) not in before]
+        if new_errors:
+            gr.Warning(" ".join(str(f) for f in new_errors), title="Not added")
+            continue
+        current = candidate
+    return current
+
+
+def _mover(index: int, to: int):
+    def move(paths: list[str], prompt: str):
+        paths = list(paths)
+        paths.insert(to - 1, paths.pop(index - 1))
+        return paths, renumber_after_move(prompt, KIND, index, to)
+    return move
+
+
+def _remover(index: int):
+    def remove(paths: list[str], prompt: str):
+        paths = [p for i, p in enumerate(paths, start=1) if i != index]
+        text, warnings = renumber_after_remove(prompt, KIND, index)
+        for warning in warnings:
+            gr.Warning(warning)
+        return paths, text
+    return remove
+
+
+def _paths(items: list[str]) -> list[Path]:
+    return [Path(p) for p in items]

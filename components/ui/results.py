@@ -1,0 +1,78 @@
+"""What a finished job shows: the comparison, both downloads, copy-as-code and the details.
+
+One function turns a Job into every result value, so Generate, a reattached tab, a history pick
+and the API all present the same thing.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from components.codegen import as_curl, as_python, placeholder_arguments
+from components.config import Settings
+from components.jobs.models import Job
+from components.ui import comparison
+
+
+@dataclass(frozen=True)
+class ResultHandles:
+    player: comparison.ComparisonPlayer
+    edited: gr.File
+    side_by_side: gr.File
+    python_code: gr.Code
+    curl_code: gr.Code
+    details: gr.HTML
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [self.player, self.edited, self.side_by_side, self.python_code, self.curl_code, self.details]
+
+
+def build() -> ResultHandles:
+    player = comparison.build("Original vs edited")
+    with gr.Row():
+        edited = gr.File(label="Edited clip", interactive=False, elem_id="download-edited")
+        side_by_side = gr.File(label="Side-by-side mp4", interactive=False, elem_id="download-sbs")
+    details = gr.HTML("", elem_id="result-details", padding=False)
+    with gr.Accordion("Copy as code: the exact fal request", open=False, elem_id="copy-as-code"):
+        python_code = gr.Code(language="python", label="Python (fal_client)", interactive=False,
+                              elem_id="code-python")
+        curl_code = gr.Code(language="shell", label="curl", interactive=False, elem_id="code-curl")
+    return ResultHandles(player, edited, side_by_side, python_code, curl_code, details)
+
+
+def values(job: Job, settings: Settings) -> list:
+    """Result values for ``job``, in ``ResultHandles.outputs`` order; empty ones while it has none."""
+    request = job.edit_request()
+    arguments = job.arguments or (None if job.is_stub else placeholder_arguments(request))
+    code = ((as_python(arguments, settings.model_id), as_curl(arguments, settings.model_id))
+            if arguments else ("", ""))
+    output = job.output_video if job.output_video and Path(job.output_video).exists() else None
+    sbs = job.side_by_side if job.side_by_side and Path(job.side_by_side).exists() else None
+    original = request.video if request.video.is_file() else None
+    player = comparison.player_value(original or output, output, sbs) if output else None
+    return [player, str(output) if output else None, str(sbs) if sbs else None, *code, details_html(job)]
+
+
+def empty() -> list:
+    return [None, None, None, "", "", ""]
+
+
+def details_html(job: Job) -> str:
+    rows = [("Engine", job.engine), ("Status", job.status)]
+    if job.request_id:
+        rows.append(("fal request id", job.request_id))
+    if job.timings:
+        rows.append(("Timings", ", ".join(f"{k} {v:.1f} s" for k, v in job.timings.items())))
+    if job.error:
+        rows.append(("Error", job.error))
+    if job.expired:
+        rows.append(("Files", job.expired_reason or "removed by retention"))
+    items = "".join(f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd></div>" for k, v in rows)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in job.notes)
+    notes = f'<ul class="result-notes">{notes}</ul>' if notes else ""
+    return f'<div class="result-details" data-job="{job.id}"><dl>{items}</dl>{notes}</div>'

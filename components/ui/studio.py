@@ -1,0 +1,198 @@
+"""The page: inputs on the left, progress and results on the right, history and examples below.
+
+Each panel module builds its own components and wires its own events; this module lays them out
+and wires what crosses panels: the checks that gate Generate, the job a tab watches, history.
+Generate only submits to the JobRunner and then watches, so closing the tab never stops a job and
+a refreshed tab reattaches to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import gradio as gr
+
+from components.config import MODEL_NAME, Settings
+from components.engines.select import build_engine, choose_engine
+from components.errors import InputError
+from components.jobs.models import Job
+from components.jobs.runner import JobRunner
+from components.ratelimit import SessionLimiter
+from components.secret import Secret
+from components.ui import api, engine_panel, examples, progress, references, results, session, video_panel
+from components.ui import elements as elements_panel
+from components.ui import history as history_panel
+from components.ui import prompt as prompt_panel
+from components.ui.comparison import player_value
+from components.ui.errors import shows_errors
+from components.ui.submit import IN_FLIGHT, make_request, start_edit
+
+WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
+
+
+def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.Blocks:
+    with gr.Blocks(title="Kling O1 Edit Studio") as demo:
+        gr.Markdown(f"# Kling O1 Edit Studio\nEdit a 3-10 s clip with words and pictures: {MODEL_NAME} "
+                    "keeps the motion, you choose what changes.", elem_id="studio-title")
+        sess = session.build()
+        job_id = gr.State(None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5, elem_id="inputs"):
+                video = video_panel.build(settings)
+                prompt = prompt_panel.build(settings)
+                with gr.Group(elem_id="attachments"):
+                    counter = gr.HTML(_counter(0, 0, settings), elem_id="reference-counter", padding=False)
+                    elements_state = gr.State([])
+                    with gr.Tab("Reference images"):
+                        refs = references.build(settings, elements_state, prompt.prompt)
+                    with gr.Tab("Elements"):
+                        elems = elements_panel.build(settings, refs.images, prompt.prompt, elements_state)
+                prompt_panel.wire(prompt, refs.images, elems.elements, settings)
+                keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
+                engine = engine_panel.build(settings)
+                engine_panel.wire(engine, sess.user_key, video.duration, settings)
+                with gr.Row():
+                    generate = gr.Button("Generate", variant="primary", interactive=False,
+                                         elem_id="generate", scale=3)
+                    cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel", scale=1)
+            with gr.Column(scale=6, elem_id="results"):
+                status = progress.build()
+                result = results.build()
+        examples.build(video.video, prompt.prompt, refs.images, elems.elements)
+        hist = history_panel.build()
+        api.build(settings, runner, limiter)
+
+        watch_outputs = [status, job_id, cancel, *result.outputs]
+        hist_outputs = [hist.gallery, hist.table, hist.job_ids, hist.gallery_ids, hist.compare_a,
+                        hist.compare_b]
+
+        async def follow(job_to_watch: str, owner: str):
+            """Yield UI updates for one job until it ends: the tab watches, the runner works."""
+            async for job in runner.watch(job_to_watch, owner):
+                if job.is_finished or job.status == "waiting_for_key":
+                    if job.status == "failed":
+                        gr.Warning(job.error or "The edit failed.", title="The edit failed")
+                    yield [progress.render(job), None, gr.Button(visible=False),
+                           *results.values(job, settings)]
+                else:
+                    yield [progress.render(job), job.id, gr.Button(visible=True),
+                           *[gr.skip()] * len(result.outputs)]
+
+        # ----- what gates Generate ---------------------------------------------------------------
+        def recheck(clip, video_findings, text, paths, items):
+            findings = prompt_panel.prompt_findings(text, paths, items, settings)
+            ok = bool(clip) and not any(f.level == "error" for f in [*video_findings, *findings])
+            return (prompt_panel.checks_html(findings, len(text or ""), settings),
+                    _counter(len(paths), len(items), settings), gr.Button(interactive=ok))
+
+        gr.on([video.video.change, video.findings.change, prompt.prompt.change, refs.images.change,
+               elems.elements.change], recheck,
+              [video.video, video.findings, prompt.prompt, refs.images, elems.elements],
+              [prompt.checks, counter, generate], show_progress="hidden", trigger_mode="always_last")
+
+        # ----- generate, cancel, reattach ------------------------------------------------------
+        @shows_errors
+        async def on_generate(owner: str, key: Secret | None, clip, text, paths, items, audio):
+            request = make_request(clip, text, paths, items, audio)
+            job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key, request)
+            yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
+            async for update in follow(job.id, owner):
+                yield update
+
+        generate.click(on_generate, [sess.owner, sess.user_key, video.video, prompt.prompt, refs.images,
+                                     elems.elements, keep_audio], watch_outputs,
+                       concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
+                       ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+        cancel.click(lambda jid, owner: runner.cancel(jid, owner) if jid else False,
+                     [job_id, sess.owner], None, queue=False)
+
+        async def reattach(owner: str):
+            running = [j for j in runner.history(owner) if j.status in IN_FLIGHT]
+            if not running:
+                yield [gr.skip()] * len(watch_outputs)
+                return
+            async for update in follow(running[0].id, owner):
+                yield update
+
+        demo.load(session.ensure_owner, sess.owner, sess.owner, queue=False
+                  ).then(_history(runner), sess.owner, hist_outputs, queue=False
+                  ).then(reattach, sess.owner, watch_outputs, concurrency_limit=WATCH_CONCURRENCY,
+                         concurrency_id="watch", show_progress="hidden"
+                  ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+
+        # ----- your key: resume jobs that waited for it ----------------------------------------
+        def on_key(owner: str, key: Secret | None):
+            choice = choose_engine(settings, key)
+            if choice.key_source != "user":
+                return
+            resumed = runner.resume_waiting(owner, build_engine(choice, settings))
+            if resumed:
+                gr.Info(f"Picked up {len(resumed)} fal job(s) that waited for your key.")
+
+        sess.user_key.change(on_key, [sess.owner, sess.user_key], None
+                             ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+
+        # ----- history -----------------------------------------------------------------------
+        hist.refresh.click(_history(runner), sess.owner, hist_outputs, queue=False)
+
+        def restore(owner: str, ids: list[str], evt: gr.SelectData):
+            index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            job = runner.snapshot(ids[index], owner) if 0 <= index < len(ids) else None
+            if job is None:
+                return [gr.skip()] * (6 + len(result.outputs))
+            req = job.request
+            clip = req.get("video") if Path(req.get("video") or "").is_file() else None
+            return [clip, req.get("prompt", ""), list(req.get("images", [])),
+                    [dict(e) for e in req.get("elements", [])], bool(req.get("keep_audio")),
+                    progress.render(job), *results.values(job, settings)]
+
+        restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
+                    *result.outputs]
+        hist.table.select(restore, [sess.owner, hist.job_ids], restored)
+        hist.gallery.select(restore, [sess.owner, hist.gallery_ids], restored)
+
+        @shows_errors
+        def compare(owner: str, a: str | None, b: str | None):
+            jobs = [runner.snapshot(j, owner) if j else None for j in (a, b)]
+            if any(j is None or j.output_video is None for j in jobs):
+                raise InputError("Pick two finished results to compare.")
+            first, second = jobs
+            return player_value(first.output_video, second.output_video, None,
+                                labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
+
+        hist.compare.click(compare, [sess.owner, hist.compare_a, hist.compare_b], result.player)
+
+        @shows_errors
+        async def resume(owner: str, key: Secret | None, request_id: str):
+            choice = choose_engine(settings, key)
+            if choice.name != "fal":
+                raise InputError("Resuming a fal job needs a fal key.",
+                                 fix="Enter your fal key above (or run the app with FAL_KEY set).",
+                                 field="request_id")
+            job = await asyncio.to_thread(runner.resume_by_request_id, owner, request_id,
+                                          build_engine(choice, settings), choice.key_source)
+            async for update in follow(job.id, owner):
+                yield update
+
+        hist.resume.click(resume, [sess.owner, sess.user_key, hist.request_id], watch_outputs,
+                          concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
+                          ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+    return demo
+
+
+def _history(runner: JobRunner):
+    def refresh(owner: str):
+        return history_panel.listing(runner.history(owner)) if owner else [gr.skip()] * 6
+    return refresh
+
+
+def _counter(n_images: int, n_elements: int, settings: Settings) -> str:
+    used = n_images + n_elements
+    full = " full" if used >= settings.max_references else ""
+    return (f'<div class="reference-counter{full}">References used: <b>{used}/{settings.max_references}</b> '
+            f"({n_images} image{'s' * (n_images != 1)}, {n_elements} element{'s' * (n_elements != 1)})</div>")
+
+
+def _short(job: Job) -> str:
+    return " ".join(job.request.get("prompt", "").split())[:30]

@@ -1,0 +1,93 @@
+"""Launch the real app in a subprocess on a free port, for end-to-end tests.
+
+A subprocess (not a thread) so durability tests can SIGKILL it mid-job and start it again on the
+same data folder. Settings travel as environment variables, as in production; the fake fal URL
+goes through tests/e2e/launch_app.py, the only code that points fal_client elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """One app process; ``kill()`` is a crash (SIGKILL), ``start()`` brings it back on the same port."""
+
+    def __init__(self, data_dir: Path, *, fal_key: str = "", fake_fal_url: str = "",
+                 env: dict[str, str] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = self.data_dir / "app.log"
+        self.env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_NAME": "127.0.0.1",
+                    "GRADIO_SERVER_PORT": str(self.port), "STUDIO_DATA_DIR": str(self.data_dir),
+                    "FAL_KEY": fal_key, "STUDIO_TEST_FAL_URL": fake_fal_url, "PYTHONUNBUFFERED": "1",
+                    "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> AppServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.launch_app"], cwd=ROOT, env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "gradio_api/info", timeout=2, trust_env=False).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the app did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """A crash: no shutdown hooks run, jobs stay recorded as running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def running_app(data_dir: Path, **kwargs) -> Iterator[AppServer]:
+    server = AppServer(data_dir, **kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,123 @@
+"""The /edit API through gradio_client against the launched app: real files back, clear refusals.
+
+One app process per engine for the whole module (startup dominates the cost); every media file is
+generated small by tests/mediagen.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from components.checks import preflight_files
+from components.config import Settings
+from components.errors import InputError
+from components.media.probe import probe
+from components.request import EditRequest, Element
+from tests.e2e.app_server import running_app
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("api-media")
+    return {
+        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=1280, height=720, fps=8),
+        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=4, audio=False),
+        "broken": make_text_as(d / "broken.mp4"),
+        "palette": make_gradient_image(d / "palette.png", [(20, 40, 160), (240, 240, 250), (90, 20, 120)],
+                                       size=400),
+        "front": make_image(d / "front.png", width=400, height=500),
+        "side": make_image(d / "side.png", width=400, height=500, color=(40, 160, 60)),
+    }
+
+
+@pytest.fixture(scope="module")
+def local_app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("api-local")) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def client(local_app) -> Client:
+    return Client(local_app.url, verbose=False)
+
+
+def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(client, media):
+    edited, side_by_side, details = client.predict(
+        handle_file(str(media["clip"])), "Make it black and white, in the colours of @Image1",
+        [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
+    assert details["engine"] == "local"
+    assert details["request_id"] is None and details["job_id"]
+    assert isinstance(details["notes"], list) and isinstance(details["timings"], dict)
+    source, out, sbs = probe(media["clip"]), probe(Path(edited)), probe(Path(side_by_side))
+    assert abs(out.duration - source.duration) < 0.5  # motion-preserving: same length
+    assert sbs.width > out.width  # two pictures next to each other
+    assert not out.has_audio  # keep_audio=False
+
+
+def test_an_element_travels_as_nested_files(client, media):
+    element = {"frontal": handle_file(str(media["front"])), "references": [handle_file(str(media["side"]))]}
+    edited, _, details = client.predict(
+        handle_file(str(media["clip"])), "Make it look like @Element1, warm golden hour", [], [element],
+        True, "", api_name="/edit")
+    assert details["engine"] == "local" and Path(edited).stat().st_size > 0
+
+
+def _expected_message(media, prompt, images=(), elements=(), video="clip") -> str:
+    """What the page shows for the same input: the core's own sentence."""
+    request = EditRequest(prompt=prompt, video=media[video], images=tuple(images), elements=tuple(elements))
+    return str(InputError.from_findings(preflight_files(request, Settings())))
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("empty prompt", "prompt is empty"),
+        ("dangling label", "@Image2 is mentioned but only 1 reference image is attached"),
+        ("five references", "5 references are attached"),
+        ("twelve seconds", "12.0 s"),
+        ("corrupt video", "broken.mp4"),
+    ],
+)
+def test_invalid_input_is_refused_with_the_pages_sentence(client, media, case, needle):
+    clip, prompt, images, elements = "clip", "Make it black and white", [], []
+    if case == "empty prompt":
+        prompt = "   "
+    elif case == "dangling label":
+        prompt, images = "Paint it like @Image2", [media["palette"]]
+    elif case == "five references":
+        prompt = "Use @Image1 @Image2 @Image3 @Image4 @Element1"
+        images = [media["palette"]] * 4
+        elements = [Element(media["front"])]
+    elif case == "twelve seconds":
+        clip = "long"
+    elif case == "corrupt video":
+        clip = "broken"
+    with pytest.raises(AppError) as refused:
+        client.predict(handle_file(str(media[clip])), prompt, [handle_file(str(p)) for p in images],
+                       [{"frontal": handle_file(str(e.frontal)), "references": []} for e in elements],
+                       False, "", api_name="/edit")
+    message = str(refused.value)
+    assert needle in message
+    assert message == _expected_message(media, prompt, images, elements, clip)
+    assert "Traceback" not in message
+
+
+def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
+    with running_fake_fal(keys=("test-key",)) as fake, \
+            running_app(tmp_path / "fal", fal_key="test-key", fake_fal_url=fake.url) as app:
+        client = Client(app.url, verbose=False)
+        edited, side_by_side, details = client.predict(
+            handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
+            [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
+        assert details["engine"] == "fal" and details["request_id"] in fake.jobs
+        assert fake.submits == 1
+        assert probe(Path(edited)).duration > 2.5 and Path(side_by_side).stat().st_size > 0
+        assert "test-key" not in app.log()

@@ -1,0 +1,190 @@
+"""The studio page in Debian's chromium: build an edit by hand, generate locally, see the result,
+restore it from history, reattach after a refresh, cancel, and hit the reference limit.
+
+One app process and one browser page for the module; the tests run in file order like a user's
+session. The example media from assets/ make the README screenshot meaningful. Screenshots land
+in tests/artifacts/ and one copy in docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assets import make_examples as ex
+from tests.e2e.app_server import running_app
+from tests.e2e.browser import chromium_page
+from tests.mediagen import make_clip, make_image
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+PROMPT = "#prompt-box textarea"
+STATUS = "#job-progress [data-status]"
+NEWEST_PROMPT_CELL = "#history-table [role=gridcell][data-row='0'][data-col='3']"
+
+
+def _history_rows_at_least(page, n: int) -> None:
+    cell = f"#history-table [role=gridcell][data-row='{n - 1}'][data-col='1']"
+    page.wait_for_function(f"() => document.querySelector(\"{cell}\")?.innerText.trim().length > 0")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("studio")) as app, chromium_page() as page:
+        page.set_default_timeout(30_000)
+        page.goto(app.url)
+        page.wait_for_selector("#generate")
+        yield page
+
+
+def _status(page) -> str:
+    return page.locator(STATUS).get_attribute("data-status") or ""
+
+
+def _wait_status(page, status: str, timeout: float = 120_000) -> None:
+    page.wait_for_selector(f'#job-progress [data-status="{status}"]', timeout=timeout)
+
+
+def test_build_an_edit_generate_and_see_both_videos(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    generate = page.locator("#generate")
+    assert not generate.is_enabled()  # nothing to edit yet
+
+    page.set_input_files("#input-video input[type=file]", str(ex.CLIP))
+    preflight = page.locator("#preflight .preflight")
+    preflight.wait_for()
+    assert "5.0 s" in preflight.inner_text() and "1280×720" in preflight.inner_text()
+
+    page.set_input_files("#add-images input[type=file]", str(ex.LANDSCAPE))
+    page.locator(".label-button", has_text="@Image1").wait_for()
+
+    page.get_by_role("tab", name="Elements").click()
+    page.locator("#add-element").click()
+    page.locator(".element-frontal input[type=file]").set_input_files(str(ex.FRONTAL))
+    page.locator(".label-button", has_text="@Element1").wait_for()
+    page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
+
+    box = page.locator(PROMPT)
+    box.fill("Make it look like , cold winter, in the colours of ")
+    box.evaluate("t => t.setSelectionRange(18, 18)")  # the cursor right after "like "
+    page.locator(".label-button", has_text="@Element1").click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.includes('@Element1')")
+    assert box.input_value() == "Make it look like @Element1, cold winter, in the colours of "
+    box.evaluate("t => t.setSelectionRange(t.value.length, t.value.length)")
+    page.locator(".label-button", has_text="@Image1").click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image1')")
+    assert box.input_value() == "Make it look like @Element1, cold winter, in the colours of @Image1"
+
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    assert "Local preview" in page.locator("#engine-status").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "studio_before_edit.png"), full_page=True)
+
+    generate.click()
+    _wait_status(page, "succeeded")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.kcmp video')].filter(v => v.readyState >= 2).length === 2")
+    assert page.locator("#download-edited a[href*='edited.mp4']").count() >= 1
+    assert page.locator("#download-sbs a[href*='side_by_side.mp4']").count() >= 1
+    page.locator("#copy-as-code").click()
+    assert "fal_client.subscribe" in page.locator("#code-python").inner_text()
+    _history_rows_at_least(page, 1)
+    page.screenshot(path=str(ARTIFACTS / "studio_after_edit.png"), full_page=True)
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(ARTIFACTS / "studio_after_edit.png", ROOT / "docs" / "screenshot.png")
+
+
+def test_picking_a_history_row_restores_its_inputs(page):
+    page.locator(PROMPT).fill("something else")
+    page.locator(NEWEST_PROMPT_CELL).click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image1')")
+    page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
+
+
+def test_a_refreshed_tab_reattaches_to_the_running_job(page):
+    page.locator("#generate").click()
+    page.wait_for_selector('#job-progress [data-status="queued"], #job-progress [data-status="running"]')
+    page.reload()
+    page.wait_for_selector(STATUS)  # the reloaded page found the job and watches it again
+    _wait_status(page, "succeeded")
+    _history_rows_at_least(page, 2)
+
+
+def test_two_results_from_history_play_in_the_comparison(page):
+    for dropdown, option in (("#compare-a", 0), ("#compare-b", 1)):
+        page.locator(f"{dropdown} input").click()
+        page.locator(f"{dropdown} [role=option]").nth(option).click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function("() => document.querySelector('.kcmp-label-orig').textContent.startsWith('A: ')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.kcmp video')].filter(v => v.readyState >= 2).length === 2")
+
+
+def test_cancel_stops_the_edit(page):
+    page.locator(NEWEST_PROMPT_CELL).click()  # inputs back after reload
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    page.locator("#generate").click()
+    page.locator("#cancel").click()
+    _wait_status(page, "cancelled")
+    assert not page.locator("#cancel").is_visible()
+
+
+def test_a_fifth_reference_is_refused_with_the_limit(page, tmp_path):
+    more = [make_image(tmp_path / f"more{i}.png", width=320, height=320, color=(40 * i, 90, 60))
+            for i in range(3)]
+    page.get_by_role("tab", name="Reference images").click()
+    page.set_input_files("#add-images input[type=file]", [str(p) for p in more])
+    page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('4/4')")
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                           ".some(t => t.innerText.includes('5 references'))")
+    # Moving @Image1 one place right renumbers the prompt's label with it.
+    assert page.locator(PROMPT).input_value().endswith("@Image1")
+    page.locator(".ref-right").first.click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image2')")
+
+
+def test_a_users_key_switches_to_fal_with_a_cost_and_never_reaches_the_page(page):
+    key = "user-key-never-in-html-7f3a"
+    page.locator("#fal-key input").fill(key)
+    page.wait_for_function("() => document.querySelector('#engine-status').innerText.includes('via fal')")
+    assert "$0.84" in page.locator("#engine-status").inner_text()  # 5.0 s × $0.168
+    assert key not in page.content()
+    page.locator("#fal-key input").fill("")
+    page.wait_for_function(
+        "() => document.querySelector('#engine-status').innerText.includes('Local preview')")
+
+
+def test_a_link_into_a_private_network_is_refused(page):
+    page.locator("#video-url textarea, #video-url input").first.fill(page.url + "gradio_api/info")
+    page.get_by_role("button", name="Fetch").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                           ".some(t => t.innerText.includes('private network'))")
+
+
+def test_fix_it_conforms_a_long_small_clip_and_replaces_the_input(page, tmp_path):
+    clip = make_clip(tmp_path / "long_small.mp4", seconds=12, width=854, height=480, fps=4, audio=False)
+    page.reload()  # a fresh, empty form (history and running jobs come back, inputs do not)
+    page.wait_for_selector("#generate")
+    page.set_input_files("#input-video input[type=file]", str(clip))
+    page.wait_for_function("() => document.querySelector('#preflight').innerText.includes('12.0 s')")
+    assert page.locator("#preflight .finding.error").count() >= 2  # too long and too small
+    page.wait_for_function("() => document.querySelector('#generate').disabled")
+    page.locator("#fix-it-button").click()
+    page.wait_for_function("() => document.querySelector('#fix-changes').innerText.includes('Fixed')",
+                           timeout=90_000)
+    page.wait_for_function("() => document.querySelector('#preflight').innerText.includes('Within Kling O1')")
+    assert "10.0 s" in page.locator("#preflight").inner_text()
+
+
+def test_the_example_loads_a_complete_setup_in_one_click(page):
+    page.reload()
+    page.wait_for_selector("#generate")
+    page.get_by_text("Walker → robot in a snowy evening").click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.startsWith('Replace the')")
+    page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
+    page.wait_for_function("() => document.querySelector('#preflight').innerText.includes('5.0 s')")
+    assert page.locator(".label-button:visible").all_inner_texts() == ["@Image1", "@Element1"]
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")

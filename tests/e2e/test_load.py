@@ -1,0 +1,152 @@
+"""Many visitors at once: 50 gradio_client sessions with their own fal keys plus a few local-preview
+sessions, all editing at the same time, then the same under injected 429/500 faults.
+
+What must hold: no errors, every result reaches the session that asked (its own clip, its own
+key at fal), no owner sees another's jobs, every job ends in a clear state, and no finished result
+is lost. Wall time and the app's peak memory (process tree) are printed for the closing note.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from components.media.probe import probe
+from components.secret import Secret
+from tests.e2e.app_server import running_app
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip
+
+pytestmark = pytest.mark.timeout(600)
+
+N_FAL = 50
+N_LOCAL = 4
+DURATIONS = [3.0 + 0.2 * i for i in range(8)]  # a clip's length tells whose result a file is
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> list[Path]:
+    d = tmp_path_factory.mktemp("load")
+    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=1280, height=720, fps=12, crf=45,
+                      tone=300 + 50 * i) for i, s in enumerate(DURATIONS)]
+
+
+class PeakMemory:
+    """Samples the app's whole process tree (python + its ffmpeg children) every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for proc in [self.root, *self.root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
+                    total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _edit(url: str, clip: Path, key: str, prompt: str):
+    client = Client(url, verbose=False)
+    try:
+        return client.predict(video=handle_file(str(clip)), prompt=prompt, images=[], elements=[],
+                              keep_audio=False, fal_key=key, api_name="/edit")
+    finally:
+        client.close()
+
+
+def _owners(data: Path) -> dict[str, int]:
+    db = sqlite3.connect(data / "jobs.sqlite3")
+    try:
+        return dict(db.execute("SELECT owner, COUNT(*) FROM jobs GROUP BY owner").fetchall())
+    finally:
+        db.close()
+
+
+def test_fifty_fal_sessions_and_local_ones_at_once(tmp_path, clips):
+    keys = [f"load-key-{i:02d}-{'x' * 12}" for i in range(N_FAL)]
+    data = tmp_path / "data"
+    with running_fake_fal(keys=tuple(keys), queue_s=2.0, run_s=3.0) as fake, \
+            running_app(data, fake_fal_url=fake.url,
+                        env={"STUDIO_LOCAL_CONCURRENCY": "2", "STUDIO_RENDER_CONCURRENCY": "2"}) as app:
+        jobs = [(clips[i % len(clips)], keys[i], "Make it look like a film noir") for i in range(N_FAL)]
+        jobs += [(clips[i], "", "Make it black and white") for i in range(N_LOCAL)]
+        began = time.monotonic()
+        with PeakMemory(app.proc.pid) as memory, ThreadPoolExecutor(len(jobs)) as pool:
+            futures = [pool.submit(_edit, app.url, clip, key, prompt) for clip, key, prompt in jobs]
+            results = [f.result() for f in futures]  # any AppError fails the test here
+        wall = time.monotonic() - began
+        print(f"\nload: {len(jobs)} sessions ({N_FAL} fal, {N_LOCAL} local) in {wall:.1f} s wall, "
+              f"app peak RSS {memory.peak / 2**20:.0f} MiB")
+
+        for (clip, key, _), (edited, side, details) in zip(jobs, results, strict=True):
+            expected = probe(clip).duration
+            assert abs(probe(edited).duration - expected) < 0.15, "a session got someone else's clip"
+            assert probe(side).width > probe(edited).width
+            if key:
+                assert details["engine"] == "fal"
+                job = fake.jobs[details["request_id"]]
+                assert job.key_fingerprint == Secret(key).fingerprint, "a job ran on another session's key"
+            else:
+                assert details["engine"] == "local" and details["request_id"] is None
+        assert fake.submits == N_FAL
+        owners = _owners(data)
+        assert len(owners) == len(jobs) and set(owners.values()) == {1}, "each session owns exactly its job"
+        log = app.log()
+        assert not any(key in log for key in keys), "a fal key reached the app's log"
+
+
+def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clips):
+    keys = [f"fault-key-{i:02d}-{'y' * 12}" for i in range(24)]
+    data = tmp_path / "data"
+    with running_fake_fal(keys=tuple(keys), queue_s=1.0, run_s=1.0) as fake, \
+            running_app(data, fake_fal_url=fake.url) as app:
+        fake.set_fault("cdn_upload_status", count=10, status=429)  # retried by fal_client
+        fake.set_fault("submit_status", count=4, status=500)  # not retried: the job fails, nothing paid
+        fake.set_fault("result_status", count=3, status=500)  # paid and finished: must not be lost
+
+        def attempt(i: int):
+            try:
+                return "ok", _edit(app.url, clips[i % len(clips)], keys[i], "Make it look like a warm sunset")
+            except AppError as error:
+                return "error", str(error)
+
+        with ThreadPoolExecutor(len(keys)) as pool:
+            outcomes = list(pool.map(attempt, range(len(keys))))
+        errors = [text for kind, text in outcomes if kind == "error"]
+        print(f"\nfaults: {len(keys) - len(errors)} succeeded, {len(errors)} failed: {sorted(set(errors))}")
+        for text in errors:
+            assert "Traceback" not in text and len(text) > 20
+            assert any(word in text for word in ("temporar", "try again", "fal")), text
+        assert len(errors) <= 4, "only the submits refused with 500 may fail; results and uploads recover"
+
+        db = sqlite3.connect(data / "jobs.sqlite3")
+        rows = db.execute("SELECT status, request_id, output_video FROM jobs").fetchall()
+        db.close()
+        assert {status for status, _, _ in rows} <= {"succeeded", "failed"}, "a job was left hanging"
+        finished_at_fal = {rid for rid, job in fake.jobs.items() if job.done.is_set()}
+        for status, request_id, output in rows:
+            if request_id in finished_at_fal:
+                assert status == "succeeded" and output and Path(output).is_file(), \
+                    f"fal finished {request_id} (paid) but the app lost its result"
