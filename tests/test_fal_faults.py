@@ -34,7 +34,8 @@ def inputs(folder: Path):
 
 def engine(tmp_path: Path, key: str = KEY, **settings_changes) -> FalEngine:
     settings = replace(Settings(), data_dir=tmp_path / "data", **settings_changes)
-    return FalEngine(Secret(key), settings, poll_interval_s=0.02, http_timeout_s=2.0)
+    return FalEngine(Secret(key), settings, poll_interval_s=0.02, http_timeout_s=2.0,
+                     paid_retry_delays_s=(0.05, 0.1))
 
 
 def edit(engine_: FalEngine, request, tmp_path: Path, events: EventLog | None = None):
@@ -178,11 +179,19 @@ def test_cancel_after_completion_keeps_the_paid_result(inputs, tmp_path):
     assert probe(result.video).width == 1280
 
 
-def test_result_server_error_names_the_request(inputs, tmp_path):
+def test_result_server_error_that_persists_names_the_request(inputs, tmp_path):
     with running_fake_fal(result_status={"status": 503}) as fake, pytest.raises(EngineError) as caught:
         edit(engine(tmp_path), inputs, tmp_path)
     assert caught.value.temporary and caught.value.request_id in fake.jobs
     assert f"The fal request id is {caught.value.request_id}." in str(caught.value)
+
+
+@pytest.mark.parametrize("fault", ["result_status", "status_status"])
+def test_a_passing_server_error_after_submit_does_not_lose_the_paid_result(inputs, tmp_path, fault):
+    with running_fake_fal() as fake:
+        fake.set_fault(fault, count=2, status=500)
+        result = edit(engine(tmp_path), inputs, tmp_path)
+    assert fake.submits == 1 and probe(result.video).width == 1280
 
 
 def test_nested_422_locations_are_named_like_the_form_fields():

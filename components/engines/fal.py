@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +42,9 @@ UPLOAD_LIFETIME = "1d"
 UPLOAD_LIFETIME_S = 86400
 DEFAULT_POLL_S = 0.5
 RESULT_NAME = "edited.mp4"
+# After submit the edit is paid for: a passing fal error while watching or fetching it is waited out
+# (about half a minute in all) instead of failing a job whose result fal still holds.
+PAID_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 NOT_SUBMITTED = "The edit was cancelled before it was submitted to fal, so nothing was charged."
 
 T = TypeVar("T")
@@ -91,13 +94,15 @@ class FalEngine:
     label = "Kling O1 via fal"
 
     def __init__(self, key: Secret, settings: Settings, *, poll_interval_s: float = DEFAULT_POLL_S,
-                 http_timeout_s: float = 120.0, upload_cache: UploadCache | None = None) -> None:
+                 http_timeout_s: float = 120.0, upload_cache: UploadCache | None = None,
+                 paid_retry_delays_s: tuple[float, ...] = PAID_RETRY_DELAYS_S) -> None:
         if not key:
             raise ValueError("FalEngine needs a fal key; use the local engine without one")
         self._key = key
         self._settings = settings
         self._poll_s = poll_interval_s
         self._http_timeout_s = http_timeout_s
+        self._paid_retry_delays_s = paid_retry_delays_s
         self._cache = upload_cache or UploadCache.shared(settings.data_dir / "upload_cache.json")
         self.stats = UploadStats()
 
@@ -232,7 +237,7 @@ class FalEngine:
                 cancel_refused = True
                 notes.append("The cancel came too late: fal had already finished, so the result is shown "
                              "(and was charged).")
-            status = await self._call(handle.status(with_logs=True), "checking the job", rid)
+            status = await self._call_paid(lambda: handle.status(with_logs=True), "checking the job", rid)
             if isinstance(status, Queued):
                 waited = time.monotonic() - queued_since
                 if waited > self._settings.queue_timeout_s:
@@ -258,7 +263,7 @@ class FalEngine:
                     break
             await self._sleep_unless_cancelled(cancel)
         run.timings["run"] = run.lap()
-        output = await self._call(handle.get(), "fetching the result", rid)
+        output = await self._call_paid(handle.get, "fetching the result", rid)
         result = await self._download(output, workdir, run, rid)
         result.notes.extend(notes)
         return result
@@ -329,6 +334,18 @@ class FalEngine:
             error = to_studio_error(exc, self._settings, self._key, during=during, request_id=request_id)
             log.warning("fal %s failed: %s", during, error)
             raise error from exc
+
+    async def _call_paid(self, make: Callable[[], Awaitable[T]], during: str, request_id: str) -> T:
+        """``_call`` for a submitted job: temporary failures are retried before they end the job."""
+        for delay in self._paid_retry_delays_s:
+            try:
+                return await self._call(make(), during, request_id)
+            except EngineError as error:
+                if not error.temporary:
+                    raise
+                log.info("fal %s for %s failed for now; retrying in %.0f s", during, request_id, delay)
+                await asyncio.sleep(delay)
+        return await self._call(make(), during, request_id)
 
     async def _until_cancelled(self, coros: list[Awaitable[T]], cancel: CancelToken) -> list[T]:
         """Run ``coros`` together; a cancel stops them all and raises ``JobCancelled``."""

@@ -11,7 +11,7 @@ times it fires (``None``: every time). Names:
 ``submit_status`` (status=401/429/500..), ``drop_submit`` (answer cut off mid-body),
 ``slow`` (seconds=; delays every queue call), ``stuck_in_queue``, ``drop_download`` (result file cut
 off mid-body), ``cdn_upload_status`` (status=; forces the client's GCS fallback),
-``result_status`` (status=).
+``result_status`` (status=), ``status_status`` (status=; the status poll answers an error).
 """
 
 from __future__ import annotations
@@ -402,6 +402,9 @@ class FakeFal:
         if job is None:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
         self.status_calls += 1
+        fault = self._fault("status_status")
+        if fault is not None:
+            return JSONResponse({"detail": "Internal server error"}, status_code=fault.get("status", 500))
         with_logs = request.query_params.get("logs", "false").lower() == "true"
         return JSONResponse(self._status_body(job, with_logs))
 
