@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -31,8 +32,18 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
 
 
 def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
-    demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(settings.data_dir / "jobs")],
+    demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
                 ssr_mode=False, mcp_server=mcp, css_paths=[CSS], **kwargs)
+
+
+def _allowed_paths(settings: Settings) -> list[str]:
+    """Job folders are never served by path: a handler returns an owner's file and gradio serves a
+    cached copy under an unguessable URL. gradio only copies files from the working directory or
+    the temp dir, so a data folder elsewhere (a Space's persistent ``/data``) has to be allowed;
+    its job folders are then reachable only by their random (uuid4) job ids."""
+    jobs = (settings.data_dir / "jobs").resolve()
+    inside = [Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()]
+    return [] if any(jobs.is_relative_to(root) for root in inside) else [str(jobs)]
 
 
 def _server_fal_engine(settings: Settings):

@@ -1,7 +1,8 @@
 """Per-session state: who the browser is, and the fal key it brought.
 
 The owner id is a random opaque id kept in the browser's local storage (gr.BrowserState), so a
-refresh or a return visit finds the same history and running jobs. The user's key lives only in
+refresh, a return visit or an app restart finds the same history and running jobs (the storage is
+sealed with the data folder's secret, see jobs/owner_secret.py). The user's key lives only in
 server memory for this tab (gr.State holding a ``Secret``): never in local storage, never in HTML.
 """
 
@@ -25,8 +26,8 @@ class SessionHandles:
     user_key: gr.State  # Secret | None
 
 
-def build() -> SessionHandles:
-    return SessionHandles(owner=gr.BrowserState("", storage_key=OWNER_STORAGE_KEY),
+def build(owner_secret: str) -> SessionHandles:
+    return SessionHandles(owner=gr.BrowserState("", storage_key=OWNER_STORAGE_KEY, secret=owner_secret),
                           user_key=gr.State(None))
 
 

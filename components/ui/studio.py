@@ -17,6 +17,7 @@ from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.jobs.models import Job
+from components.jobs.owner_secret import owner_secret
 from components.jobs.runner import JobRunner
 from components.ratelimit import SessionLimiter
 from components.secret import Secret
@@ -35,7 +36,7 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
     with gr.Blocks(title="Kling O1 Edit Studio") as demo:
         gr.Markdown(f"# Kling O1 Edit Studio\nEdit a 3-10 s clip with words and pictures: {MODEL_NAME} "
                     "keeps the motion, you choose what changes.", elem_id="studio-title")
-        sess = session.build()
+        sess = session.build(owner_secret(settings.data_dir))
         job_id = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
@@ -108,12 +109,18 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                      [job_id, sess.owner], None, queue=False)
 
         async def reattach(owner: str):
-            running = [j for j in runner.history(owner) if j.status in IN_FLIGHT]
-            if not running:
+            """A returning tab picks up its running edit, or else shows the newest finished result
+            (one that completed while the tab was closed or the app restarted)."""
+            jobs = runner.history(owner)
+            running = [j for j in jobs if j.status in IN_FLIGHT]
+            if running:
+                async for update in follow(running[0].id, owner):
+                    yield update
+            elif jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
+                yield [progress.render(jobs[0]), None, gr.Button(visible=False),
+                       *results.values(jobs[0], settings)]
+            else:
                 yield [gr.skip()] * len(watch_outputs)
-                return
-            async for update in follow(running[0].id, owner):
-                yield update
 
         demo.load(session.ensure_owner, sess.owner, sess.owner, queue=False
                   ).then(_history(runner), sess.owner, hist_outputs, queue=False

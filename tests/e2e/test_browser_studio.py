@@ -2,13 +2,12 @@
 restore it from history, reattach after a refresh, cancel, and hit the reference limit.
 
 One app process and one browser page for the module; the tests run in file order like a user's
-session. The example media from assets/ make the README screenshot meaningful. Screenshots land
-in tests/artifacts/ and one copy in docs/screenshot.png.
+session. The example media from assets/ make the screenshots meaningful. They land in
+tests/artifacts/; docs/screenshot.png (the README's) is a copy of studio_after_edit.png.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -74,6 +73,8 @@ def test_build_an_edit_generate_and_see_both_videos(page):
     page.locator(".label-button", has_text="@Element1").click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.includes('@Element1')")
     assert box.input_value() == "Make it look like @Element1, cold winter, in the colours of "
+    # The page puts the cursor right after the inserted label; wait for that before moving it.
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').selectionStart === 27")
     box.evaluate("t => t.setSelectionRange(t.value.length, t.value.length)")
     page.locator(".label-button", has_text="@Image1").click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image1')")
@@ -93,8 +94,6 @@ def test_build_an_edit_generate_and_see_both_videos(page):
     assert "fal_client.subscribe" in page.locator("#code-python").inner_text()
     _history_rows_at_least(page, 1)
     page.screenshot(path=str(ARTIFACTS / "studio_after_edit.png"), full_page=True)
-    (ROOT / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(ARTIFACTS / "studio_after_edit.png", ROOT / "docs" / "screenshot.png")
 
 
 def test_picking_a_history_row_restores_its_inputs(page):

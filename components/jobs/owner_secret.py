@@ -1,0 +1,32 @@
+"""The key that seals each browser's owner id in its local storage, kept beside the job store.
+
+gradio's BrowserState encrypts what it stores with a secret that is random for every launch unless
+one is given. With a random one, a browser coming back after an app restart could no longer read
+its owner id, got a new one, and its history (with any job that finished meanwhile) looked lost.
+The secret is made once per data folder, so it lives exactly as long as the jobs it unlocks.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+FILE_NAME = "owner.secret"
+
+
+def owner_secret(data_dir: Path) -> str:
+    """The data folder's secret, created on first use (readable by this user only)."""
+    path = Path(data_dir) / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by an earlier launch (or a worker that won the race)
+        value = path.read_text().strip()
+        if value:
+            return value
+        path.unlink(missing_ok=True)  # an empty file is a crash mid-write: make it again
+        return owner_secret(data_dir)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
