@@ -21,6 +21,8 @@ from components.ui.errors import shows_errors
 from components.ui.session import api_owner, key_from_text
 from components.ui.submit import make_request, start_edit
 
+API_NAME = "edit"
+
 
 def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> None:
     async def edit(video: FileData, prompt: str, images: list[FileData] | None = None,
@@ -42,7 +44,17 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> Non
         return await _edit(settings, runner, limiter, video, prompt, images or [], elements or [],
                            keep_audio, fal_key, api_owner(request))
 
-    gr.api(shows_errors(edit), api_name="edit", concurrency_limit=256, concurrency_id="watch")
+    gr.api(shows_errors(edit), api_name=API_NAME, concurrency_limit=256, concurrency_id="watch")
+
+
+def publish_only_edit(demo: gr.Blocks) -> None:
+    """Keep the page's own events (label insertion, previews, history) out of the API page and the
+    MCP tool list: they are wiring, not a contract, and an agent offered forty of them would not
+    find ``edit``. gradio has no Blocks-wide default for this, so it is set on each event once the
+    page is built; the browser still calls them as before."""
+    for fn in demo.fns.values():
+        if fn.api_name != API_NAME:
+            fn.api_visibility = "private"
 
 
 async def _edit(settings: Settings, runner: JobRunner, limiter: SessionLimiter, video: Any, prompt: str,

@@ -185,6 +185,7 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
         hist.resume.click(resume, [sess.owner, sess.user_key, hist.request_id], watch_outputs,
                           concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
                           ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+        api.publish_only_edit(demo)
     return demo
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -121,3 +122,17 @@ def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
         assert fake.submits == 1
         assert probe(Path(edited)).duration > 2.5 and Path(side_by_side).stat().st_size > 0
         assert "test-key" not in app.log()
+
+
+def test_edit_is_the_only_public_endpoint(local_app):
+    info = httpx.get(f"{local_app.url}gradio_api/info", timeout=10, trust_env=False).json()
+    assert list(info["named_endpoints"]) == ["/edit"]
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/edit"]["parameters"]] == [
+        "video", "prompt", "images", "elements", "keep_audio", "fal_key"]
+
+
+def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
+    with running_app(tmp_path / "mcp", env={"STUDIO_MCP": "1"}) as app:
+        tools = httpx.get(f"{app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
+    assert [tool["name"] for tool in tools] == ["edit"]
+    assert "3-10 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
