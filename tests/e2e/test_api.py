@@ -136,3 +136,16 @@ def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
         tools = httpx.get(f"{app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
     assert [tool["name"] for tool in tools] == ["edit"]
     assert "3-10 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
+
+
+def test_file_routes_serve_none_of_the_apps_own_files(local_app):
+    """Only gradio's cache is served: not the job store, the owner secret, inputs or system files."""
+    data = local_app.data_dir.resolve()
+    secrets = [data / "jobs.sqlite3", data / "owner.secret", Path("/etc/passwd")]
+    secrets += list((data / "jobs").glob("*/inputs/*/*"))[:1]
+    assert all(p.is_file() for p in secrets)
+    for path in secrets:
+        for route in (f"gradio_api/file={path}", f"gradio_api/file={data}/jobs/../{path.name}",
+                      f"file={path}"):
+            answer = httpx.get(local_app.url + route, timeout=10, trust_env=False)
+            assert answer.status_code in (403, 404), f"{route} answered {answer.status_code}"
