@@ -13,8 +13,9 @@ import gradio as gr
 
 from components.checks import check_references
 from components.config import Settings
-from components.labels import label, renumber_after_move, renumber_after_remove
+from components.labels import label
 from components.request import Element
+from components.ui.reorder import mover, remover
 
 KIND = "Element"
 
@@ -67,9 +68,9 @@ def build(settings: Settings, images: gr.State, prompt: gr.Textbox, elements: gr
             frontal.upload(_set_frontal(i), [elements, frontal], elements)
             frontal.clear(_set_frontal(i), [elements, frontal], elements)
             refs.change(_set_references(i, settings), [elements, refs], elements, show_progress="hidden")
-            up.click(_mover(i, i - 1), [elements, prompt], [elements, prompt])
-            down.click(_mover(i, i + 1), [elements, prompt], [elements, prompt])
-            remove.click(_remover(i), [elements, prompt], [elements, prompt])
+            up.click(mover(KIND, i, i - 1), [elements, prompt], [elements, prompt])
+            down.click(mover(KIND, i, i + 1), [elements, prompt], [elements, prompt])
+            remove.click(remover(KIND, i), [elements, prompt], [elements, prompt])
 
     return handles
 
@@ -103,21 +104,3 @@ def _set_references(index: int, settings: Settings):
         items[index - 1]["references"] = paths
         return items
     return set_references
-
-
-def _mover(index: int, to: int):
-    def move(items: list[dict], prompt: str):
-        items = list(items)
-        items.insert(to - 1, items.pop(index - 1))
-        return items, renumber_after_move(prompt, KIND, index, to)
-    return move
-
-
-def _remover(index: int):
-    def remove(items: list[dict], prompt: str):
-        items = [e for i, e in enumerate(items, start=1) if i != index]
-        text, warnings = renumber_after_remove(prompt, KIND, index)
-        for warning in warnings:
-            gr.Warning(warning)
-        return items, text
-    return remove

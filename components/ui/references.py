@@ -14,8 +14,9 @@ import gradio as gr
 
 from components.checks import check_references
 from components.config import Settings
-from components.labels import label, renumber_after_move, renumber_after_remove
+from components.labels import label
 from components.ui.elements import as_elements
+from components.ui.reorder import mover, remover
 
 KIND = "Image"
 
@@ -54,9 +55,9 @@ def build(settings: Settings, elements: gr.State, prompt: gr.Textbox) -> Referen
                                           elem_classes="ref-right")
                         remove = gr.Button("✕", size="sm", min_width=30, variant="stop",
                                            elem_classes="ref-remove")
-                left.click(_mover(i, i - 1), [images, prompt], [images, prompt])
-                right.click(_mover(i, i + 1), [images, prompt], [images, prompt])
-                remove.click(_remover(i), [images, prompt], [images, prompt])
+                left.click(mover(KIND, i, i - 1), [images, prompt], [images, prompt])
+                right.click(mover(KIND, i, i + 1), [images, prompt], [images, prompt])
+                remove.click(remover(KIND, i), [images, prompt], [images, prompt])
 
     return handles
 
@@ -73,24 +74,6 @@ def admit_images(current: list[str], files: list[str], elements: list[dict], set
             continue
         current = candidate
     return current
-
-
-def _mover(index: int, to: int):
-    def move(paths: list[str], prompt: str):
-        paths = list(paths)
-        paths.insert(to - 1, paths.pop(index - 1))
-        return paths, renumber_after_move(prompt, KIND, index, to)
-    return move
-
-
-def _remover(index: int):
-    def remove(paths: list[str], prompt: str):
-        paths = [p for i, p in enumerate(paths, start=1) if i != index]
-        text, warnings = renumber_after_remove(prompt, KIND, index)
-        for warning in warnings:
-            gr.Warning(warning)
-        return paths, text
-    return remove
 
 
 def _paths(items: list[str]) -> list[Path]:

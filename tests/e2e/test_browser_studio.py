@@ -145,6 +145,22 @@ def test_a_fifth_reference_is_refused_with_the_limit(page, tmp_path):
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image2')")
 
 
+def test_removing_attachments_renumbers_or_marks_their_labels(page):
+    # After the move above the prompt names the landscape as @Image2; removing @Image1 (another
+    # picture) makes it @Image1 again, so the words keep pointing at the same picture.
+    page.locator(".ref-remove").first.click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image1')")
+    page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('3/4')")
+    # Removing the element its label names leaves a marker, a warning, and a blocked Generate.
+    page.get_by_role("tab", name="Elements").click()
+    page.locator(".element-remove").first.click()
+    page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.includes('[removed element]')")
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                           ".some(t => t.innerText.includes('@Element1'))")
+    page.wait_for_function("() => document.querySelector('#generate').disabled")
+    assert "@Element1" not in page.locator(PROMPT).input_value()
+
+
 def test_a_users_key_switches_to_fal_with_a_cost_and_never_reaches_the_page(page):
     key = "user-key-never-in-html-7f3a"
     page.locator("#fal-key input").fill(key)
