@@ -1,9 +1,10 @@
-"""The key that seals each browser's owner id in its local storage, kept beside the job store.
+"""The key gradio's BrowserState encrypts each browser's owner id with, kept beside the job store.
 
-gradio's BrowserState encrypts what it stores with a secret that is random for every launch unless
-one is given. With a random one, a browser coming back after an app restart could no longer read
-its owner id, got a new one, and its history (with any job that finished meanwhile) looked lost.
-The secret is made once per data folder, so it lives exactly as long as the jobs it unlocks.
+BrowserState uses a key that is random for every launch unless one is given. With a random one, a
+browser coming back after an app restart could no longer read its owner id, got a new one, and its
+history (with any job that finished meanwhile) looked lost. The key is made once per data folder,
+so it lives exactly as long as the jobs it unlocks. It is not a credential: gradio sends it to
+every page, and what keeps owners apart is that each owner id is random and stays in its browser.
 """
 
 from __future__ import annotations

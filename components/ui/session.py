@@ -1,8 +1,8 @@
 """Per-session state: who the browser is, and the fal key it brought.
 
 The owner id is a random opaque id kept in the browser's local storage (gr.BrowserState), so a
-refresh, a return visit or an app restart finds the same history and running jobs (the storage is
-sealed with the data folder's secret, see jobs/owner_secret.py). The user's key lives only in
+refresh, a return visit or an app restart finds the same history and running jobs (its storage
+key is the data folder's, see jobs/owner_secret.py). The user's key lives only in
 server memory for this tab (gr.State holding a ``Secret``): never in local storage, never in HTML.
 """
 
