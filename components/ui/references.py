@@ -30,7 +30,7 @@ class ReferenceHandles:
 def build(settings: Settings, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandles:
     images = gr.State([])
     add = gr.File(label="Add reference images (@Image1, @Image2, …)", file_count="multiple",
-                  file_types=["image"], elem_id="add-images", height=90)
+                  file_types=["image"], elem_id="add-images", height=120)
     handles = ReferenceHandles(images, add)
 
     def on_add(files: list[str] | None, current: list[str], elems: list[dict]):
