@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 PROMPT = "#prompt-box textarea"
 STATUS = "#job-progress [data-status]"
+THUMBS = ".reference-thumb img"
 NEWEST_PROMPT_CELL = "#history-table [role=gridcell][data-row='0'][data-col='3']"
 
 
@@ -38,6 +39,11 @@ def page(tmp_path_factory):
         page.goto(app.url)
         page.wait_for_selector("#generate")
         yield page
+
+
+def _thumbs(page) -> list[str]:
+    """The reference cards' picture URLs, @Image1 first."""
+    return page.locator(THUMBS).evaluate_all("imgs => imgs.map(i => i.src)")
 
 
 def _status(page) -> str:
@@ -141,8 +147,11 @@ def test_a_fifth_reference_is_refused_with_the_limit(page, tmp_path):
                            ".some(t => t.innerText.includes('5 references'))")
     # Moving @Image1 one place right renumbers the prompt's label with it.
     assert page.locator(PROMPT).input_value().endswith("@Image1")
+    second = _thumbs(page)[1]
     page.locator(".ref-right").first.click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image2')")
+    # The cards are drawn again in the new order; a click meant for them waits until they are.
+    page.wait_for_function(f"() => document.querySelector('{THUMBS}')?.src === '{second}'")
 
 
 def test_removing_attachments_renumbers_or_marks_their_labels(page):
