@@ -392,18 +392,22 @@ class FakeFal:
                              "queue_position": self.queue_positions},
                             headers={"x-fal-request-id": rid})
 
-    def _job(self, request: Request) -> FakeJob | None:
-        """The caller's job; another key's job is as invisible as a missing one."""
+    async def _job(self, request: Request, not_found: dict[str, Any]) -> FakeJob | Response:
+        """The caller's job, or the answer fal gives instead (401 without a key, 404 with
+        ``not_found`` when there is no such job); another key's job is as invisible as a missing one."""
+        await self._slow()
+        key = self._key(request)
+        if key is None:
+            return self._unauthorized()
         job = self.jobs.get(request.path_params["rid"])
-        return job if job and job.key_fingerprint == self._key(request) else None
+        if job is None or job.key_fingerprint != key:
+            return JSONResponse(not_found, status_code=404)
+        return job
 
     async def _status(self, request: Request) -> Response:
-        await self._slow()
-        if self._key(request) is None:
-            return self._unauthorized()
-        job = self._job(request)
-        if job is None:
-            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        job = await self._job(request, {"detail": "Request not found"})
+        if not isinstance(job, FakeJob):
+            return job
         self.status_calls += 1
         fault = self._fault("status_status")
         if fault is not None:
@@ -434,12 +438,9 @@ class FakeFal:
         return body
 
     async def _result(self, request: Request) -> Response:
-        await self._slow()
-        if self._key(request) is None:
-            return self._unauthorized()
-        job = self._job(request)
-        if job is None:
-            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        job = await self._job(request, {"detail": "Request not found"})
+        if not isinstance(job, FakeJob):
+            return job
         if self._status_body(job, False)["status"] != "COMPLETED":
             return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
         fault = self._fault("result_status")
@@ -455,12 +456,9 @@ class FakeFal:
                                        "file_name": "output.mp4", "file_size": job.output_size}})
 
     async def _cancel(self, request: Request) -> Response:
-        await self._slow()
-        if self._key(request) is None:
-            return self._unauthorized()
-        job = self._job(request)
-        if job is None:
-            return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+        job = await self._job(request, {"status": "NOT_FOUND"})
+        if not isinstance(job, FakeJob):
+            return job
         if job.cancelled or self._status_body(job, False)["status"] == "COMPLETED":
             return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
         job.cancelled = True
