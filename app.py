@@ -12,28 +12,48 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from components.config import Settings
+from components.http_guard import GuardMiddleware, UploadAllowance
 from components.jobs import JobRunner, JobStore
+from components.key_vault import KeyVault
 from components.ratelimit import SessionLimiter
+from components.scratch import Scratch
+from components.service import EditService
+from components.spend import ServerKeyGuard, client_address
+from components.trusted_files import TrustedFiles
 from components.ui import studio
+from components.ui.deps import Deps
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 
 
 def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings)
     runner.recover(_server_fal_engine(settings))
+    scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
+    # A path from a client is opened only inside gradio's upload folder or our scratch folder.
+    files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir])
+    guard = ServerKeyGuard(settings, store)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    demo = studio.build(settings, runner, limiter)
+    service = EditService(settings, runner, files, guard, limiter)
+    demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch))
     demo.queue(default_concurrency_limit=4)
     return demo, runner
 
 
 def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
+    mb = 1024 * 1024
+    guard = Middleware(GuardMiddleware, allowance=UploadAllowance(settings.upload_mb_per_hour * mb),
+                       upload_dir=Path(get_upload_folder()), min_free_bytes=settings.min_free_disk_mb * mb,
+                       client_address=lambda headers, peer: client_address(headers, peer,
+                                                                           settings.trusted_proxies))
     demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
-                ssr_mode=False, mcp_server=mcp, css_paths=[CSS], **kwargs)
+                ssr_mode=False, mcp_server=mcp, css_paths=[CSS], app_kwargs={"middleware": [guard]}, **kwargs)
 
 
 def _allowed_paths(settings: Settings) -> list[str]:

@@ -9,6 +9,7 @@ sentences count from 1, like the labels the user sees.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,10 +22,20 @@ from components.media.probe import probe
 from components.request import EditRequest, Element
 
 
+def visible_text(text: str) -> str:
+    """``text`` without white space and invisible format characters (zero-width space and joiners,
+    BOM, direction marks): what is left is what the model would actually read."""
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) not in _INVISIBLE)
+
+
+_INVISIBLE = {"Cf", "Cc", "Zs", "Zl", "Zp"}
+
+
 def check_prompt(prompt: str, n_images: int, n_elements: int, settings: Settings) -> list[Finding]:
     """Empty or too long, labels that point at nothing or are misspelt, attachments never mentioned."""
-    if not prompt.strip():
-        return [Finding("error", "prompt", "The prompt is empty.",
+    if not visible_text(prompt):
+        return [Finding("error", "prompt", "The prompt is empty." if not prompt.strip() else
+                        "The prompt has no visible words (only spaces or invisible characters).",
                         "Describe the edit, e.g. “Replace the character with @Element1”.")]
     findings: list[Finding] = []
     limit = settings.prompt_max_chars

@@ -7,7 +7,9 @@ estimate, the README and the fake fal server all agree. Env names are prefixed `
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +68,22 @@ class Settings:
     queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
     max_result_bytes: int = 500 * 1024 * 1024
     url_fetch_timeout_s: float = 60.0
+    # Disk a public page cannot fill: uploads and scratch files live this long, each client address
+    # may upload this much per hour, and uploads pause while the disk has less than this free.
+    upload_ttl_hours: float = 6.0
+    upload_mb_per_hour: int = 2000
+    min_free_disk_mb: int = 1024
+    scratch_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kling-studio")
+    # The server key is the owner's money: a daily budget for the whole process, edits per client
+    # address per hour, and (when set) only these signed-in Hugging Face users may spend it.
+    server_budget_usd_per_day: float = 10.0
+    server_edits_per_ip_per_hour: int = 10
+    allowed_hf_users: tuple[str, ...] = ()  # lower-case user names; empty: anyone, within the budget
+    # Peers whose X-Forwarded-For names the real client (a Space's proxy); loopback always is.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # "Sign in with Hugging Face": only on a Space with `hf_oauth: true` (it sets OAUTH_CLIENT_ID);
+    # elsewhere gradio's stand-in would ask hf.co who the machine's user is.
+    hf_oauth: bool = False
 
     @classmethod
     def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -89,6 +107,15 @@ class Settings:
             queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
             max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * 1024 * 1024,
             url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
+            upload_ttl_hours=_float(e, "STUDIO_UPLOAD_TTL_HOURS", 6.0),
+            upload_mb_per_hour=_int(e, "STUDIO_UPLOAD_MB_PER_HOUR", 2000),
+            min_free_disk_mb=_int(e, "STUDIO_MIN_FREE_DISK_MB", 1024),
+            scratch_dir=Path(e.get("STUDIO_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "kling-studio"),
+            server_budget_usd_per_day=_float(e, "STUDIO_SERVER_BUDGET_USD_PER_DAY", 10.0),
+            server_edits_per_ip_per_hour=_int(e, "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR", 10),
+            allowed_hf_users=_names(e, "STUDIO_ALLOWED_HF_USERS"),
+            trusted_proxies=_networks(e, "STUDIO_TRUSTED_PROXIES", default=_default_proxies(e)),
+            hf_oauth=bool(e.get("SPACE_ID") and e.get("OAUTH_CLIENT_ID")),
         )
 
     def cost(self, seconds: float) -> float:
@@ -117,6 +144,32 @@ def _number(e, name: str, default: float, kind: type) -> float:
     if value < 0:
         raise ValueError(f"{name}={raw!r} must not be negative; unset it to use the default ({default}).")
     return value
+
+
+def _names(e, name: str) -> tuple[str, ...]:
+    """A comma- or space-separated list of Hugging Face user names (compared without case)."""
+    return tuple(n.strip().lstrip("@").lower() for n in e.get(name, "").replace(",",
+                                                                                " ").split() if n.strip())
+
+
+def _networks(e, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = e.get(name, "").replace(",", " ").split()
+    if not raw:
+        return default
+    for item in raw:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name} has {item!r}, which is not an IP address or network "
+                             "(e.g. 10.0.0.0/8); unset it to use the default.") from None
+    return tuple(raw)
+
+
+def _default_proxies(e) -> tuple[str, ...]:
+    """Loopback everywhere; on a Hugging Face Space (SPACE_ID is set) also the private ranges its
+    proxy connects from, so each visitor's own address is what the per-address limit counts."""
+    local = ("127.0.0.0/8", "::1/128")
+    return (*local, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16") if e.get("SPACE_ID") else local
 
 
 def _bool(e, name: str, default: bool) -> bool:

@@ -111,3 +111,20 @@ def make_png_header(path: Path, width: int, height: int) -> Path:
     Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
                            + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))
     return Path(path)
+
+
+def make_index_bomb(source: Path, path: Path, *, samples: int = 50_000_000, table: str = "stts") -> Path:
+    """A copy of an MP4 whose index claims ``samples`` frames in a few bytes: the first run of the
+    time-to-sample table (``stts``) or the sample count of a fixed-size sample table (``stsz``)."""
+    data = bytearray(Path(source).read_bytes())
+    at = data.find(table.encode())
+    if at < 0:
+        raise ValueError(f"{source} has no {table} box")
+    body = at + 4 + 4  # past the type and version/flags
+    if table == "stts":
+        struct.pack_into(">II", data, body, 1, samples)  # one run ...
+        struct.pack_into(">I", data, body + 8, 512)  # ... of this many frames, 512 ticks each
+    else:
+        struct.pack_into(">II", data, body, 1, samples)  # every sample 1 byte, this many of them
+    Path(path).write_bytes(bytes(data))
+    return Path(path)

@@ -55,6 +55,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(0.1)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+        elif self.path == "/drip-headers":  # one header byte at a time: every read is "on time"
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for byte in b"X-Slow: " + b"a" * 200:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif self.path == "/secret":
             self._send(403, b"no", "text/plain")
         else:
@@ -95,6 +104,12 @@ def _fetch(url, tmp_path, **kw):
     ("http://169.254.169.254/latest/meta-data/", "private network"),
     ("http://100.64.0.1/clip.mp4", "private network"),
     ("http://0.0.0.0/clip.mp4", "private network"),
+    ("http://[64:ff9b::7f00:1]/clip.mp4", "private network"),  # NAT64 form of 127.0.0.1
+    ("http://[64:ff9b::a9fe:a9fe]/latest/", "private network"),  # NAT64 of the metadata service
+    ("http://[2002:7f00:1::]/clip.mp4", "private network"),  # 6to4 form of 127.0.0.1
+    ("http://[2002:a00:1::1]/clip.mp4", "private network"),  # 6to4 form of 10.0.0.1
+    ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", "private network"),  # Teredo, client 10.0.0.1
+    ("http://[::ffff:10.0.0.1]/clip.mp4", "private network"),
     ("file:///etc/passwd", "Only http:// and https://"),
     ("ftp://example.com/clip.mp4", "Only http:// and https://"),
     ("gopher://example.com/", "Only http:// and https://"),
@@ -137,6 +152,16 @@ def test_time_cap(server, tmp_path):
     with pytest.raises(InputError, match="took longer than 1 s"):
         _fetch(f"{server}/slow", tmp_path, allow_private=True, timeout=1)
     assert time.monotonic() - start < 6, "the cap must cut a 10 s trickle short"
+
+
+def test_one_deadline_covers_headers_dripped_byte_by_byte(server, tmp_path):
+    """Each byte arrives well within any per-read timeout; only a wall clock over the whole exchange
+    ends it (the drip would take 40 s)."""
+    start = time.monotonic()
+    with pytest.raises(InputError, match="took longer than 1 s"):
+        _fetch(f"{server}/drip-headers", tmp_path, allow_private=True, timeout=1)
+    assert time.monotonic() - start < 8
+    assert not list(tmp_path.iterdir())
 
 
 def test_http_error_is_explained(server, tmp_path):

@@ -136,3 +136,44 @@ def test_still_image_renamed_as_video(tmp_path, fmt, suffix):
         probe(still)
     assert f"frame{suffix} is a still image ({fmt}), not a video" in str(err.value)
     assert "reference images" in str(err.value)
+
+
+_RSS_PROBE = """
+import json, resource, sys
+from components.errors import MediaError
+from components.media.probe import probe
+idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    probe(sys.argv[1]); said = ""
+except MediaError as error:
+    said = str(error)
+print(json.dumps({"idle_kb": idle, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "ffmpeg_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "said": said}))
+"""
+
+
+@pytest.mark.parametrize("table", ["stts", "stsz"])
+def test_index_bomb_costs_a_header_read_not_gigabytes(table, tmp_path):
+    """A 60 KB MP4 whose index claims 50 million frames: refused with a sentence, and neither the
+    probe nor ffmpeg allocates for the claimed count (measured in a fresh interpreter)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.mediagen import make_index_bomb
+
+    source = make_clip(tmp_path / "src.mp4", seconds=1, width=320, height=240, audio=False)
+    bomb = make_index_bomb(source, tmp_path / "bomb.mp4", samples=50_000_000, table=table)
+    out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(bomb)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    seen = json.loads(out)
+    assert "50,000,000 samples" in seen["said"] and "Re-export" in seen["said"]
+    assert seen["peak_kb"] - seen["idle_kb"] < 100 * 1024, seen
+    assert seen["ffmpeg_kb"] < 100 * 1024, seen
+
+
+def test_is_variable_reads_runs_without_expanding_them():
+    from components.media.probe import runs_vary
+
+    assert not runs_vary([(50_000_000, 512)])
+    assert runs_vary([(10, 512), (10, 1024), (10, 512), (10, 1536)])

@@ -31,6 +31,7 @@ from components.engines.download import download_result
 from components.engines.fal_errors import to_studio_error
 from components.engines.upload_cache import UploadCache, file_digest
 from components.errors import EngineError, JobCancelled, MediaError, QueueTimeoutError
+from components.jobs.owner_secret import server_secret
 from components.media.probe import probe
 from components.request import EditRequest
 from components.secret import Secret
@@ -104,6 +105,9 @@ class FalEngine:
         self._http_timeout_s = http_timeout_s
         self._paid_retry_delays_s = paid_retry_delays_s
         self._cache = upload_cache or UploadCache.shared(settings.data_dir / "upload_cache.json")
+        # The cache file is on disk: its entries name the key only through an id keyed with the data
+        # folder's secret, never through a plain hash of the key.
+        self._cache_id = key.keyed_fingerprint(server_secret(settings.data_dir))
         self.stats = UploadStats()
 
     def __repr__(self) -> str:
@@ -187,7 +191,7 @@ class FalEngine:
         """The URL of ``path``'s content at fal and whether this call sent it: cached, joined with an
         identical upload in flight, or uploaded now (fal_client sends big files in parts)."""
         digest = await asyncio.to_thread(file_digest, path)
-        slot = (self._key.fingerprint, digest)
+        slot = (self._cache_id, digest)
         cached = self._cache.get(*slot)
         if cached:
             self.stats.cache_hits += 1
@@ -215,7 +219,7 @@ class FalEngine:
                                    size: int) -> str:
         url = await self._call(client.upload_file(
             path, lifecycle=fal_client.StorageSettings(expires_in=UPLOAD_LIFETIME)), f"uploading {path.name}")
-        self._cache.put(self._key.fingerprint, digest, url, UPLOAD_LIFETIME_S)
+        self._cache.put(self._cache_id, digest, url, UPLOAD_LIFETIME_S)
         self.stats.bytes_uploaded += size
         self.stats.files_uploaded += 1
         return url

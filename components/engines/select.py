@@ -36,14 +36,21 @@ class EngineChoice:
         return self.name == "fal"
 
 
-def choose_engine(settings: Settings, user_key: Secret | None = None) -> EngineChoice:
+def choose_engine(settings: Settings, user_key: Secret | None = None, *,
+                  may_use_server_key: bool = True) -> EngineChoice:
+    """``may_use_server_key`` is the caller's standing (components/spend.py: the allow-list)."""
     if user_key:
         return EngineChoice("fal", user_key, "user", FAL_LABEL, "Runs on fal with your own key.")
-    if settings.fal_key and not settings.require_user_key:
+    if settings.fal_key and not settings.require_user_key and may_use_server_key:
         return EngineChoice("fal", settings.fal_key, "server", FAL_LABEL,
                             "Runs on fal with this server's key.")
-    why = ("This server needs your own fal key for real Kling O1 runs."
-           if settings.fal_key and settings.require_user_key else "No fal key is set.")
+    if settings.fal_key and not settings.require_user_key:
+        why = ("This server's key runs Kling O1 only for the Hugging Face users its owner allowed: "
+               "sign in, or bring your own fal key.")
+    elif settings.fal_key:
+        why = "This server needs your own fal key for real Kling O1 runs."
+    else:
+        why = "No fal key is set."
     return EngineChoice("local", None, None, LOCAL_LABEL,
                         f"{why} The local preview edits on this machine; it cannot add new characters.")
 

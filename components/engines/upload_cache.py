@@ -2,7 +2,8 @@
 
 Re-editing with the same clip is the common case (tweak the prompt, try again); without this cache
 every try re-sends up to 200 MB. Entries are keyed by the key's one-way fingerprint and the file's
-sha256, so two keys never share an entry and no key is ever stored. The map is persisted to
+sha256, so two keys never share an entry and no key is ever stored (the key id is keyed with the
+data folder's secret, see FalEngine). The map is persisted to
 ``data_dir/upload_cache.json`` (URLs and expiry times only) so a restart keeps it.
 """
 

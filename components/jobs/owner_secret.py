@@ -14,11 +14,22 @@ import secrets
 from pathlib import Path
 
 FILE_NAME = "owner.secret"
+# The other secret of the data folder: never sent anywhere. It keys what must not be computable by
+# a visitor: the owner id of a signed-in Hugging Face account, the key ids in the upload cache.
+SERVER_FILE_NAME = "server.secret"
 
 
 def owner_secret(data_dir: Path) -> str:
-    """The data folder's secret, created on first use (readable by this user only)."""
-    path = Path(data_dir) / FILE_NAME
+    """The BrowserState key (public: gradio sends it to pages), created on first use."""
+    return _secret(Path(data_dir) / FILE_NAME)
+
+
+def server_secret(data_dir: Path) -> str:
+    """The data folder's private secret, created on first use (readable by this user only)."""
+    return _secret(Path(data_dir) / SERVER_FILE_NAME)
+
+
+def _secret(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -27,7 +38,7 @@ def owner_secret(data_dir: Path) -> str:
         if value:
             return value
         path.unlink(missing_ok=True)  # an empty file is a crash mid-write: make it again
-        return owner_secret(data_dir)
+        return _secret(path)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_urlsafe(32))
     return path.read_text().strip()

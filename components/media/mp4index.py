@@ -18,6 +18,19 @@ from pathlib import Path
 # Box types that can open an ISO-BMFF file (MP4, MOV, 3GP, M4A).
 _FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"}
 _MAX_MOOV_BYTES = 256 * 1024 * 1024
+# No clip this studio handles has more frames than this (60 s at 240 fps is 14,400); an index that
+# claims more is hostile or broken, and ffmpeg would build an in-memory entry for each one.
+MAX_SAMPLES = 1_000_000
+
+
+class ImplausibleIndex(Exception):
+    """The index claims more samples than the file could hold, or than any real clip has."""
+
+    def __init__(self, claimed: int, limit: int, reason: str) -> None:
+        super().__init__(f"index claims {claimed} samples ({reason})")
+        self.claimed = claimed
+        self.limit = limit
+        self.reason = reason
 
 
 class Truncated(Exception):
@@ -31,18 +44,20 @@ class Truncated(Exception):
 
 @dataclass(frozen=True)
 class TrackTiming:
-    """Decode-time durations of each frame of a video track, in ``timescale`` ticks per second."""
+    """Decode-time durations of a video track's frames as the index stores them: runs of
+    ``(frame count, ticks per frame)`` in ``timescale`` ticks per second. Kept as runs, never
+    expanded per frame, so what the timing costs is what the file's bytes hold."""
 
     timescale: int
-    deltas: tuple[int, ...]
+    runs: tuple[tuple[int, int], ...]
 
     @property
     def frames(self) -> int:
-        return len(self.deltas)
+        return sum(n for n, _ in self.runs)
 
     @property
     def seconds(self) -> float:
-        return sum(self.deltas) / self.timescale
+        return sum(n * d for n, d in self.runs) / self.timescale
 
 
 def looks_like_isobmff(path: Path) -> bool:
@@ -54,10 +69,17 @@ def looks_like_isobmff(path: Path) -> bool:
 
 def video_timing(path: Path) -> TrackTiming | None:
     """Frame timing of the first video track, or None when the index has none (fragmented MP4,
-    whose timing lives in the fragments). Raises ``Truncated`` for a file that was cut off."""
-    moov = _read_moov(Path(path))
+    whose timing lives in the fragments). Raises ``Truncated`` for a file that was cut off and
+    ``ImplausibleIndex`` for an index whose sample counts no file of this size could hold: run it
+    before ffmpeg reads the file, which allocates per claimed sample."""
+    path = Path(path)
+    moov = _read_moov(path)
     if moov is None:
         return None
+    file_size = path.stat().st_size
+    for kind, trak in _boxes(moov):
+        if kind == b"trak":
+            _check_sample_sizes(trak, file_size)
     for kind, trak in _boxes(moov):
         if kind != b"trak":
             continue
@@ -73,12 +95,33 @@ def video_timing(path: Path) -> TrackTiming | None:
         # mdhd: version(1) flags(3), then 32- or 64-bit creation/modification times, then timescale.
         timescale = struct.unpack_from(">I", mdhd, 20 if mdhd[0] == 1 else 12)[0]
         (count,) = struct.unpack_from(">I", stts, 4)
-        deltas: list[int] = []
-        for i in range(min(count, (len(stts) - 8) // 8)):
-            run, delta = struct.unpack_from(">II", stts, 8 + 8 * i)
-            deltas.extend([delta] * run)
-        return TrackTiming(timescale, tuple(deltas)) if deltas and timescale else None
+        runs = tuple(struct.unpack_from(">II", stts, 8 + 8 * i) for i in range(min(count,
+                                                                                   (len(stts) - 8) // 8)))
+        runs = tuple((n, d) for n, d in runs if n)
+        timing = TrackTiming(timescale, runs)
+        _check_count(timing.frames, file_size)
+        return timing if runs and timescale else None
     return None
+
+
+def _check_sample_sizes(trak: bytes, file_size: int) -> None:
+    """A sample size table (``stsz``) either lists each size (and must hold that many entries) or
+    gives one size for all; either way the samples must fit in the file."""
+    stbl = _child(_child(_child(trak, b"mdia") or b"", b"minf") or b"", b"stbl")
+    stsz = _child(stbl, b"stsz") if stbl else None
+    if stsz is None or len(stsz) < 12:
+        return
+    size, count = struct.unpack_from(">II", stsz, 4)
+    if size == 0 and count > (len(stsz) - 12) // 4:
+        raise ImplausibleIndex(count, (len(stsz) - 12) // 4, "its sample table is shorter than that")
+    _check_count(count, file_size // max(size, 1))
+
+
+def _check_count(count: int, fits: int) -> None:
+    limit = min(MAX_SAMPLES, fits)
+    if count > limit:
+        reason = "more than the file's bytes could hold" if fits < MAX_SAMPLES else "more than any clip has"
+        raise ImplausibleIndex(count, limit, reason)
 
 
 def _read_moov(path: Path) -> bytes | None:

@@ -8,7 +8,6 @@ scan (``-c copy`` to ``framecrc``, no decoding) in the same ffmpeg call for anyt
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -88,6 +87,9 @@ def probe(path: Path | str) -> MediaInfo:
         raise media_error(path, "read", e.strerror or "") from None
     if size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes).", fix="Upload the video again.", field="video")
+    # The index is judged before ffmpeg reads the file: ffmpeg allocates an entry per sample the
+    # index claims, so a 60 KB file claiming 50 million samples would cost it gigabytes.
+    index = _index_timing(path) if isobmff else None
     args = ["-i", str(path)]
     if not isobmff:
         args += ["-map", "0:v:0?", "-c", "copy", "-f", "framecrc", "-"]
@@ -106,7 +108,7 @@ def probe(path: Path | str) -> MediaInfo:
         raise MediaError(f"{path.name} has no video stream (it holds {_streams_summary(header)}).",
                          fix="Upload a video file (MP4 or MOV) instead.", field="video")
 
-    frame_deltas, frames, timed_seconds = _timing(path, isobmff, proc.stdout)
+    frame_runs, frames, timed_seconds = _timing(path, isobmff, index, proc.stdout)
     duration = _duration(header)
     if duration is None:
         duration = timed_seconds
@@ -124,40 +126,63 @@ def probe(path: Path | str) -> MediaInfo:
     return MediaInfo(
         path=path, container=_container(demuxer[1], header), duration=duration,
         width=width, height=height, coded_width=coded_w, coded_height=coded_h, rotation=rotation,
-        fps=round(fps, 3), nominal_fps=round(rates.get("tbr", fps), 3), vfr=is_variable(frame_deltas),
+        fps=round(fps, 3), nominal_fps=round(rates.get("tbr", fps), 3), vfr=runs_vary(frame_runs),
         video_codec=codec, pixel_format=pixel_format, audio_codec=_audio_codec(header),
         size_bytes=size, frame_count=frames,
     )
 
 
 def is_variable(deltas: Sequence[int]) -> bool:
-    """Whether frame durations vary beyond timestamp rounding.
+    """Whether frame durations vary beyond timestamp rounding (see ``runs_vary``)."""
+    return runs_vary(_runs(deltas))
+
+
+def runs_vary(runs: Sequence[tuple[int, int]]) -> bool:
+    """Whether frame durations, given as ``(count, duration)`` runs, vary beyond timestamp rounding.
 
     The last frame is ignored (muxers often give it an odd duration), a tick either way is rounding
     (30 fps in milliseconds alternates 33/34), and a clip counts as variable once more than 1% of
     its frames deviate: one glitch does not make a clip VFR, a phone's wandering rate does.
+    Works on runs so a clip's index is judged without expanding it frame by frame.
     """
-    body = list(deltas[:-1])
-    if len(body) < 2:
+    body = [list(r) for r in runs if r[0] > 0]
+    if body:
+        body[-1][0] -= 1
+    body = [(n, d) for n, d in body if n > 0]
+    total = sum(n for n, _ in body)
+    if total < 2:
         return False
-    typical = statistics.median(body)
+    typical = (_nth(body, (total - 1) // 2) + _nth(body, total // 2)) / 2  # the median
     tolerance = max(1.0, 0.02 * typical)
-    odd = sum(1 for d in body if abs(d - typical) > tolerance)
-    return odd >= 2 and odd > 0.01 * len(body)
+    odd = sum(n for n, d in body if abs(d - typical) > tolerance)
+    return odd >= 2 and odd > 0.01 * total
 
 
-def _timing(path: Path, isobmff: bool, packets: str) -> tuple[list[int], int | None, float | None]:
-    """(frame durations, frame count, seconds) from the index, else from a packet scan."""
+def _nth(runs: list[tuple[int, int]], index: int) -> int:
+    """The ``index``-th smallest duration of the frames the runs describe."""
+    for n, d in sorted(runs, key=lambda r: r[1]):
+        if index < n:
+            return d
+        index -= n
+    raise IndexError(index)
+
+
+def _runs(deltas: Sequence[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for d in deltas:
+        if runs and runs[-1][1] == d:
+            runs[-1] = (runs[-1][0] + 1, d)
+        else:
+            runs.append((1, d))
+    return runs
+
+
+def _timing(path: Path, isobmff: bool, index: mp4index.TrackTiming | None,
+            packets: str) -> tuple[list[tuple[int, int]], int | None, float | None]:
+    """((count, duration) runs, frame count, seconds) from the index, else from a packet scan."""
     if isobmff:
-        try:
-            timing = mp4index.video_timing(path)
-        except mp4index.Truncated as cut:
-            raise MediaError(
-                f"{path.name} is incomplete: it holds {human_size(cut.actual)} of the "
-                f"{human_size(cut.expected)} its index describes, so the upload or download was cut off.",
-                fix="Upload the complete file again.", field="video") from None
-        if timing is not None:
-            return list(timing.deltas), timing.frames, timing.seconds
+        if index is not None:
+            return list(index.runs), index.frames, index.seconds
         # Fragmented MP4: the timing is spread over the fragments; scan the packets instead.
         packets = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
                       file=path, action="read").stdout
@@ -168,7 +193,24 @@ def _timing(path: Path, isobmff: bool, packets: str) -> tuple[list[int], int | N
     deltas = [b - a for a, b in pairwise(pts)] + [last]
     tb = _TIMEBASE.search(packets)
     seconds = (pts[-1] + last - pts[0]) * int(tb[1]) / int(tb[2]) if tb else None
-    return deltas, len(pts), seconds
+    return _runs(deltas), len(pts), seconds
+
+
+def _index_timing(path: Path) -> mp4index.TrackTiming | None:
+    """The MP4/MOV index's timing, with a cut-off or implausible index as the user's sentence."""
+    try:
+        return mp4index.video_timing(path)
+    except mp4index.Truncated as cut:
+        raise MediaError(
+            f"{path.name} is incomplete: it holds {human_size(cut.actual)} of the "
+            f"{human_size(cut.expected)} its index describes, so the upload or download was cut off.",
+            fix="Upload the complete file again.", field="video") from None
+    except mp4index.ImplausibleIndex as bad:
+        raise MediaError(
+            f"{path.name} has a damaged or forged index: it claims {bad.claimed:,} samples, {bad.reason} "
+            f"(at most {bad.limit:,} here), so it was not read further.",
+            fix="Re-export the clip from your editor as MP4 (H.264) and upload it again.",
+            field="video") from None
 
 
 def _video_facts(description: str) -> tuple[str, str, tuple[int, int], dict[str, float]]:

@@ -8,23 +8,21 @@ in history for its session).
 # No ``from __future__ import annotations`` here: gr.api reads the return annotation through
 # inspect.signature, which would see a string and publish one untyped output instead of three.
 import asyncio
-from typing import Any
 
 import gradio as gr
 from gradio.data_classes import FileData
 
-from components.config import Settings
 from components.errors import EngineError, JobCancelled
-from components.jobs.runner import JobRunner
-from components.ratelimit import SessionLimiter
+from components.secret import parse_user_key
+from components.spend import Caller
+from components.ui.deps import Deps
 from components.ui.errors import shows_errors
-from components.ui.session import api_owner, key_from_text
-from components.ui.submit import make_request, start_edit
+from components.ui.session import address_of, api_owner
 
 API_NAME = "edit"
 
 
-def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> None:
+def build(deps: Deps) -> None:
     async def edit(video: FileData, prompt: str, images: list[FileData] | None = None,
                    elements: list[dict] | None = None, keep_audio: bool = False, fal_key: str = "",
                    request: gr.Request = None) -> tuple[FileData, FileData, dict]:  # type: ignore[assignment]
@@ -41,8 +39,24 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> Non
             the edited clip, the original | edited side-by-side mp4, and details
             {engine, request_id, notes, timings, job_id}.
         """
-        return await _edit(settings, runner, limiter, video, prompt, images or [], elements or [],
-                           keep_audio, fal_key, api_owner(request))
+        caller = Caller(api_owner(request), address_of(request, deps.settings))
+        # Every file must be one gradio received from this caller (handle_file); a bare server
+        # path is refused inside make_request, before anything is read.
+        edit_request = deps.service.make_request(video, prompt, images, elements, keep_audio)
+        key = parse_user_key(fal_key if isinstance(fal_key, str) else None)
+        job = await asyncio.to_thread(deps.service.start, caller, key, edit_request)
+        async for snapshot in deps.runner.watch(job.id, caller.owner):
+            job = snapshot
+        if job.status == "cancelled":
+            raise JobCancelled("The edit was cancelled.")
+        if job.status != "succeeded" or job.output_video is None:
+            raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
+                              request_id=job.request_id)
+        details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
+                   "timings": dict(job.timings), "job_id": job.id}
+        side = job.side_by_side or job.output_video
+        return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
+                FileData(path=str(side), orig_name="side_by_side.mp4"), details)
 
     gr.api(shows_errors(edit), api_name=API_NAME, concurrency_limit=256, concurrency_id="watch")
 
@@ -55,38 +69,3 @@ def publish_only_edit(demo: gr.Blocks) -> None:
     for fn in demo.fns.values():
         if fn.api_name != API_NAME:
             fn.api_visibility = "private"
-
-
-async def _edit(settings: Settings, runner: JobRunner, limiter: SessionLimiter, video: Any, prompt: str,
-                images: list, elements: list[dict], keep_audio: bool, fal_key: str,
-                owner: str) -> tuple[FileData, FileData, dict]:
-    request = make_request(_path(video), prompt,
-                           [_path(i) for i in images],
-                           [{"frontal": _path(e.get("frontal")),
-                             "references": [_path(r) for r in e.get("references") or []]} for e in elements],
-                           keep_audio)
-    job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key_from_text(fal_key),
-                                  request)
-    async for snapshot in runner.watch(job.id, owner):
-        job = snapshot
-    if job.status == "cancelled":
-        raise JobCancelled("The edit was cancelled.")
-    if job.status != "succeeded" or job.output_video is None:
-        raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
-                          request_id=job.request_id)
-    details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
-               "timings": dict(job.timings), "job_id": job.id}
-    side = job.side_by_side or job.output_video
-    return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
-            FileData(path=str(side), orig_name="side_by_side.mp4"), details)
-
-
-def _path(file: Any) -> str | None:
-    """A file as gr.api hands it over: FileData, its dict form, or a plain path."""
-    if file is None:
-        return None
-    if isinstance(file, FileData):
-        return file.path
-    if isinstance(file, dict):
-        return file.get("path")
-    return str(file)

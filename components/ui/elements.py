@@ -15,6 +15,9 @@ from components.checks import check_references
 from components.config import Settings
 from components.labels import label
 from components.request import Element
+from components.trusted_files import TrustedFiles
+from components.ui.deps import Deps
+from components.ui.errors import shows_errors
 from components.ui.reorder import mover, remover
 
 KIND = "Element"
@@ -32,8 +35,9 @@ def as_elements(items: list[dict]) -> list[Element]:
             for e in items]
 
 
-def build(settings: Settings, images: gr.State, prompt: gr.Textbox, elements: gr.State) -> ElementHandles:
+def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) -> ElementHandles:
     """``elements`` is made by the caller: the image gallery needs it before this panel exists."""
+    settings = deps.settings
     add = gr.Button("+ Add element", size="sm", elem_id="add-element")
     handles = ElementHandles(elements, add)
 
@@ -57,7 +61,10 @@ def build(settings: Settings, images: gr.State, prompt: gr.Textbox, elements: gr
                     remove = gr.Button("✕", size="sm", min_width=30, scale=0, variant="stop",
                                        elem_classes="element-remove")
                 with gr.Row():
-                    frontal = gr.Image(item.get("frontal"), type="filepath", label="Frontal image",
+                    # image_mode=None: gradio hands over the uploaded file as it is instead of
+                    # decoding it to convert its colour mode, so the header checks run first.
+                    frontal = gr.Image(item.get("frontal"), type="filepath", image_mode=None,
+                                       label="Frontal image",
                                        height=140, sources=["upload", "clipboard"], key=f"front-{i}",
                                        elem_classes="element-frontal")
                     refs = gr.Gallery(item.get("references") or None, label=(
@@ -65,9 +72,10 @@ def build(settings: Settings, images: gr.State, prompt: gr.Textbox, elements: gr
                         f"{settings.max_element_references})"),
                         type="filepath", interactive=True, file_types=["image"], columns=3, height=140,
                         key=f"refs-{i}", elem_classes="element-references")
-            frontal.upload(_set_frontal(i), [elements, frontal], elements)
-            frontal.clear(_set_frontal(i), [elements, frontal], elements)
-            refs.change(_set_references(i, settings), [elements, refs], elements, show_progress="hidden")
+            frontal.upload(_set_frontal(i, deps.files), [elements, frontal], elements)
+            frontal.clear(_set_frontal(i, deps.files), [elements, frontal], elements)
+            refs.change(_set_references(i, settings, deps.files), [elements, refs], elements,
+                        show_progress="hidden")
             up.click(mover(KIND, i, i - 1), [elements, prompt], [elements, prompt])
             down.click(mover(KIND, i, i + 1), [elements, prompt], [elements, prompt])
             remove.click(remover(KIND, i), [elements, prompt], [elements, prompt])
@@ -82,17 +90,26 @@ def count_message(images: list[str], items: list[dict], settings: Settings) -> s
     return str(over[0]) if over else f"At most {settings.max_references} references (elements + images)."
 
 
-def _set_frontal(index: int):
+def _set_frontal(index: int, files: TrustedFiles):
+    @shows_errors
     def set_frontal(items: list[dict], path: str | None):
+        frontal = files.optional(path, f"{label(KIND, index)}'s frontal image",
+                                 f"elements[{index - 1}].frontal")
+        if index > len(items):
+            return gr.skip()
         items = [dict(e) for e in items]
-        items[index - 1]["frontal"] = path
+        items[index - 1]["frontal"] = str(frontal) if frontal else None
         return items
     return set_frontal
 
 
-def _set_references(index: int, settings: Settings):
+def _set_references(index: int, settings: Settings, files: TrustedFiles):
+    @shows_errors
     def set_references(items: list[dict], gallery: list | None):
-        paths = [g[0] if isinstance(g, (list, tuple)) else g for g in gallery or []]
+        paths = [str(p) for p in files.require_all(gallery, f"{label(KIND, index)}'s reference image",
+                                                    f"elements[{index - 1}].references")]
+        if index > len(items):
+            return gr.skip()
         cap = settings.max_element_references
         if len(paths) > cap:
             gr.Warning(f"{label(KIND, index)} takes at most {cap} reference images besides the frontal one; "

@@ -1,7 +1,8 @@
 """Which engine runs the edit, the optional user key, and what a fal run will cost.
 
-Shown in plain words because it decides whose money is spent. The key typed here becomes a
-``Secret`` in this tab's server-side state; it is never echoed, stored on disk or put in HTML.
+Shown in plain words because it decides whose money is spent. A key typed here goes straight into
+the server-side key vault for this tab and the field is emptied at once: the key is never echoed,
+kept in a component's value, stored on disk or put in HTML.
 """
 
 from __future__ import annotations
@@ -13,36 +14,65 @@ import gradio as gr
 
 from components.config import Settings
 from components.engines.select import choose_engine
-from components.secret import Secret
-from components.ui.session import key_from_text
+from components.errors import InputError
+from components.key_vault import KeyVault
+from components.secret import Secret, parse_user_key
+from components.ui.session import session_id, user_key
 
 
 @dataclass(frozen=True)
 class EngineHandles:
     status: gr.HTML
     key: gr.Textbox | None
+    forget: gr.Button | None
+    key_set: gr.State  # bool: whether this tab has a key in the vault (never the key itself)
 
 
 def build(settings: Settings) -> EngineHandles:
     status = gr.HTML(status_html(settings, None, None), elem_id="engine-status", padding=False)
-    key = None
+    key = forget = None
     if settings.allow_user_key:
-        key = gr.Textbox(label="Your fal key (optional)", type="password", elem_id="fal-key",
-                         placeholder="Paste a key from fal.ai/dashboard/keys to run the real Kling O1",
-                         info="Kept in this tab's server memory only; never stored or shown again.")
-    return EngineHandles(status, key)
+        with gr.Row(equal_height=True):
+            key = gr.Textbox(label="Your fal key (optional)", type="password", elem_id="fal-key", scale=4,
+                             placeholder="Paste a key from fal.ai/dashboard/keys to run the real Kling O1",
+                             info="Kept in this server's memory for this tab only; "
+                                  "never stored or shown again.")
+            forget = gr.Button("Forget my key", size="sm", scale=1, visible=False, elem_id="forget-key")
+    return EngineHandles(status, key, forget, gr.State(False))
 
 
-def wire(h: EngineHandles, user_key: gr.State, duration: gr.State, settings: Settings) -> None:
-    if h.key is not None:
-        # Queued on purpose: only queued events report State changes that trigger user_key.change.
-        h.key.change(key_from_text, h.key, user_key, show_progress="hidden", trigger_mode="always_last")
-    gr.on([user_key.change, duration.change], lambda k, d: status_html(settings, k, d),
-          [user_key, duration], h.status, show_progress="hidden", queue=False)
+def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settings) -> None:
+    def refresh(seconds: float | None, request: gr.Request):
+        return status_html(settings, user_key(vault, request), seconds)
+
+    duration.change(refresh, duration, h.status, show_progress="hidden", queue=False)
+    if h.key is None or h.forget is None:
+        return
+
+    def take_key(text: str | None, seconds: float | None, request: gr.Request):
+        """Move the typed key into the vault and empty the field in the same event."""
+        try:
+            key = parse_user_key(text)
+        except InputError as error:
+            gr.Warning(str(error), title="fal key")
+            key = None
+        if key is None and not (text or "").strip():
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        vault.put(session_id(request), key)
+        return ("", status_html(settings, key, seconds), gr.Button(visible=key is not None), key is not None)
+
+    def forget(seconds: float | None, request: gr.Request):
+        vault.drop(session_id(request))
+        return status_html(settings, None, seconds), gr.Button(visible=False), False
+
+    # On Enter or leaving the field, not per keystroke: a half-typed key is not a key.
+    gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration], [h.key, h.status, h.forget, h.key_set],
+          show_progress="hidden", trigger_mode="always_last")
+    h.forget.click(forget, duration, [h.status, h.forget, h.key_set], show_progress="hidden")
 
 
-def status_html(settings: Settings, user_key: Secret | None, seconds: float | None) -> str:
-    choice = choose_engine(settings, user_key)
+def status_html(settings: Settings, key: Secret | None, seconds: float | None) -> str:
+    choice = choose_engine(settings, key)
     if not choice.charges:
         cost = "Free: runs on this machine."
     elif seconds:
@@ -50,7 +80,9 @@ def status_html(settings: Settings, user_key: Secret | None, seconds: float | No
                 f"({seconds:.1f} s × ${settings.price_per_second:.3f}/s)")
     else:
         cost = f"Costs ${settings.price_per_second:.3f} per second of video."
+    key_line = ('<div class="engine-key">Your fal key is set for this tab.</div>'
+                if choice.key_source == "user" else "")
     return (f'<div class="engine-status engine-{choice.name}"><div class="engine-label">'
             f"Engine: <b>{html.escape(choice.label)}</b></div>"
             f'<div class="engine-detail">{html.escape(choice.detail)}</div>'
-            f'<div class="engine-cost">{cost}</div></div>')
+            f'<div class="engine-cost">{cost}</div>{key_line}</div>')

@@ -1,40 +1,59 @@
 """One-click example setups from assets/ (made by assets/make_examples.py): clip, prompt, image, element.
 
-gr.Examples fills the visible inputs (clip, prompt) and a hidden JSON with the attachments; its
-``fn`` then expands that JSON into the image and element lists the studio keeps in gr.State.
+Each example is a button whose handler takes no input at all: the files are the ones the server
+lists here, so no client value can name a path (an earlier version round-tripped the attachment
+paths through a hidden JSON component, which let a script copy any server file into the page).
+The attachments are copied into a scratch folder, like uploads, so removing them later touches
+only the copies.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from assets import make_examples as ex
-from components.ui.session import scratch_dir
+from components.scratch import Scratch
 
 
-def setups() -> list[list]:
-    attachments = {"images": [str(ex.LANDSCAPE)],
-                   "elements": [{"frontal": str(ex.FRONTAL), "references": [str(ex.SIDE)]}]}
-    return [[str(ex.CLIP), ex.PROMPT, attachments]]
+@dataclass(frozen=True)
+class Example:
+    label: str
+    clip: Path
+    prompt: str
+    images: tuple[Path, ...] = ()
+    elements: tuple[tuple[Path, tuple[Path, ...]], ...] = ()  # (frontal, references)
 
 
-def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State) -> gr.Examples:
-    attachments = gr.JSON(visible=False)
+EXAMPLES: tuple[Example, ...] = (
+    Example("Walker → robot in a snowy evening (clip + @Image1 + @Element1)", ex.CLIP, ex.PROMPT,
+            images=(ex.LANDSCAPE,), elements=((ex.FRONTAL, (ex.SIDE,)),)),
+)
 
-    def expand(clip: str, text: str, attached: dict):
-        # Copies in the temp dir: gradio serves those wherever the app was started from.
-        folder = scratch_dir()
 
-        def copy(path: str) -> str:
-            return shutil.copy(path, folder / Path(path).name)
+def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State,
+          scratch: Scratch) -> list[gr.Button]:
+    buttons = []
+    with gr.Row(elem_id="examples"):
+        gr.Markdown("**Try an example:**", elem_classes="examples-title")
+        for example in EXAMPLES:
+            button = gr.Button(example.label, size="sm", elem_classes="example-button")
+            button.click(_loader(example, scratch), None, [video, prompt, images, elements])
+            buttons.append(button)
+    return buttons
 
-        return ([copy(p) for p in attached.get("images", [])],
-                [{"frontal": copy(e["frontal"]), "references": [copy(r) for r in e.get("references", [])]}
-                 for e in attached.get("elements", [])])
 
-    return gr.Examples(setups(), [video, prompt, attachments], [images, elements], fn=expand,
-                       run_on_click=True, cache_examples=False, label="Example: walker → robot in the snow",
-                       example_labels=["Walker → robot in a snowy evening (clip + @Image1 + @Element1)"])
+def _loader(example: Example, scratch: Scratch):
+    def load():
+        folder = scratch.new_folder()
+
+        def copy(path: Path) -> str:
+            return str(shutil.copy(path, folder / path.name))
+
+        return (str(example.clip), example.prompt, [copy(p) for p in example.images],
+                [{"frontal": copy(front), "references": [copy(r) for r in refs]}
+                 for front, refs in example.elements])
+    return load

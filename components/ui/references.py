@@ -15,7 +15,9 @@ import gradio as gr
 from components.checks import check_references
 from components.config import Settings
 from components.labels import label
+from components.ui.deps import Deps
 from components.ui.elements import as_elements
+from components.ui.errors import shows_errors
 from components.ui.reorder import mover, remover
 
 KIND = "Image"
@@ -27,14 +29,17 @@ class ReferenceHandles:
     add: gr.File
 
 
-def build(settings: Settings, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandles:
+def build(deps: Deps, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandles:
+    settings = deps.settings
     images = gr.State([])
     add = gr.File(label="Add reference images (@Image1, @Image2, …)", file_count="multiple",
                   file_types=["image"], elem_id="add-images", height=120)
     handles = ReferenceHandles(images, add)
 
+    @shows_errors
     def on_add(files: list[str] | None, current: list[str], elems: list[dict]):
-        updated = admit_images(list(current), files or [], elems, settings)
+        added = [str(p) for p in deps.files.require_all(files, "Reference image", "images")]
+        updated = admit_images(list(current), added, elems, settings)
         return updated, None
 
     add.upload(on_add, [add, images, elements], [images, add], show_progress="minimal")

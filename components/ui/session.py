@@ -1,39 +1,82 @@
-"""Per-session state: who the browser is, and the fal key it brought.
+"""Per-session state: who the browser is, and where its fal key is kept.
 
 The owner id is a random opaque id kept in the browser's local storage (gr.BrowserState), so a
 refresh, a return visit or an app restart finds the same history and running jobs (its storage
-key is the data folder's, see jobs/owner_secret.py). The user's key lives only in
-server memory for this tab (gr.State holding a ``Secret``): never in local storage, never in HTML.
+key is the data folder's, see jobs/owner_secret.py). The user's key never enters gradio state: it
+lives in the server-side ``KeyVault`` under the tab's gradio session id (see components/key_vault.py)
+and is dropped when the tab's session ends.
 """
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
+import hmac
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 
+from components.config import Settings
+from components.errors import InputError
+from components.key_vault import KeyVault
 from components.secret import Secret
+from components.spend import Caller, client_address
 
 OWNER_STORAGE_KEY = "kling-edit-studio-owner"
+_OWNER_CHARS = frozenset("0123456789abcdef")
 
 
-@dataclass(frozen=True)
-class SessionHandles:
-    owner: gr.BrowserState  # str: opaque per-browser id
-    user_key: gr.State  # Secret | None
-
-
-def build(owner_secret: str) -> SessionHandles:
-    return SessionHandles(owner=gr.BrowserState("", storage_key=OWNER_STORAGE_KEY, secret=owner_secret),
-                          user_key=gr.State(None))
+def build(owner_secret: str) -> gr.BrowserState:
+    """The browser's owner id (str); the page's only per-user identity besides its session."""
+    return gr.BrowserState("", storage_key=OWNER_STORAGE_KEY, secret=owner_secret)
 
 
 def ensure_owner(owner: str | None) -> str:
-    """The stored id, or a fresh one for a first visit."""
-    return owner if owner else uuid.uuid4().hex
+    """The stored id, or a fresh one for a first visit (or when the stored one is not ours)."""
+    return owner if is_owner_id(owner) else uuid.uuid4().hex
+
+
+def is_owner_id(owner: object) -> bool:
+    """Only ids this app made (32 hex characters) name an owner; anything else a client sends is
+    treated as no history at all, so a crafted value cannot reach the job store's other rows."""
+    return isinstance(owner, str) and len(owner) == 32 and set(owner) <= _OWNER_CHARS
+
+
+def owner_of(owner: object) -> str | None:
+    return owner if is_owner_id(owner) else None
+
+
+def account_owner(username: str, server_secret: str) -> str:
+    """The owner id of a signed-in Hugging Face account: the same in every browser, so history
+    follows the account, and keyed with the server's private secret, so nobody can compute it."""
+    return hmac.new(server_secret.encode(), f"hf:{username.lower()}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def resolve_owner(owner: object, profile: gr.OAuthProfile | None, server_secret: str) -> str | None:
+    """The signed-in account's owner id, else the browser's own (if it is one of ours)."""
+    username = getattr(profile, "username", None) or (profile or {}).get("preferred_username")
+    if isinstance(username, str) and username:
+        return account_owner(username, server_secret)
+    return owner_of(owner)
+
+
+def page_caller(owner: object, request: gr.Request | None, profile: gr.OAuthProfile | None,
+                settings: Settings, server_secret: str) -> Caller:
+    """Who a page event comes from; a page without an owner id (a script that skipped load) is refused."""
+    resolved = resolve_owner(owner, profile, server_secret)
+    if resolved is None:
+        raise InputError("This page has no session yet.", fix="Reload the page and try again.")
+    username = getattr(profile, "username", None) if profile else None
+    return Caller(resolved, address_of(request, settings), username.lower() if username else None)
+
+
+def address_of(request: gr.Request | None, settings: Settings) -> str:
+    """The client's IP address, read through trusted proxies only (components/spend.py)."""
+    if request is None:
+        return "unknown"
+    headers = {k.lower(): v for k, v in (getattr(request, "headers", None) or {}).items()}
+    peer = getattr(getattr(request, "client", None), "host", None)
+    return client_address(headers, peer, settings.trusted_proxies)
 
 
 def api_owner(request: gr.Request | None) -> str:
@@ -42,18 +85,10 @@ def api_owner(request: gr.Request | None) -> str:
     return f"api-{session}"
 
 
-def key_from_text(text: str | None) -> Secret | None:
-    key = Secret(text or "")
-    return key if key else None
+def session_id(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
-def scratch_dir() -> Path:
-    """A fresh folder for files a session makes before a job exists (fetched or fixed clips).
-
-    It sits in the system temp dir, which gradio serves back to the browser; the job runner copies
-    inputs into the job's own folder on submit, so these can be cleaned by the OS at any time.
-    """
-    root = Path(tempfile.gettempdir()) / "kling-studio"
-    path = root / uuid.uuid4().hex
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def user_key(vault: KeyVault, request: gr.Request | None) -> Secret | None:
+    """The key this tab handed over, if any."""
+    return vault.get(session_id(request))

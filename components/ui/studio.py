@@ -9,7 +9,6 @@ a refreshed tab reattaches to it.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import gradio as gr
 
@@ -17,42 +16,49 @@ from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.jobs.models import Job
-from components.jobs.owner_secret import owner_secret
-from components.jobs.runner import JobRunner
-from components.ratelimit import SessionLimiter
-from components.secret import Secret
+from components.jobs.owner_secret import owner_secret, server_secret
+from components.jobs.runner import copy_inputs
+from components.service import IN_FLIGHT
 from components.ui import api, engine_panel, examples, progress, references, results, session, video_panel
 from components.ui import elements as elements_panel
 from components.ui import history as history_panel
 from components.ui import prompt as prompt_panel
 from components.ui.comparison import player_value
+from components.ui.deps import Deps
 from components.ui.errors import shows_errors
-from components.ui.submit import IN_FLIGHT, make_request, start_edit
+from components.ui.session import page_caller, resolve_owner, user_key
 
 WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
 
 
-def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.Blocks:
-    with gr.Blocks(title="Kling O1 Edit Studio") as demo:
-        gr.Markdown(f"# Kling O1 Edit Studio\nEdit a 3-10 s clip with words and pictures: {MODEL_NAME} "
-                    "keeps the motion, you choose what changes.", elem_id="studio-title")
-        sess = session.build(owner_secret(settings.data_dir))
+def build(deps: Deps) -> gr.Blocks:
+    settings, runner, vault = deps.settings, deps.runner, deps.keys
+    secret = server_secret(settings.data_dir)
+    ttl_s = int(settings.upload_ttl_hours * 3600)
+    # gradio's own cache (uploads and served copies) is cleaned like the scratch folder.
+    with gr.Blocks(title="Kling O1 Edit Studio", delete_cache=(max(60, ttl_s // 4), ttl_s)) as demo:
+        with gr.Row(elem_id="title-row"):
+            gr.Markdown(f"# Kling O1 Edit Studio\nEdit a 3-10 s clip with words and pictures: {MODEL_NAME} "
+                        "keeps the motion, you choose what changes.", elem_id="studio-title")
+            if settings.hf_oauth:
+                gr.LoginButton(elem_id="hf-login", scale=0)
+        owner_state = session.build(owner_secret(settings.data_dir))
         job_id = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
-                video = video_panel.build(settings)
+                video = video_panel.build(deps)
                 prompt = prompt_panel.build(settings)
                 with gr.Group(elem_id="attachments"):
                     counter = gr.HTML(_counter(0, 0, settings), elem_id="reference-counter", padding=False)
                     elements_state = gr.State([])
                     with gr.Tab("Reference images"):
-                        refs = references.build(settings, elements_state, prompt.prompt)
+                        refs = references.build(deps, elements_state, prompt.prompt)
                     with gr.Tab("Elements"):
-                        elems = elements_panel.build(settings, refs.images, prompt.prompt, elements_state)
+                        elems = elements_panel.build(deps, refs.images, prompt.prompt, elements_state)
                 prompt_panel.wire(prompt, refs.images, elems.elements, settings)
                 keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
                 engine = engine_panel.build(settings)
-                engine_panel.wire(engine, sess.user_key, video.duration, settings)
+                engine_panel.wire(engine, video.duration, vault, settings)
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", interactive=False,
                                          elem_id="generate", scale=3)
@@ -60,13 +66,16 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             with gr.Column(scale=6, elem_id="results"):
                 status = progress.build()
                 result = results.build()
-        examples.build(video.video, prompt.prompt, refs.images, elems.elements)
+        examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch)
         hist = history_panel.build()
-        api.build(settings, runner, limiter)
+        api.build(deps)
 
         watch_outputs = [status, job_id, cancel, *result.outputs]
         hist_outputs = [hist.gallery, hist.table, hist.job_ids, hist.gallery_ids, hist.compare_a,
                         hist.compare_b]
+
+        def owner_of(owner: object, profile: gr.OAuthProfile | None) -> str | None:
+            return resolve_owner(owner, profile, secret)
 
         async def follow(job_to_watch: str, owner: str):
             """Yield UI updates for one job until it ends: the tab watches, the runner works."""
@@ -80,11 +89,16 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                     yield [progress.render(job), job.id, gr.Button(visible=True),
                            *[gr.skip()] * len(result.outputs)]
 
+        def history(owner: object, profile: gr.OAuthProfile | None):
+            who = owner_of(owner, profile)
+            return history_panel.listing(runner.history(who)) if who else [gr.skip()] * len(hist_outputs)
+
         # ----- what gates Generate ---------------------------------------------------------------
         def recheck(clip, video_findings, text, paths, items):
+            text = text if isinstance(text, str) else ""
             findings = prompt_panel.prompt_findings(text, paths, items, settings)
             ok = bool(clip) and not any(f.level == "error" for f in [*video_findings, *findings])
-            return (prompt_panel.checks_html(findings, len(text or ""), settings),
+            return (prompt_panel.checks_html(findings, len(text), settings),
                     _counter(len(paths), len(items), settings), gr.Button(interactive=ok))
 
         gr.on([video.video.change, video.findings.change, prompt.prompt.change, refs.images.change,
@@ -94,27 +108,35 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
 
         # ----- generate, cancel, reattach ------------------------------------------------------
         @shows_errors
-        async def on_generate(owner: str, key: Secret | None, clip, text, paths, items, audio):
-            request = make_request(clip, text, paths, items, audio)
-            job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key, request)
+        async def on_generate(owner, clip, text, paths, items, audio, request: gr.Request,
+                              profile: gr.OAuthProfile | None):
+            caller = page_caller(owner, request, profile, settings, secret)
+            edit = deps.service.make_request(clip, text, paths, items, audio)
+            job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit)
             yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
-            async for update in follow(job.id, owner):
+            async for update in follow(job.id, caller.owner):
                 yield update
 
-        generate.click(on_generate, [sess.owner, sess.user_key, video.video, prompt.prompt, refs.images,
+        generate.click(on_generate, [owner_state, video.video, prompt.prompt, refs.images,
                                      elems.elements, keep_audio], watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
-                       ).then(_history(runner), sess.owner, hist_outputs, queue=False)
-        cancel.click(lambda jid, owner: runner.cancel(jid, owner) if jid else False,
-                     [job_id, sess.owner], None, queue=False)
+                       ).then(history, owner_state, hist_outputs, queue=False)
 
-        async def reattach(owner: str):
+        def on_cancel(jid: object, owner: object, profile: gr.OAuthProfile | None) -> None:
+            who = owner_of(owner, profile)
+            if isinstance(jid, str) and who:
+                runner.cancel(jid, who)
+
+        cancel.click(on_cancel, [job_id, owner_state], None, queue=False)
+
+        async def reattach(owner: object, profile: gr.OAuthProfile | None):
             """A returning tab picks up its running edit, or else shows the newest finished result
             (one that completed while the tab was closed or the app restarted)."""
-            jobs = runner.history(owner)
+            who = owner_of(owner, profile)
+            jobs = runner.history(who) if who else []
             running = [j for j in jobs if j.status in IN_FLIGHT]
-            if running:
-                async for update in follow(running[0].id, owner):
+            if who and running:
+                async for update in follow(running[0].id, who):
                     yield update
             elif jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
                 yield [progress.render(jobs[0]), None, gr.Button(visible=False),
@@ -122,77 +144,83 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             else:
                 yield [gr.skip()] * len(watch_outputs)
 
-        demo.load(session.ensure_owner, sess.owner, sess.owner, queue=False
-                  ).then(_history(runner), sess.owner, hist_outputs, queue=False
-                  ).then(reattach, sess.owner, watch_outputs, concurrency_limit=WATCH_CONCURRENCY,
+        def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
+            return owner_of(owner, profile) or session.ensure_owner(None)
+
+        demo.load(ensure_owner, owner_state, owner_state, queue=False
+                  ).then(history, owner_state, hist_outputs, queue=False
+                  ).then(reattach, owner_state, watch_outputs, concurrency_limit=WATCH_CONCURRENCY,
                          concurrency_id="watch", show_progress="hidden"
-                  ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+                  ).then(history, owner_state, hist_outputs, queue=False)
+        # The tab's key lives only as long as its session: closing the tab forgets it.
+        def forget_key(request: gr.Request) -> None:
+            vault.drop(session.session_id(request))
+
+        demo.unload(forget_key)
 
         # ----- your key: resume jobs that waited for it ----------------------------------------
-        def on_key(owner: str, key: Secret | None):
-            choice = choose_engine(settings, key)
-            if choice.key_source != "user":
+        def on_key(owner: object, has_key: bool, request: gr.Request, profile: gr.OAuthProfile | None):
+            who = owner_of(owner, profile)
+            choice = choose_engine(settings, user_key(vault, request))
+            if not who or not has_key or choice.key_source != "user":
                 return
-            resumed = runner.resume_waiting(owner, build_engine(choice, settings))
+            resumed = runner.resume_waiting(who, build_engine(choice, settings))
             if resumed:
                 gr.Info(f"Picked up {len(resumed)} fal job(s) that waited for your key.")
 
-        sess.user_key.change(on_key, [sess.owner, sess.user_key], None
-                             ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+        engine.key_set.change(on_key, [owner_state, engine.key_set], None
+                              ).then(history, owner_state, hist_outputs, queue=False)
 
         # ----- history -----------------------------------------------------------------------
-        hist.refresh.click(_history(runner), sess.owner, hist_outputs, queue=False)
+        hist.refresh.click(history, owner_state, hist_outputs, queue=False)
 
-        def restore(owner: str, ids: list[str], evt: gr.SelectData):
+        def restore(owner: object, ids: list[str], evt: gr.SelectData, profile: gr.OAuthProfile | None):
+            who = owner_of(owner, profile)
             index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            job = runner.snapshot(ids[index], owner) if 0 <= index < len(ids) else None
-            if job is None:
+            ok = who and isinstance(index, int) and 0 <= index < len(ids)
+            job = runner.snapshot(ids[index], who) if ok else None
+            if job is None or job.is_stub or job.expired:
                 return [gr.skip()] * (6 + len(result.outputs))
-            req = job.request
-            clip = req.get("video") if Path(req.get("video") or "").is_file() else None
-            return [clip, req.get("prompt", ""), list(req.get("images", [])),
-                    [dict(e) for e in req.get("elements", [])], bool(req.get("keep_audio")),
-                    progress.render(job), *results.values(job, settings)]
+            try:  # the inputs become this tab's attachments again: copies, like fresh uploads
+                req = copy_inputs(job.edit_request(), deps.scratch.new_folder())
+            except InputError:
+                return [gr.skip()] * (6 + len(result.outputs))
+            return [str(req.video), req.prompt, [str(p) for p in req.images],
+                    [{"frontal": str(e.frontal) if e.frontal else None,
+                      "references": [str(r) for r in e.references]}
+                     for e in req.elements], req.keep_audio, progress.render(job), *results.values(job,
+                                                                                                   settings)]
 
         restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
                     *result.outputs]
-        hist.table.select(restore, [sess.owner, hist.job_ids], restored)
-        hist.gallery.select(restore, [sess.owner, hist.gallery_ids], restored)
+        hist.table.select(restore, [owner_state, hist.job_ids], restored)
+        hist.gallery.select(restore, [owner_state, hist.gallery_ids], restored)
 
         @shows_errors
-        def compare(owner: str, a: str | None, b: str | None):
-            jobs = [runner.snapshot(j, owner) if j else None for j in (a, b)]
+        def compare(owner: object, a: object, b: object, profile: gr.OAuthProfile | None):
+            who = owner_of(owner, profile)
+            jobs = [runner.snapshot(j, who) if who and isinstance(j, str) else None for j in (a, b)]
             if any(j is None or j.output_video is None for j in jobs):
                 raise InputError("Pick two finished results to compare.")
             first, second = jobs
             return player_value(first.output_video, second.output_video, None,
                                 labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
 
-        hist.compare.click(compare, [sess.owner, hist.compare_a, hist.compare_b], result.player)
+        hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], result.player)
 
         @shows_errors
-        async def resume(owner: str, key: Secret | None, request_id: str):
-            choice = choose_engine(settings, key)
-            if choice.name != "fal":
-                raise InputError("Resuming a fal job needs a fal key.",
-                                 fix="Enter your fal key above (or run the app with FAL_KEY set).",
-                                 field="request_id")
-            job = await asyncio.to_thread(runner.resume_by_request_id, owner, request_id,
-                                          build_engine(choice, settings), choice.key_source)
-            async for update in follow(job.id, owner):
+        async def resume(owner: object, request_id: object, request: gr.Request,
+                         profile: gr.OAuthProfile | None):
+            caller = page_caller(owner, request, profile, settings, secret)
+            job = await asyncio.to_thread(deps.service.resume, caller, user_key(vault, request), request_id)
+            async for update in follow(job.id, caller.owner):
                 yield update
 
-        hist.resume.click(resume, [sess.owner, sess.user_key, hist.request_id], watch_outputs,
+        hist.resume.click(resume, [owner_state, hist.request_id], watch_outputs,
                           concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
-                          ).then(_history(runner), sess.owner, hist_outputs, queue=False)
+                          ).then(history, owner_state, hist_outputs, queue=False)
         api.publish_only_edit(demo)
     return demo
-
-
-def _history(runner: JobRunner):
-    def refresh(owner: str):
-        return history_panel.listing(runner.history(owner)) if owner else [gr.skip()] * 6
-    return refresh
 
 
 def _counter(n_images: int, n_elements: int, settings: Settings) -> str:

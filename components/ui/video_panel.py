@@ -20,8 +20,8 @@ from components.fetch import fetch_to_file
 from components.media.conform import conform, plan_for
 from components.media.limits import check_video
 from components.media.probe import probe
+from components.ui.deps import Deps
 from components.ui.errors import shows_errors
-from components.ui.session import scratch_dir
 
 CONFORM_CONCURRENCY_ID = "conform"  # CPU work: one shared, low limit across all sessions
 FIX_PROGRESS = gr.Progress()  # gradio injects the live tracker for a parameter defaulting to one
@@ -53,8 +53,8 @@ def inspect_video(path: str | Path | None, settings: Settings) -> tuple[Any, lis
     return info, check_video(info, settings.video)
 
 
-def build(settings: Settings) -> VideoHandles:
-    limits = settings.video
+def build(deps: Deps) -> VideoHandles:
+    limits = deps.settings.video
     with gr.Group(elem_classes="video-slot"):
         video = gr.Video(label=f"Clip to edit (.mp4/.mov, {limits.min_seconds:g}-{limits.max_seconds:g} s)",
                          sources=["upload"], elem_id="input-video", height=300)
@@ -71,13 +71,16 @@ def build(settings: Settings) -> VideoHandles:
     changes = gr.Markdown("", elem_id="fix-changes")
     handles = VideoHandles(video, url, fetch, preflight, fix_group, start, end, fix, changes,
                            gr.State(None), gr.State([]))
-    _wire(handles, settings)
+    _wire(handles, deps)
     return handles
 
 
-def _wire(h: VideoHandles, settings: Settings) -> None:
+def _wire(h: VideoHandles, deps: Deps) -> None:
+    settings, files = deps.settings, deps.files
+
+    @shows_errors
     def on_clip(path: str | None):
-        info, findings = inspect_video(path, settings)
+        info, findings = inspect_video(files.optional(path, "The clip", "video"), settings)
         duration = getattr(info, "duration", None)
         too_long = bool(duration and duration > settings.video.max_seconds)
         fixable = info is not None and any(f.level == "error" for f in findings)
@@ -91,9 +94,11 @@ def _wire(h: VideoHandles, settings: Settings) -> None:
 
     @shows_errors
     def on_fetch(url: str):
-        if not url.strip():
+        if not isinstance(url, str) or not url.strip():
             raise gr.Error("Paste a link to an .mp4 or .mov first.")
-        path = fetch_to_file(url, scratch_dir(), max_bytes=settings.video.max_bytes,
+        if len(url) > 4096:
+            raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.")
+        path = fetch_to_file(url, deps.scratch.new_folder(), max_bytes=settings.video.max_bytes,
                              timeout=settings.url_fetch_timeout_s)
         return str(path), ""
 
@@ -104,11 +109,12 @@ def _wire(h: VideoHandles, settings: Settings) -> None:
     def on_fix(path: str | None, start: float | None, end: float | None, progress=FIX_PROGRESS):
         if not path:
             raise gr.Error("Add a clip first.")
-        info = probe(Path(path))
+        path = files.require(path, "The clip", "video")
+        info = probe(path)
         too_long = info.duration > settings.video.max_seconds
         plan = plan_for(info, settings.video, start if too_long else None, end if too_long else None)
         progress(0.0, desc="Fixing the clip")
-        result = conform(Path(path), plan, scratch_dir(),
+        result = conform(path, plan, deps.scratch.new_folder(),
                          on_progress=lambda fraction: progress(fraction, desc="Fixing the clip"))
         done = "; ".join(result.changes) if result.changes else "nothing needed changing"
         return str(result.path), f"**Fixed:** {done}."

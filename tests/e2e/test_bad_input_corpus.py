@@ -129,8 +129,11 @@ CASES: list[tuple[str, dict, list[str]]] = [
                                            {"frontal": "img2", "references": []}],
                               "prompt": "@Image1 @Image2 @Image3 @Element1 @Element2"}, ["5", "4"]),
     # keys
-    ("key: refused by fal", {"fal_key": "wrong-but-well-formed-key"}, ["fal key", "refused"]),
-    ("key: pasted with spaces", {"fal_key": "abc def ghi jkl"}, ["fal key"]),
+    ("key: refused by fal", {"fal_key": "wrong-id:wrong-but-well-formed-secret"}, ["fal key", "refused"]),
+    ("key: pasted with spaces", {"fal_key": "abc def ghi jkl"}, ["fal key", "spaces"]),
+    ("key: with a line break", {"fal_key": "key-id:sec\r\nret-1234567"}, ["fal key", "line breaks"]),
+    ("key: not a key at all", {"fal_key": "hello"}, ["not shaped like a fal key"]),
+    ("prompt: only invisible characters", {"prompt": "\u200b\u200c\u2060\ufeff"}, ["no visible words"]),
 ]
 
 

@@ -171,14 +171,25 @@ def test_removing_attachments_renumbers_or_marks_their_labels(page):
 
 
 def test_a_users_key_switches_to_fal_with_a_cost_and_never_reaches_the_page(page):
-    key = "user-key-never-in-html-7f3a"
+    key = "user-key-id:never-in-html-7f3a"
     page.locator("#fal-key input").fill(key)
+    page.locator("#fal-key input").press("Enter")
     page.wait_for_function("() => document.querySelector('#engine-status').innerText.includes('via fal')")
     assert "$0.84" in page.locator("#engine-status").inner_text()  # 5.0 s × $0.168
+    # The field is emptied as the key moves into the server's vault: it is in no value or HTML.
+    page.wait_for_function("() => document.querySelector('#fal-key input').value === ''")
     assert key not in page.content()
-    page.locator("#fal-key input").fill("")
+    page.locator("#forget-key").click()
     page.wait_for_function(
         "() => document.querySelector('#engine-status').innerText.includes('Local preview')")
+
+
+def test_a_malformed_key_is_refused_with_a_sentence(page):
+    page.locator("#fal-key input").fill("not a key at all")
+    page.locator("#fal-key input").press("Enter")
+    page.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                           ".some(t => t.innerText.includes('spaces, line breaks'))")
+    assert "Local preview" in page.locator("#engine-status").inner_text()
 
 
 def test_a_link_into_a_private_network_is_refused(page):

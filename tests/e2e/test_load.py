@@ -85,7 +85,7 @@ def _owners(data: Path) -> dict[str, int]:
 
 
 def test_fifty_fal_sessions_and_local_ones_at_once(tmp_path, clips):
-    keys = [f"load-key-{i:02d}-{'x' * 12}" for i in range(N_FAL)]
+    keys = [f"load-key-{i:02d}:{'x' * 12}" for i in range(N_FAL)]
     data = tmp_path / "data"
     with running_fake_fal(keys=tuple(keys), queue_s=2.0, run_s=3.0) as fake, \
             running_app(data, fake_fal_url=fake.url,
@@ -118,7 +118,7 @@ def test_fifty_fal_sessions_and_local_ones_at_once(tmp_path, clips):
 
 
 def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clips):
-    keys = [f"fault-key-{i:02d}-{'y' * 12}" for i in range(24)]
+    keys = [f"fault-key-{i:02d}:{'y' * 12}" for i in range(24)]
     data = tmp_path / "data"
     with running_fake_fal(keys=tuple(keys), queue_s=1.0, run_s=1.0) as fake, \
             running_app(data, fake_fal_url=fake.url) as app:

@@ -1,0 +1,115 @@
+"""Who may spend the server's fal key, and how much: the owner's money on a public page.
+
+Per-session limits stop a polite visitor, not a script: a session is whatever id the client sends.
+So the server key is guarded by what a client cannot mint at will:
+
+- a **daily budget** for the whole process, counted from the job store (queued, running and
+  finished server-key jobs of the last 24 hours that reached fal), so a restart does not reset it
+  and edits in flight count before they cost anything;
+- an hourly number of server-key edits per **client address** (the forwarded address only when the
+  peer is a trusted proxy, such as a Space's);
+- optionally an **allow-list of Hugging Face accounts**: then only those signed-in users spend the
+  server key at all.
+
+A refused visitor is told to bring their own key; nothing here touches the user's own key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from components.config import Settings
+from components.errors import RateLimitError
+from components.jobs.store import JobStore
+
+DAY_S = 86400.0
+HOUR_S = 3600.0
+BRING_YOUR_KEY = ("Paste your own fal key (fal.ai/dashboard/keys) to run Kling O1 now, "
+                  "or clear the key to use the free local preview.")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for an edit, as far as the server can tell without trusting the client."""
+
+    owner: str  # the job store's owner id (random per browser, or derived from the HF account)
+    address: str  # the client's IP address
+    hf_user: str | None = None  # the signed-in Hugging Face user name (gradio's OAuth), if any
+
+
+class BudgetSpent(RateLimitError):
+    """The server key may not be spent on this edit; the user can still bring their own key."""
+
+
+class ServerKeyGuard:
+    """Admits server-key edits within the budget, the per-address rate and the allow-list."""
+
+    def __init__(self, settings: Settings, store: JobStore, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self._clock = clock
+        self._starts: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()  # held from admit() until the job row exists (see EditService)
+
+    def may_use(self, caller: Caller) -> bool:
+        """Whether this caller may spend the server key at all (the allow-list, if one is set)."""
+        allowed = self.settings.allowed_hf_users
+        return not allowed or (caller.hf_user or "").lower() in allowed
+
+    def spent_today(self) -> float:
+        """US dollars of server-key edits in the last 24 hours that fal charged or will charge."""
+        return sum(self.settings.cost(seconds) for seconds in
+                   self.store.server_key_seconds_since(self._clock() - DAY_S))
+
+    def admit(self, caller: Caller, seconds: float) -> None:
+        """Raise ``BudgetSpent`` unless one more edit of ``seconds`` fits; call with ``lock`` held."""
+        budget = self.settings.server_budget_usd_per_day
+        cost = self.settings.cost(seconds)
+        spent = self.spent_today()
+        if spent + cost > budget + 1e-9:
+            raise BudgetSpent(
+                f"This server's daily budget for Kling O1 runs on its own key is spent: "
+                f"${spent:.2f} of ${budget:.2f} went in the last 24 hours and this edit would cost "
+                f"${cost:.2f}.",
+                fix=BRING_YOUR_KEY)
+        now = self._clock()
+        starts = self._starts[caller.address]
+        while starts and now - starts[0] >= HOUR_S:
+            starts.popleft()
+        per_hour = self.settings.server_edits_per_ip_per_hour
+        if len(starts) >= per_hour:
+            wait_min = math.ceil((HOUR_S - (now - starts[0])) / 60)
+            raise BudgetSpent(
+                f"Your address has started {len(starts)} edits on this server's key in the last hour "
+                f"(limit {per_hour}).", fix=f"Try again in {wait_min} min. {BRING_YOUR_KEY}")
+        starts.append(now)
+
+
+def client_address(headers: Mapping[str, str], peer: str | None, trusted_proxies: Iterable[str]) -> str:
+    """The client's address: the peer's, or the last untrusted hop of X-Forwarded-For when the
+    peer is a trusted proxy. A client can write any X-Forwarded-For, so hops are read from the
+    right (nearest first) and only through proxies we trust."""
+    networks = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    current = peer or "unknown"
+    if not trusted(current):
+        return current
+    forwarded = [hop.strip() for hop in headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+    for hop in reversed(forwarded):
+        current = hop
+        if not trusted(hop):
+            break
+    return current
