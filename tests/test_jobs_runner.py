@@ -42,10 +42,12 @@ class HeldEngine:
     """Timing control only: reports a fal-like request id, then holds 'running' until released."""
 
     label = "held for a test"
+    can_resume = False
 
     def __init__(self, name: str = "local", request_id: str | None = None, fail: Exception | None = None,
                  burst: int = 0):
         self.name = name
+        self.concurrency_key = name  # a "fal"-named one holds a fal slot, as FalEngine does
         self.request_id = request_id
         self.fail = fail
         self.burst = burst  # progress events sent back to back, as a chatty engine would
@@ -67,6 +69,9 @@ class HeldEngine:
         out = workdir / "edited.mp4"
         shutil.copy(request.video, out)
         return EditResult(video=out, engine=self.name, request_id=self.request_id)
+
+    async def resume(self, request_id: str, workdir: Path, on_event, cancel: CancelToken) -> EditResult:
+        raise TypeError("never called: can_resume is False")
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,11 @@ from components.checks import ensure_ok, preflight_files
 from components.config import Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
-from components.jobs.models import Job
+from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.runner import JobRunner
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.secret import Secret
-
-IN_FLIGHT = ("queued", "running")
 
 
 def make_request(video: str | Path | None, prompt: str, images: list, elements: list[dict],
@@ -40,6 +38,6 @@ def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, o
     """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError."""
     ensure_ok(preflight_files(request, settings))
     choice = choose_engine(settings, user_key)
-    in_flight = sum(job.status in IN_FLIGHT for job in runner.history(owner))
+    in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in runner.history(owner))
     limiter.acquire(owner, in_flight)
     return runner.submit(owner, request, build_engine(choice, settings), choice.key_source)
