@@ -16,7 +16,7 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
-from components.jobs.models import Job
+from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret
 from components.jobs.runner import JobRunner
 from components.ratelimit import SessionLimiter
@@ -27,7 +27,7 @@ from components.ui import history as history_panel
 from components.ui import prompt as prompt_panel
 from components.ui.comparison import player_value
 from components.ui.errors import shows_errors
-from components.ui.submit import IN_FLIGHT, make_request, start_edit
+from components.ui.submit import make_request, start_edit
 
 WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
 
@@ -112,7 +112,7 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             """A returning tab picks up its running edit, or else shows the newest finished result
             (one that completed while the tab was closed or the app restarted)."""
             jobs = runner.history(owner)
-            running = [j for j in jobs if j.status in IN_FLIGHT]
+            running = [j for j in jobs if j.status in IN_FLIGHT_STATUSES]
             if running:
                 async for update in follow(running[0].id, owner):
                     yield update
