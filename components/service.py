@@ -17,7 +17,7 @@ from components.checks import ensure_ok, preflight_files
 from components.config import Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
-from components.jobs.models import Job
+from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.runner import JobRunner
 from components.media.probe import probe
 from components.ratelimit import SessionLimiter
@@ -26,7 +26,6 @@ from components.secret import Secret
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
 
-IN_FLIGHT = ("queued", "running")
 # fal request ids are UUIDs; anything else is refused before a request is made.
 REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
@@ -60,7 +59,7 @@ class EditService:
         """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError."""
         ensure_ok(preflight_files(request, self.settings))
         choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
-        in_flight = sum(job.status in IN_FLIGHT for job in self.runner.history(caller.owner))
+        in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
         if choice.key_source != "server":

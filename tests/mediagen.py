@@ -2,20 +2,60 @@
 
 Shared by tests and benchmarks so every edge (mov, portrait, rotation metadata, VFR, no audio,
 corrupt) is produced one way only.
+
+Encoding is the slow part of many fixtures and the same clip is asked for again and again (per
+test, per module), so each distinct clip is encoded once per process and copied from then on
+(``_encoded_once``); every caller still gets its own file to change or delete.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
+import shutil
 import struct
 import subprocess
+import tempfile
+import threading
+import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image, ImageDraw
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+_cache_lock = threading.Lock()
+_cache_dir: Path | None = None
+
+
+def _encoded_once(kind: str, params: dict[str, Any], path: Path, encode: Callable[[Path], None]) -> Path:
+    """``path`` holding what ``encode`` writes for ``params``, encoded at most once per process.
+
+    The cached file is named by the parameters and keeps ``path``'s extension (ffmpeg picks the
+    container from it); callers get a copy, so a test that truncates or deletes its file cannot
+    spoil another's.
+    """
+    global _cache_dir
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(json.dumps([kind, params, path.suffix.lower()], sort_keys=True).encode()).hexdigest()
+    with _cache_lock:
+        if _cache_dir is None:
+            _cache_dir = Path(tempfile.mkdtemp(prefix="mediagen-"))
+            atexit.register(shutil.rmtree, _cache_dir, True)
+        cached = _cache_dir / f"{key[:24]}{path.suffix}"
+        if not cached.exists():
+            partial = _cache_dir / f"{uuid.uuid4().hex}{path.suffix}"  # never a half-written cache entry
+            encode(partial)
+            partial.replace(cached)
+    shutil.copyfile(cached, path)
+    return path
 
 
 def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720, fps: float = 25,
@@ -26,8 +66,14 @@ def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: in
     timestamps are variable; a distinct ``tone`` tells which clip a mixed result's audio came from.
     An odd ``width``/``height`` is scaled from the next even size and needs a ``pix_fmt`` without
     chroma subsampling (``yuv444p``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    params = dict(seconds=seconds, width=width, height=height, fps=fps, audio=audio, rotate=rotate, vfr=vfr,
+                  source=source, crf=crf, preset=preset, tone=tone, pix_fmt=pix_fmt)
+    return _encoded_once("clip", params, Path(path), lambda out: _encode_clip(out, **params))
+
+
+def _encode_clip(path: Path, *, seconds: float, width: int, height: int, fps: float, audio: bool,
+                 rotate: int | None, vfr: bool, source: str, crf: int, preset: str, tone: float,
+                 pix_fmt: str) -> None:
     even_w, even_h = width + width % 2, height + height % 2  # lavfi sources draw even sizes only
     cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
            "-f", "lavfi", "-i", f"{source}=size={even_w}x{even_h}:rate={fps}:duration={seconds}"]
@@ -49,16 +95,16 @@ def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: in
                         "-display_rotation", str(rotate), "-i", str(tmp), "-c", "copy", str(path)],
                        check=True)
         tmp.unlink()
-    return path
 
 
 def make_audio(path: Path, *, seconds: float = 2.0, tone: float = 440) -> Path:
     """An audio-only file (AAC in the container ``path``'s extension names): not a video."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-                    "-i", f"sine=frequency={tone:g}:sample_rate=44100:duration={seconds}",
-                    "-c:a", "aac", "-b:a", "64k", str(path)], check=True)
-    return Path(path)
+    def encode(out: Path) -> None:
+        subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
+                        "-i", f"sine=frequency={tone:g}:sample_rate=44100:duration={seconds}",
+                        "-c:a", "aac", "-b:a", "64k", str(out)], check=True)
+
+    return _encoded_once("audio", {"seconds": seconds, "tone": tone}, Path(path), encode)
 
 
 def make_truncated(source: Path, path: Path, keep: float = 0.4) -> Path:

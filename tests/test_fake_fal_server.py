@@ -36,8 +36,10 @@ def http(key: str | None = KEY) -> httpx.Client:
     return httpx.Client(headers={"Authorization": f"Key {key}"} if key else {}, timeout=10)
 
 
-def wait_done(client: httpx.Client, status_url: str) -> dict:
-    for _ in range(200):
+def wait_done(client: httpx.Client, status_url: str, timeout_s: float = 60.0) -> dict:
+    """Poll until COMPLETED; the deadline is in seconds, not polls, so a busy machine only slows it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         body = client.get(status_url, params={"logs": "true"}).json()
         if body["status"] == "COMPLETED":
             return body

@@ -76,6 +76,8 @@ class _HeldLocal:
 
     name = "local"
     label = "held for a test"
+    concurrency_key = "local"
+    can_resume = False
 
     def __init__(self) -> None:
         import threading

@@ -21,14 +21,10 @@ from components.engines.base import CancelToken, EditResult, ProgressEvent
 from components.engines.fal import FalEngine
 from components.engines.local import LocalEngine
 from components.errors import InputError
+from components.jobs.inputs import copy_inputs
 from components.jobs.models import Job
-from components.jobs.runner import (
-    INTERNAL_FAILURE,
-    INTERRUPTED_BEFORE_SUBMIT,
-    INTERRUPTED_LOCAL,
-    JobRunner,
-    copy_inputs,
-)
+from components.jobs.recovery import INTERRUPTED_BEFORE_SUBMIT, INTERRUPTED_LOCAL
+from components.jobs.runner import INTERNAL_FAILURE, JobRunner
 from components.jobs.store import JobStore
 from components.request import EditRequest, Element
 from components.secret import Secret
@@ -42,10 +38,12 @@ class HeldEngine:
     """Timing control only: reports a fal-like request id, then holds 'running' until released."""
 
     label = "held for a test"
+    can_resume = False
 
     def __init__(self, name: str = "local", request_id: str | None = None, fail: Exception | None = None,
                  burst: int = 0):
         self.name = name
+        self.concurrency_key = name  # a "fal"-named one holds a fal slot, as FalEngine does
         self.request_id = request_id
         self.fail = fail
         self.burst = burst  # progress events sent back to back, as a chatty engine would
@@ -68,6 +66,9 @@ class HeldEngine:
         shutil.copy(request.video, out)
         return EditResult(video=out, engine=self.name, request_id=self.request_id)
 
+    async def resume(self, request_id: str, workdir: Path, on_event, cancel: CancelToken) -> EditResult:
+        raise TypeError("never called: can_resume is False")
+
 
 @pytest.fixture(scope="module")
 def small_clip(tmp_path_factory) -> Path:
@@ -88,18 +89,29 @@ def runner(settings):
 
 
 def watch_in_thread(runner: JobRunner, job_id: str, owner: str) -> list[Job]:
-    """Follow a job from a fresh event loop in another thread, as gradio's loop would."""
-    seen: list[Job] = []
+    """Follow a job to its end from a fresh event loop in another thread, as gradio's loop would."""
+    tab = Tab(runner, job_id, owner)
+    tab.join()
+    return tab.seen
 
-    async def follow() -> None:
-        async for job in runner.watch(job_id, owner):
-            seen.append(job)
 
-    thread = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(follow(), WAIT_S)))
-    thread.start()
-    thread.join(WAIT_S + 5)
-    assert not thread.is_alive(), "watch did not end after the job finished"
-    return seen
+class Tab:
+    """A tab watching a job from its own loop and thread; ``seen`` grows as snapshots arrive, so a
+    test can wait for what the tab has seen instead of sleeping."""
+
+    def __init__(self, runner: JobRunner, job_id: str, owner: str) -> None:
+        self.seen: list[Job] = []
+
+        async def follow() -> None:
+            async for job in runner.watch(job_id, owner):
+                self.seen.append(job)
+
+        self._thread = threading.Thread(target=lambda: asyncio.run(asyncio.wait_for(follow(), WAIT_S)))
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join(WAIT_S + 5)
+        assert not self._thread.is_alive(), "watch did not end after the job finished"
 
 
 def wait_for(predicate, what: str, timeout: float = WAIT_S):
@@ -152,16 +164,13 @@ def test_request_id_is_stored_as_soon_as_submitted_and_every_tab_can_watch(runne
     stored = runner.store.get(job.id)
     assert stored.request_id == "req-123" and stored.status == "running" and stored.phase == "submitted"
 
-    tabs: list[list[Job]] = [[], []]
-    threads = [threading.Thread(target=lambda i=i: tabs[i].extend(watch_in_thread(runner, job.id, "owner-a")))
-               for i in range(2)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)  # both tabs attached to a running job; ticks keep coming while nothing changes
+    tabs = [Tab(runner, job.id, "owner-a") for _ in range(2)]
+    # Both tabs attached to the running job, and ticks keep coming while nothing changes.
+    wait_for(lambda: all(len(tab.seen) >= 2 for tab in tabs), "two snapshots in each tab")
     engine.release.set()
-    for t in threads:
-        t.join()
-    for seen in tabs:
+    for tab in tabs:
+        tab.join()
+    for seen in (tab.seen for tab in tabs):
         assert len(seen) >= 2 and seen[0].status == "running" and seen[0].logs == ("first log line",)
         assert seen[-1].status == "succeeded" and seen[-1].request_id == "req-123"
     # A tab opened after the end gets the final state once and ends.
@@ -210,8 +219,7 @@ def test_cancel_running_and_queued_jobs(runner, small_clip):
     running = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), first)
     assert first.started.wait(WAIT_S)
     waiting = runner.submit("owner-a", EditRequest(prompt="y", video=small_clip), second)
-    time.sleep(0.2)
-    assert runner.snapshot(waiting.id, "owner-a").status == "queued"
+    assert runner.snapshot(waiting.id, "owner-a").status == "queued"  # the only slot is taken
 
     assert runner.cancel(waiting.id, "owner-a") is True
     assert watch_in_thread(runner, waiting.id, "owner-a")[-1].message == "Cancelled before it started."

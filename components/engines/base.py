@@ -16,6 +16,9 @@ from typing import Any, Literal, Protocol
 from components.errors import JobCancelled
 from components.request import EditRequest
 
+# Whose fal key runs a job: a user's own (never stored) or the server's. None for the local engine.
+KeySource = Literal["user", "server"]
+
 Phase = Literal["preparing", "uploading", "submitted", "queued", "running", "downloading",
                 "rendering", "done"]
 
@@ -37,13 +40,34 @@ ProgressCallback = Callable[[ProgressEvent], None]
 
 
 class CancelToken:
-    """Thread-safe cancel flag: set from a UI handler, read by an engine's loop or worker thread."""
+    """Thread-safe cancel flag: set from a UI handler, read by an engine's loop or worker thread.
+
+    The one way a job is asked to stop. Code that waits rather than polls (the job runner waiting
+    for an engine slot) registers ``on_cancel`` to be woken instead of being cancelled some other way.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once when the token fires (at once if it already has), on the thread
+        that cancels: it must be quick and thread-safe, e.g. ``loop.call_soon_threadsafe``."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:
@@ -66,8 +90,17 @@ class EditResult:
 
 
 class Engine(Protocol):
+    """What the UI, the API and the job runner may rely on, and nothing else.
+
+    The runner schedules by ``concurrency_key`` (each key is its own pool of slots, sized by
+    config: fal jobs are remote waits, local renders are CPU work) and reattaches to a request by
+    id through ``resume`` when ``can_resume`` says the engine has remote requests at all.
+    """
+
     name: str  # "fal" | "local"
     label: str  # what the UI shows: "Kling O1 via fal" | "Local preview (no key)"
+    concurrency_key: str  # which slot pool a job waits for: "fal" | "local" (components.config sizes them)
+    can_resume: bool  # whether ``resume`` can reattach to a request by id (a remote engine)
 
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
@@ -76,4 +109,10 @@ class Engine(Protocol):
         Raises ``JobCancelled`` when ``cancel`` fires, ``StudioError`` subclasses with the user's
         sentence on failure, never bare library exceptions.
         """
+        ...
+
+    async def resume(self, request_id: str, workdir: Path, on_event: ProgressCallback,
+                     cancel: CancelToken) -> EditResult:
+        """Follow an earlier request by id to its result (after a restart, or by a user's paste),
+        with ``edit``'s contract. Only called when ``can_resume``."""
         ...

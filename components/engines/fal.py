@@ -93,6 +93,8 @@ class UploadStats:
 class FalEngine:
     name = "fal"
     label = "Kling O1 via fal"
+    concurrency_key = "fal"  # remote waits: a large pool of slots
+    can_resume = True  # fal keeps a request by id, so a restart can reattach
 
     def __init__(self, key: Secret, settings: Settings, *, poll_interval_s: float = DEFAULT_POLL_S,
                  http_timeout_s: float = 120.0, upload_cache: UploadCache | None = None,

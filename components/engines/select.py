@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.config import Settings
-from components.engines.base import Engine
+from components.engines.base import Engine, KeySource
 from components.secret import Secret
 
 FAL_LABEL = "Kling O1 via fal"
 LOCAL_LABEL = "Local preview — no key"
-
-KeySource = Literal["user", "server"]
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from components.engines.select import KeySource
+from components.engines.base import KeySource
 from components.request import EditRequest
 
+# The one job-status vocabulary: the store, the runner, the UI and the API all import these.
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "waiting_for_key"]
 
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # What recovery looks at after a restart; also what retention never touches.
 UNFINISHED_STATUSES: tuple[str, ...] = ("queued", "running", "waiting_for_key")
+# Holding (or waiting for) an engine slot in this process: what the per-session job limit counts.
+# A job waiting for a key is parked, not in flight.
+IN_FLIGHT_STATUSES: tuple[str, ...] = ("queued", "running")
 MAX_LOG_LINES = 200
 
 

@@ -15,10 +15,9 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
-from components.jobs.models import Job
+from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret, server_secret
 from components.jobs.runner import copy_inputs
-from components.service import IN_FLIGHT
 from components.ui import api, engine_panel, examples, progress, references, results, session, video_panel
 from components.ui import elements as elements_panel
 from components.ui import history as history_panel
@@ -134,7 +133,7 @@ def build(deps: Deps) -> gr.Blocks:
             (one that completed while the tab was closed or the app restarted)."""
             who = owner_of(owner, profile)
             jobs = runner.history(who) if who else []
-            running = [j for j in jobs if j.status in IN_FLIGHT]
+            running = [j for j in jobs if j.status in IN_FLIGHT_STATUSES]
             if who and running:
                 async for update in follow(running[0].id, who):
                     yield update

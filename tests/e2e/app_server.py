@@ -18,9 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 90.0
+# gradio_client's own calls (config, upload, send) default to httpx's 5 s; on a busy 2-core machine
+# an app serving dozens of sessions answers slower than that, which says nothing about the app.
+# The event stream carries heartbeats every few seconds, so a long job never idles it this long.
+API_TIMEOUT_S = 120.0
 
 
 def free_port() -> int:
@@ -82,6 +87,17 @@ class AppServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def api_client(url: str) -> Client:
+    """A gradio_client session for ``url``: one per test (or per simulated visitor), never shared.
+
+    Sharing one Client across tests races inside gradio_client: a call made while the previous
+    call's event stream is closing is registered on the closing stream and comes back as a
+    CancelledError (most often after a refusal that answers at once). A session per caller is also
+    what the tests mean: each call is its own visitor.
+    """
+    return Client(url, verbose=False, httpx_kwargs={"timeout": API_TIMEOUT_S})
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from components.config import Settings
 from components.errors import InputError
 from components.media.probe import probe
 from components.request import EditRequest, Element
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import api_client, running_app
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
@@ -45,15 +45,28 @@ def local_app(tmp_path_factory):
         yield app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(local_app) -> Client:
-    return Client(local_app.url, verbose=False)
+    """A session of its own for each test (see ``api_client``)."""
+    client = api_client(local_app.url)
+    yield client
+    client.close()
 
 
-def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(client, media):
-    edited, side_by_side, details = client.predict(
-        handle_file(str(media["clip"])), "Make it black and white, in the colours of @Image1",
-        [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
+@pytest.fixture(scope="module")
+def local_edit(local_app, media) -> tuple[str, str, dict]:
+    """One local edit through /edit: its answer, and its job folder (inputs and outputs) in the app."""
+    client = api_client(local_app.url)
+    try:
+        return client.predict(
+            handle_file(str(media["clip"])), "Make it black and white, in the colours of @Image1",
+            [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
+    finally:
+        client.close()
+
+
+def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(local_edit, media):
+    edited, side_by_side, details = local_edit
     assert details["engine"] == "local"
     assert details["request_id"] is None and details["job_id"]
     assert isinstance(details["notes"], list) and isinstance(details["timings"], dict)
@@ -114,7 +127,7 @@ def test_invalid_input_is_refused_with_the_pages_sentence(client, media, case, n
 def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
     with running_fake_fal(keys=("test-key",)) as fake, \
             running_app(tmp_path / "fal", fal_key="test-key", fake_fal_url=fake.url) as app:
-        client = Client(app.url, verbose=False)
+        client = api_client(app.url)
         edited, side_by_side, details = client.predict(
             handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
             [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
@@ -138,11 +151,13 @@ def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
     assert "3-10 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
 
 
-def test_file_routes_serve_none_of_the_apps_own_files(local_app):
+def test_file_routes_serve_none_of_the_apps_own_files(local_app, local_edit):
     """Only gradio's cache is served: not the job store, the owner secret, inputs or system files."""
     data = local_app.data_dir.resolve()
-    secrets = [data / "jobs.sqlite3", data / "owner.secret", Path("/etc/passwd")]
-    secrets += list((data / "jobs").glob("*/inputs/*/*"))[:1]
+    job_folder = data / "jobs" / local_edit[2]["job_id"]
+    inputs = sorted((job_folder / "inputs").glob("*/*"))
+    assert inputs, "the edit's inputs are copied into its job folder"
+    secrets = [data / "jobs.sqlite3", data / "owner.secret", Path("/etc/passwd"), inputs[0]]
     assert all(p.is_file() for p in secrets)
     for path in secrets:
         for route in (f"gradio_api/file={path}", f"gradio_api/file={data}/jobs/../{path.name}",

@@ -1,9 +1,14 @@
-"""Many visitors at once: 50 gradio_client sessions with their own fal keys plus a few local-preview
+"""Many visitors at once: gradio_client sessions with their own fal keys plus local-preview
 sessions, all editing at the same time, then the same under injected 429/500 faults.
 
 What must hold: no errors, every result reaches the session that asked (its own clip, its own
 key at fal), no owner sees another's jobs, every job ends in a clear state, and no finished result
 is lost. Wall time and the app's peak memory (process tree) are printed for the closing note.
+
+As heavy as that needs and no heavier: 16 fal sessions at once (each its own owner and key) are
+eight times the render slots, so jobs wait, interleave and finish out of order; more sessions
+only repeat the same side-by-side renders (the CPU cost) on a 2-core machine. Clips are 4 fps,
+and their lengths differ by a frame or more, so a result's length still tells whose clip it is.
 """
 
 from __future__ import annotations
@@ -17,26 +22,29 @@ from pathlib import Path
 
 import psutil
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from components.media.probe import probe
 from components.secret import Secret
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import api_client, running_app
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
 pytestmark = pytest.mark.timeout(600)
 
-N_FAL = 50
-N_LOCAL = 4
-DURATIONS = [3.0 + 0.2 * i for i in range(8)]  # a clip's length tells whose result a file is
+N_FAL = 16
+N_LOCAL = 2
+FPS = 4
+DURATIONS = [3.0 + 0.25 * i for i in range(8)]  # a clip's length (12..19 frames) tells whose result a file is
+N_FAULTY = 12  # sessions in the fault run
+SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
     d = tmp_path_factory.mktemp("load")
-    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=1280, height=720, fps=12, crf=45,
+    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=1280, height=720, fps=FPS, crf=45,
                       tone=300 + 50 * i) for i, s in enumerate(DURATIONS)]
 
 
@@ -68,7 +76,7 @@ class PeakMemory:
 
 
 def _edit(url: str, clip: Path, key: str, prompt: str):
-    client = Client(url, verbose=False)
+    client = api_client(url)
     try:
         return client.predict(video=handle_file(str(clip)), prompt=prompt, images=[], elements=[],
                               keep_audio=False, fal_key=key, api_name="/edit")
@@ -84,7 +92,7 @@ def _owners(data: Path) -> dict[str, int]:
         db.close()
 
 
-def test_fifty_fal_sessions_and_local_ones_at_once(tmp_path, clips):
+def test_many_fal_sessions_and_local_ones_at_once(tmp_path, clips):
     keys = [f"load-key-{i:02d}:{'x' * 12}" for i in range(N_FAL)]
     data = tmp_path / "data"
     with running_fake_fal(keys=tuple(keys), queue_s=2.0, run_s=3.0) as fake, \
@@ -118,13 +126,13 @@ def test_fifty_fal_sessions_and_local_ones_at_once(tmp_path, clips):
 
 
 def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clips):
-    keys = [f"fault-key-{i:02d}:{'y' * 12}" for i in range(24)]
+    keys = [f"fault-key-{i:02d}:{'y' * 12}" for i in range(N_FAULTY)]
     data = tmp_path / "data"
     with running_fake_fal(keys=tuple(keys), queue_s=1.0, run_s=1.0) as fake, \
             running_app(data, fake_fal_url=fake.url) as app:
-        fake.set_fault("cdn_upload_status", count=10, status=429)  # retried by fal_client
-        fake.set_fault("submit_status", count=4, status=500)  # not retried: the job fails, nothing paid
-        fake.set_fault("result_status", count=3, status=500)  # paid and finished: must not be lost
+        fake.set_fault("cdn_upload_status", count=5, status=429)  # retried by fal_client
+        fake.set_fault("submit_status", count=SUBMIT_FAULTS, status=500)  # not retried: fails, nothing paid
+        fake.set_fault("result_status", count=2, status=500)  # paid and finished: must not be lost
 
         def attempt(i: int):
             try:
@@ -139,7 +147,8 @@ def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clip
         for text in errors:
             assert "Traceback" not in text and len(text) > 20
             assert any(word in text for word in ("temporar", "try again", "fal")), text
-        assert len(errors) <= 4, "only the submits refused with 500 may fail; results and uploads recover"
+        assert len(errors) <= SUBMIT_FAULTS, \
+            "only the submits refused with 500 may fail; results and uploads recover"
 
         db = sqlite3.connect(data / "jobs.sqlite3")
         rows = db.execute("SELECT status, request_id, output_video FROM jobs").fetchall()

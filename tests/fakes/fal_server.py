@@ -1,4 +1,4 @@
-"""A fake fal.ai that speaks the traffic fal_client 1.0.3 makes (see /work/shared/notes/fal-protocol.md).
+"""A fake fal.ai that speaks the traffic fal_client 1.0.3 makes (see tests/fakes/fal_protocol.md).
 
 The real client drives it unmodified: queue (submit / status with logs and positions / result /
 cancel), CDN token, single and multipart uploads, the GCS fallback, and public file URLs. It checks

@@ -32,6 +32,8 @@ _PROGRESS_EVERY_S = 0.25
 class LocalEngine:
     name = "local"
     label = "Local preview (no key)"
+    concurrency_key = "local"  # CPU-bound: its own, small pool of slots
+    can_resume = False  # nothing remote to reattach to
 
     def __init__(self, settings: Settings | None = None) -> None:
         """``settings`` is taken for parity with FalEngine: the preview's limits are its clip's own."""
@@ -48,6 +50,11 @@ class LocalEngine:
         except asyncio.CancelledError:
             cancel.cancel()  # the awaiting task was cancelled: stop the worker thread's ffmpeg too
             raise
+
+    async def resume(self, request_id: str, workdir: Path, on_event: ProgressCallback,
+                     cancel: CancelToken) -> EditResult:
+        """Never called (``can_resume`` is False): a local preview has no request to reattach to."""
+        raise TypeError(f"the local preview cannot resume request {request_id!r}")
 
 
 def _edit(request: EditRequest, workdir: Path, emit: ProgressCallback, cancel: CancelToken) -> EditResult:

@@ -1,0 +1,58 @@
+"""Staging a job's inputs: every file the request names, copied into the job's own folder.
+
+Gradio's temp cache is cleaned while jobs run and after they end; history, recovery after a
+restart and "restore this edit" all need the files later, so a job owns copies from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from components.errors import InputError
+from components.request import EditRequest, Element
+
+
+def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:
+    """The request with every input file copied into ``folder``, so history and recovery can use
+    them after gradio's temp cache is cleaned. A file used twice is copied once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies: dict[Path, Path] = {}
+    for source in request.files():
+        if source in copies:
+            continue
+        # One numbered folder per file keeps the user's file name, which error messages quote.
+        target = folder / f"{len(copies):02d}" / source.name
+        target.parent.mkdir()
+        try:
+            _link_or_copy(source, target)
+        except FileNotFoundError:
+            raise InputError(f"The file {source.name} is no longer on the server.",
+                             fix="Add it again and resubmit.") from None
+        copies[source] = target
+    return replace(
+        request,
+        video=copies[request.video],
+        images=tuple(copies[p] for p in request.images),
+        elements=tuple(Element(frontal=copies[e.frontal] if e.frontal else None,
+                               references=tuple(copies[r] for r in e.references))
+                       for e in request.elements),
+    )
+
+
+def stub_request(request_id: str) -> EditRequest:
+    """What a job reattached by id records: this studio never saw its prompt or inputs."""
+    return EditRequest(prompt="", video=Path(""), extra={"stub": True, "reattached_request_id": request_id})
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link costs nothing for a 200 MB clip and survives gradio deleting its copy; across
+    # file systems it is impossible, so the bytes are copied.
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        shutil.copy2(source, target)
