@@ -18,14 +18,17 @@ from PIL import Image, ImageDraw
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720, fps: float = 25,
-              audio: bool = True, rotate: int | None = None, vfr: bool = False, source: str = "testsrc2",
-              crf: int = 30, preset: str = "ultrafast", tone: float = 440, pix_fmt: str = "yuv420p") -> Path:
+def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720,
+              fps: float | str = 25, audio: bool = True, rotate: int | None = None, vfr: bool = False,
+              source: str = "testsrc2",
+              crf: int = 30, preset: str = "ultrafast", tone: float = 440, pix_fmt: str = "yuv420p",
+              gop: int | None = None) -> Path:
     """A clip of moving test pattern (+ a ``tone`` Hz sine). ``rotate`` writes display-rotation metadata
     (the stored frames stay ``width`` x ``height``); ``vfr`` drops frames irregularly so the
     timestamps are variable; a distinct ``tone`` tells which clip a mixed result's audio came from.
     An odd ``width``/``height`` is scaled from the next even size and needs a ``pix_fmt`` without
-    chroma subsampling (``yuv444p``)."""
+    chroma subsampling (``yuv444p``). ``fps`` may be a fraction such as "24000/1001" (23.976);
+    ``gop`` sets the keyframe interval in frames (phones use about one second)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     even_w, even_h = width + width % 2, height + height % 2  # lavfi sources draw even sizes only
@@ -39,6 +42,8 @@ def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: in
     if vf:
         cmd += ["-vf", ",".join(vf), "-fps_mode", "vfr"]
     cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt]
+    if gop is not None:
+        cmd += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
     cmd += [str(path if rotate is None else path.with_suffix(".norot" + path.suffix))]
