@@ -94,15 +94,15 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
 
         # ----- generate, cancel, reattach ------------------------------------------------------
         @shows_errors
-        async def on_generate(owner: str, key: Secret | None, clip, text, paths, items, audio):
-            request = make_request(clip, text, paths, items, audio)
+        async def on_generate(owner: str, key: Secret | None, clip, text, paths, items, audio, model=None):
+            request = make_request(clip, text, paths, items, audio, model)
             job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key, request)
             yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
             async for update in follow(job.id, owner):
                 yield update
 
         generate.click(on_generate, [sess.owner, sess.user_key, video.video, prompt.prompt, refs.images,
-                                     elems.elements, keep_audio], watch_outputs,
+                                     elems.elements, keep_audio, engine.tier], watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
                        ).then(_history(runner), sess.owner, hist_outputs, queue=False)
         cancel.click(lambda jid, owner: runner.cancel(jid, owner) if jid else False,
@@ -147,15 +147,15 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             job = runner.snapshot(ids[index], owner) if 0 <= index < len(ids) else None
             if job is None:
-                return [gr.skip()] * (6 + len(result.outputs))
+                return [gr.skip()] * (7 + len(result.outputs))
             req = job.request
             clip = req.get("video") if Path(req.get("video") or "").is_file() else None
             return [clip, req.get("prompt", ""), list(req.get("images", [])),
                     [dict(e) for e in req.get("elements", [])], bool(req.get("keep_audio")),
-                    progress.render(job), *results.values(job, settings)]
+                    progress.render(job), *results.values(job, settings), job.edit_request().model]
 
         restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
-                    *result.outputs]
+                    *result.outputs, engine.tier]
         hist.table.select(restore, [sess.owner, hist.job_ids], restored)
         hist.gallery.select(restore, [sess.owner, hist.gallery_ids], restored)
 

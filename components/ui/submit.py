@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.checks import ensure_ok, preflight_files
-from components.config import Settings
+from components.config import MODEL_ID, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.jobs.models import Job
@@ -22,8 +22,10 @@ IN_FLIGHT = ("queued", "running")
 
 
 def make_request(video: str | Path | None, prompt: str, images: list, elements: list[dict],
-                 keep_audio: bool) -> EditRequest:
-    """An EditRequest from the UI's lists (paths as strings, elements as dicts)."""
+                 keep_audio: bool, model: str | None = None) -> EditRequest:
+    """An EditRequest from the UI's lists (paths as strings, elements as dicts). ``model`` is the
+    tier's endpoint id as the client sent it (None: the default tier); the pre-flight refuses an
+    unknown one with a sentence."""
     if not video:
         raise InputError("No clip is attached.", fix="Upload an .mp4/.mov of 3-10 s or paste its link.",
                          field="video")
@@ -32,7 +34,7 @@ def make_request(video: str | Path | None, prompt: str, images: list, elements: 
         elements=tuple(Element(frontal=Path(e["frontal"]) if e.get("frontal") else None,
                                references=tuple(Path(r) for r in e.get("references") or ()))
                        for e in elements),
-        keep_audio=bool(keep_audio))
+        keep_audio=bool(keep_audio), model=(str(model).strip() if model is not None else "") or MODEL_ID)
 
 
 def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, owner: str,
