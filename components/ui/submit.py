@@ -27,7 +27,7 @@ def make_request(video: str | Path | None, prompt: str, images: list, elements: 
     tier's endpoint id as the client sent it (None: the default tier); the pre-flight refuses an
     unknown one with a sentence."""
     if not video:
-        raise InputError("No clip is attached.", fix="Upload an .mp4/.mov of 3-10 s or paste its link.",
+        raise InputError("No clip is attached.", fix="Upload an .mp4/.mov of 3-10.05 s or paste its link.",
                          field="video")
     return EditRequest(
         prompt=prompt or "", video=Path(video), images=tuple(Path(p) for p in images),
