@@ -36,7 +36,8 @@ DURATIONS = [3.0 + 0.2 * i for i in range(8)]  # a clip's length tells whose res
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
     d = tmp_path_factory.mktemp("load")
-    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=1280, height=720, fps=12, crf=45,
+    # 720x720 at 24 fps: the smallest clip fal's schema accepts (each side >= 720 px, >= 24 fps).
+    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=720, height=720, fps=24, crf=45,
                       tone=300 + 50 * i) for i, s in enumerate(DURATIONS)]
 
 
