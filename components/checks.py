@@ -98,23 +98,29 @@ def check_references(images: Sequence[Path], elements: Sequence[Element],
                                     f"Element {i + 1} has no frontal image.",
                                     f"Add a front view of the character or object {tag} stands for."))
         else:
-            findings.extend(_image_findings(element.frontal, settings, f"elements[{i}].frontal"))
-        extra = len(element.references) - settings.max_element_references
-        if extra > 0:
-            findings.append(Finding(
-                "error", f"elements[{i}].references",
-                f"Element {i + 1} has {len(element.references)} reference images; at most "
-                f"{settings.max_element_references} are allowed besides the frontal one.",
-                f"Remove {extra}."))
+            findings.extend(_frontal_findings(element.frontal, settings, f"elements[{i}].frontal"))
+        findings.extend(_reference_count(i, len(element.references), settings))
         for j, path in enumerate(element.references):
             findings.extend(_image_findings(path, settings, f"elements[{i}].references[{j}]"))
     return findings
 
 
+def check_model(model_id: str, settings: Settings) -> list[Finding]:
+    """Only the two tiers this studio knows (and prices) may be submitted: a client of /edit could
+    otherwise send any fal endpoint id, and spend the server's key on it."""
+    if settings.tier(model_id) is not None:
+        return []
+    known = " or ".join(f"{t.id} ({t.name})" for t in settings.tiers)
+    shown = model_id if len(model_id) <= 80 else model_id[:77] + "..."
+    return [Finding("error", "model", f"“{shown}” is not a model this studio runs; it runs {known}.",
+                    f"Leave the model out for {settings.tiers[0].name}, or pass one of those ids.")]
+
+
 def preflight(request: EditRequest, settings: Settings,
               video_findings: Iterable[Finding] = ()) -> list[Finding]:
-    """Every finding for a request: the video's (probed by the caller), the prompt's, the references'."""
-    return [*video_findings,
+    """Every finding for a request: the model's, the video's (probed by the caller), the prompt's,
+    the references'."""
+    return [*check_model(request.model, settings), *video_findings,
             *check_prompt(request.prompt, len(request.images), len(request.elements), settings),
             *check_references(request.images, request.elements, settings)]
 
@@ -139,6 +145,41 @@ def ensure_ok(findings: Iterable[Finding]) -> None:
 def _image_findings(path: Path, settings: Settings, field: str) -> list[Finding]:
     result = inspect_image(path, settings.image, field)
     return result if isinstance(result, list) else []
+
+
+def _frontal_findings(path: Path, settings: Settings, field: str) -> list[Finding]:
+    """A frontal image's checks plus the one fal sets on frontals only: the aspect ratio."""
+    result = inspect_image(path, settings.image, field)
+    if isinstance(result, list):
+        return result
+    limits = settings.image
+    aspect = result.width / result.height
+    if limits.min_aspect <= aspect <= limits.max_aspect:
+        return []
+    shape = "tall" if aspect < limits.min_aspect else "wide"
+    crop = f"at least {limits.min_aspect:g}" if shape == "tall" else f"at most {limits.max_aspect:g}"
+    return [Finding("error", field,
+                    f"{result.path.name} is {result.width:,}x{result.height:,} px, an aspect ratio (width / "
+                    f"height) of {aspect:.2f}; Kling O1 takes frontal images of {limits.min_aspect:g}-"
+                    f"{limits.max_aspect:g}.",
+                    f"It is too {shape}: crop it to a width / height of {crop} (e.g. 3:4 or 1:1) and "
+                    "attach it again.")]
+
+
+def _reference_count(i: int, n: int, settings: Settings) -> list[Finding]:
+    """fal requires 1-4 reference images (other angles) per element besides the frontal one."""
+    low, high = settings.min_element_references, settings.max_element_references
+    field = f"elements[{i}].references"
+    if n < low:
+        return [Finding("error", field,
+                        f"Element {i + 1} has {_count(n, 'reference image')} besides the frontal one; "
+                        f"Kling O1 needs {low}-{high}.",
+                        f"Add at least {_count(low - n, 'picture')} of it from another angle (side, back).")]
+    if n > high:
+        return [Finding("error", field,
+                        f"Element {i + 1} has {n} reference images besides the frontal one; Kling O1 takes "
+                        f"{low}-{high}.", f"Remove {n - high}.")]
+    return []
 
 
 def _dangling(kind: labels.Kind, index: int, attached: int) -> Finding:

@@ -18,11 +18,12 @@ from components.request import EditRequest
 QUEUE_URL = "https://queue.fal.run"
 
 
-def as_python(arguments: Mapping[str, Any], model_id: str) -> str:
-    """fal_client code that submits the same request and waits for the result."""
+def as_python(arguments: Mapping[str, Any], model_id: str, tier_name: str | None = None) -> str:
+    """fal_client code that submits the same request (to the same tier) and waits for the result."""
     args = pprint.pformat(dict(arguments), width=88, sort_dicts=False)
     return (
-        "# pip install fal-client; fal_client reads your key from the FAL_KEY environment variable\n"
+        (f"# {tier_name}\n" if tier_name else "")
+        + "# pip install fal-client; fal_client reads your key from the FAL_KEY environment variable\n"
         "import fal_client\n\n"
         f"arguments = {_indent(args, len('arguments = '))}\n\n"
         "result = fal_client.subscribe(\n"
@@ -35,11 +36,12 @@ def as_python(arguments: Mapping[str, Any], model_id: str) -> str:
     )
 
 
-def as_curl(arguments: Mapping[str, Any], model_id: str) -> str:
+def as_curl(arguments: Mapping[str, Any], model_id: str, tier_name: str | None = None) -> str:
     """The queue submit as curl; the answer's status_url/response_url give progress and result."""
     body = json.dumps(dict(arguments), indent=2, ensure_ascii=False)
     return (
-        f"curl --request POST {shlex.quote(f'{QUEUE_URL}/{model_id}')} \\\n"
+        (f"# {tier_name}\n" if tier_name else "")
+        + f"curl --request POST {shlex.quote(f'{QUEUE_URL}/{model_id}')} \\\n"
         '  --header "Authorization: Key $FAL_KEY" \\\n'
         "  --header 'Content-Type: application/json' \\\n"
         f"  --data {shlex.quote(body)}\n"

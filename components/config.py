@@ -15,41 +15,68 @@ from pathlib import Path
 
 from components.secret import Secret
 
+MB = 1024 * 1024  # every size limit and every size in a message uses this unit (human_size)
+
 MODEL_ID = "fal-ai/kling-video/o1/video-to-video/edit"
+MODEL_ID_STANDARD = "fal-ai/kling-video/o1/standard/video-to-video/edit"
 MODEL_NAME = "Kling O1 Edit Video"
+# USD per second of input video. fal publishes no price in the schema: O1 edit is what third-party
+# apps quote; Standard is O1 edit scaled by fal's Standard/O1 ratio for image-to-video
+# ($0.084 vs $0.112 per second). Both are estimates, and the page says so.
+DEFAULT_PRICE_PER_SECOND = 0.168
+DEFAULT_PRICE_PER_SECOND_STANDARD = 0.126
+PRICE_NOTE = "prices are estimates; fal bills the real amount"
+
+
+@dataclass(frozen=True)
+class ModelTier:
+    """One of the two endpoints that serve the same edit schema, and what a second of it costs."""
+
+    id: str  # fal's endpoint id: what is submitted, and what the job stores
+    name: str  # what the page, history and messages call it
+    price_per_second: float
 
 
 @dataclass(frozen=True)
 class VideoLimits:
-    """What Kling O1 accepts as ``video_url`` (fal's model page)."""
+    """What Kling O1 accepts as ``video_url``: fal's published input schema (OmniV2VEditInput),
+    the same for both tiers."""
 
     containers: tuple[str, ...] = ("mp4", "mov")
     min_seconds: float = 3.0
-    max_seconds: float = 10.0
-    # Applied to both sides after rotation: the short side must be >= min_side and the long side
-    # <= max_side. 1280x720, 1920x1080 and 1080x1920 pass; 854x480 and 3840x2160 do not.
+    max_seconds: float = 10.05  # the schema's own figure: the prose says "3-10 s", the check 10.05
+    # Width and height each, as displayed (after rotation): 1280x720, 1920x1080 and 1080x1920 pass;
+    # 854x480 (height 480) and 3840x2160 (width 3840) do not.
     min_side: int = 720
     max_side: int = 2160
-    max_bytes: int = 200 * 1024 * 1024
+    min_fps: float = 24.0  # a 23.976 fps film clip is below it; a 120 fps phone clip above max_fps
+    max_fps: float = 60.0
+    max_bytes: int = 200 * MB
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the studio accepts as a reference or element image."""
+    """What the studio accepts as a reference or element image. fal's schema sets the size, side
+    and aspect limits on ``frontal_image_url``; the studio applies size and sides to every image
+    (a smaller reference helps nobody) but the aspect ratio only where fal checks it."""
 
     formats: tuple[str, ...] = ("PNG", "JPEG", "WEBP")
-    min_side: int = 300
+    min_side: int = 300  # width and height each
     max_side: int = 8000
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = 10 * MB
+    min_aspect: float = 0.4  # width / height of a frontal image
+    max_aspect: float = 2.5
 
 
 @dataclass(frozen=True)
 class Settings:
-    model_id: str = MODEL_ID
-    price_per_second: float = 0.168
+    model_id: str = MODEL_ID  # the default tier
+    price_per_second: float = DEFAULT_PRICE_PER_SECOND  # Kling O1
+    price_per_second_standard: float = DEFAULT_PRICE_PER_SECOND_STANDARD  # Kling O1 Standard
     prompt_max_chars: int = 2500
     max_references: int = 4  # elements + images together
-    max_element_references: int = 3  # reference images per element, besides the frontal one
+    min_element_references: int = 1  # reference images per element besides the frontal one: fal
+    max_element_references: int = 4  # requires at least one and takes at most four
     video: VideoLimits = field(default_factory=VideoLimits)
     image: ImageLimits = field(default_factory=ImageLimits)
 
@@ -66,7 +93,7 @@ class Settings:
     local_concurrency: int = 1  # local preview is CPU-bound: few at once
     render_concurrency: int = 2  # side-by-side renders (ffmpeg encodes) at once, whatever the engine
     queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
-    max_result_bytes: int = 500 * 1024 * 1024
+    max_result_bytes: int = 500 * MB
     url_fetch_timeout_s: float = 60.0
     # Disk a public page cannot fill: uploads and scratch files live this long, each client address
     # may upload this much per hour, and uploads pause while the disk has less than this free.
@@ -90,7 +117,9 @@ class Settings:
         e = os.environ if env is None else env
         key = e.get("FAL_KEY", "").strip()
         return cls(
-            price_per_second=_float(e, "STUDIO_PRICE_PER_SECOND", 0.168),
+            price_per_second=_float(e, "STUDIO_PRICE_PER_SECOND", DEFAULT_PRICE_PER_SECOND),
+            price_per_second_standard=_float(e, "STUDIO_PRICE_PER_SECOND_STANDARD",
+                                             DEFAULT_PRICE_PER_SECOND_STANDARD),
             prompt_max_chars=_int(e, "STUDIO_PROMPT_MAX_CHARS", 2500),
             data_dir=Path(e.get("STUDIO_DATA_DIR", "data")),
             fal_key=Secret(key) if key else None,
@@ -105,7 +134,7 @@ class Settings:
             local_concurrency=_int(e, "STUDIO_LOCAL_CONCURRENCY", 1),
             render_concurrency=max(1, _int(e, "STUDIO_RENDER_CONCURRENCY", 2)),
             queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
-            max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * 1024 * 1024,
+            max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * MB,
             url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
             upload_ttl_hours=_float(e, "STUDIO_UPLOAD_TTL_HOURS", 6.0),
             upload_mb_per_hour=_int(e, "STUDIO_UPLOAD_MB_PER_HOUR", 2000),
@@ -118,9 +147,23 @@ class Settings:
             hf_oauth=bool(e.get("SPACE_ID") and e.get("OAUTH_CLIENT_ID")),
         )
 
-    def cost(self, seconds: float) -> float:
-        """What a fal run of a clip this long costs, in US dollars."""
-        return round(seconds * self.price_per_second, 3)
+    @property
+    def tiers(self) -> tuple[ModelTier, ...]:
+        """The endpoints a user may choose, the default first."""
+        return (ModelTier(MODEL_ID, "Kling O1", self.price_per_second),
+                ModelTier(MODEL_ID_STANDARD, "Kling O1 Standard", self.price_per_second_standard))
+
+    def tier(self, model_id: str | None = None) -> ModelTier | None:
+        """The tier of an endpoint id (``None``: the default one); ``None`` for any other id, which
+        the pre-flight refuses: a client must not be able to submit to an endpoint we never priced."""
+        wanted = self.model_id if model_id is None else model_id
+        return next((t for t in self.tiers if t.id == wanted), None)
+
+    def cost(self, seconds: float, model_id: str | None = None) -> float:
+        """What a fal run of a clip this long costs on that tier, in US dollars (an estimate)."""
+        tier = self.tier(model_id) or self.tier()
+        assert tier is not None
+        return round(seconds * tier.price_per_second, 3)
 
 
 def _int(e, name: str, default: int) -> int:

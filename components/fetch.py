@@ -25,7 +25,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
+from components.config import VideoLimits
 from components.errors import InputError
+from components.media.limits import human_size
 
 MAX_REDIRECTS = 3
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -182,8 +184,10 @@ def _short(url: str) -> str:
 
 
 def _too_big(url: str, size: int, limit: int) -> InputError:
-    return InputError(f"{_short(url)} is larger than {limit / 1e6:.0f} MB (got {size / 1e6:.0f} MB so far).",
-                      fix="Use a shorter or smaller clip (Kling O1 takes up to 200 MB).", field="video_url")
+    return InputError(f"{_short(url)} is larger than {human_size(limit)} "
+                      f"(got {human_size(size, limit)} so far).",
+                      fix=f"Use a shorter or smaller clip (Kling O1 takes up to "
+                          f"{human_size(VideoLimits().max_bytes)}).", field="video_url")
 
 
 def _timeout(url: str, timeout: float) -> InputError:

@@ -17,6 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from components.config import ImageLimits
 from components.errors import Finding
+from components.media.limits import human_size
 
 _ORIENTATION = 0x0112  # EXIF tag: how the stored pixels must be turned to be upright
 _ROTATED = {5, 6, 7, 8}  # orientations that swap width and height
@@ -65,7 +66,9 @@ def _inspect(path: Path, mtime_ns: int, size: int, limits: ImageLimits) -> Image
     findings: list[Finding] = []
     if size > limits.max_bytes:
         findings.append(Finding(
-            "error", field, f"{name} is {_mb(size)}; images may be at most {_mb(limits.max_bytes)}.",
+            "error", field,
+            f"{name} is {human_size(size, limits.max_bytes)}; images may be at most "
+            f"{human_size(limits.max_bytes)}.",
             "Save it smaller (e.g. as JPEG, or at a lower resolution) and attach it again."))
     try:
         with warnings.catch_warnings():
@@ -190,6 +193,3 @@ def _looks_like_text(path: Path) -> bool:
         return False
     return True
 
-
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.config import MODEL_ID
+
 
 @dataclass(frozen=True)
 class Element:
@@ -30,6 +32,10 @@ class EditRequest:
     images: tuple[Path, ...] = ()  # @Image1.. in order
     elements: tuple[Element, ...] = ()  # @Element1.. in order
     keep_audio: bool = False
+    # fal endpoint id of the tier (Kling O1 or Kling O1 Standard). Travels with the request so the
+    # engine submits where the user chose and the job store keeps it for history and resume; the
+    # pre-flight refuses an id that is not one of Settings.tiers.
+    model: str = MODEL_ID
     extra: Mapping[str, Any] = field(default_factory=dict)  # UI-only facts (e.g. source URL); never sent
 
     @property
@@ -69,6 +75,7 @@ class EditRequest:
             "elements": [{"frontal": str(e.frontal) if e.frontal else None,
                           "references": [str(r) for r in e.references]} for e in self.elements],
             "keep_audio": self.keep_audio,
+            "model": self.model,
             "extra": dict(self.extra),
         }
 
@@ -82,5 +89,6 @@ class EditRequest:
                                    references=tuple(Path(r) for r in e.get("references", ())))
                            for e in d.get("elements", ())),
             keep_audio=bool(d.get("keep_audio", False)),
+            model=str(d.get("model") or MODEL_ID),  # jobs stored before tiers existed ran Kling O1
             extra=dict(d.get("extra", {})),
         )

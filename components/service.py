@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from components.checks import ensure_ok, preflight_files
-from components.config import Settings
+from components.config import MODEL_ID, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
@@ -39,12 +39,12 @@ class EditService:
         self.guard = guard
         self.limiter = limiter
 
-    def make_request(self, video: Any, prompt: Any, images: Any, elements: Any,
-                     keep_audio: Any) -> EditRequest:
+    def make_request(self, video: Any, prompt: Any, images: Any, elements: Any, keep_audio: Any,
+                     model: Any = None) -> EditRequest:
         """An EditRequest from client values; every path must be an upload (or a file we made)."""
         if video is None or video == "":
-            raise InputError("No clip is attached.", fix="Upload an .mp4/.mov of 3-10 s or paste its link.",
-                             field="video")
+            raise InputError("No clip is attached.",
+                             fix="Upload an .mp4/.mov of 3-10.05 s or paste its link.", field="video")
         if prompt is not None and not isinstance(prompt, str):
             raise InputError("The prompt must be text.", fix="Send the instruction as a string.",
                              field="prompt")
@@ -53,7 +53,9 @@ class EditService:
             images=tuple(self.files.require_all(images, "Reference image", "images")),
             elements=tuple(self._element(e, i) for i, e in enumerate(_as_list(elements, "elements"),
                                                                      start=1)),
-            keep_audio=keep_audio is True or keep_audio == "true")
+            keep_audio=keep_audio is True or keep_audio == "true",
+            # The tier as the client sent it (None: the default); the pre-flight refuses an unknown one.
+            model=(model.strip() if isinstance(model, str) else "") or MODEL_ID)
 
     def start(self, caller: Caller, user_key: Secret | None, request: EditRequest) -> Job:
         """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError."""
@@ -64,10 +66,10 @@ class EditService:
         engine = build_engine(choice, self.settings)
         if choice.key_source != "server":
             return self.runner.submit(caller.owner, request, engine, choice.key_source)
-        seconds = _seconds(request)
-        billed = replace(request, extra={**request.extra, "billed_seconds": seconds})
+        cost = self.settings.cost(_seconds(request), request.model)
+        billed = replace(request, extra={**request.extra, "billed_usd": cost})
         with self.guard.lock:  # the budget check and the job row that counts against it, as one step
-            self.guard.admit(caller, seconds)
+            self.guard.admit(caller, cost)
             return self.runner.submit(caller.owner, billed, engine, "server")
 
     def resume(self, caller: Caller, user_key: Secret | None, request_id: Any) -> Job:

@@ -64,13 +64,12 @@ class ServerKeyGuard:
 
     def spent_today(self) -> float:
         """US dollars of server-key edits in the last 24 hours that fal charged or will charge."""
-        return sum(self.settings.cost(seconds) for seconds in
-                   self.store.server_key_seconds_since(self._clock() - DAY_S))
+        return sum(self.store.server_key_costs_since(self._clock() - DAY_S))
 
-    def admit(self, caller: Caller, seconds: float) -> None:
-        """Raise ``BudgetSpent`` unless one more edit of ``seconds`` fits; call with ``lock`` held."""
+    def admit(self, caller: Caller, cost: float) -> None:
+        """Raise ``BudgetSpent`` unless one more edit costing ``cost`` US dollars fits; call with
+        ``lock`` held."""
         budget = self.settings.server_budget_usd_per_day
-        cost = self.settings.cost(seconds)
         spent = self.spent_today()
         if spent + cost > budget + 1e-9:
             raise BudgetSpent(

@@ -58,22 +58,24 @@ def _encoded_once(kind: str, params: dict[str, Any], path: Path, encode: Callabl
     return path
 
 
-def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720, fps: float = 25,
-              audio: bool = True, rotate: int | None = None, vfr: bool = False, source: str = "testsrc2",
-              crf: int = 30, preset: str = "ultrafast", tone: float = 440, pix_fmt: str = "yuv420p") -> Path:
+def make_clip(path: Path, *, seconds: float = 4.0, width: int = 1280, height: int = 720,
+              fps: float | str = 25, audio: bool = True, rotate: int | None = None, vfr: bool = False,
+              source: str = "testsrc2", crf: int = 30, preset: str = "ultrafast", tone: float = 440,
+              pix_fmt: str = "yuv420p", gop: int | None = None) -> Path:
     """A clip of moving test pattern (+ a ``tone`` Hz sine). ``rotate`` writes display-rotation metadata
     (the stored frames stay ``width`` x ``height``); ``vfr`` drops frames irregularly so the
     timestamps are variable; a distinct ``tone`` tells which clip a mixed result's audio came from.
     An odd ``width``/``height`` is scaled from the next even size and needs a ``pix_fmt`` without
-    chroma subsampling (``yuv444p``)."""
+    chroma subsampling (``yuv444p``). ``fps`` may be a fraction such as "24000/1001" (23.976);
+    ``gop`` sets the keyframe interval in frames (phones use about one second)."""
     params = dict(seconds=seconds, width=width, height=height, fps=fps, audio=audio, rotate=rotate, vfr=vfr,
-                  source=source, crf=crf, preset=preset, tone=tone, pix_fmt=pix_fmt)
+                  source=source, crf=crf, preset=preset, tone=tone, pix_fmt=pix_fmt, gop=gop)
     return _encoded_once("clip", params, Path(path), lambda out: _encode_clip(out, **params))
 
 
-def _encode_clip(path: Path, *, seconds: float, width: int, height: int, fps: float, audio: bool,
+def _encode_clip(path: Path, *, seconds: float, width: int, height: int, fps: float | str, audio: bool,
                  rotate: int | None, vfr: bool, source: str, crf: int, preset: str, tone: float,
-                 pix_fmt: str) -> None:
+                 pix_fmt: str, gop: int | None) -> None:
     even_w, even_h = width + width % 2, height + height % 2  # lavfi sources draw even sizes only
     cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
            "-f", "lavfi", "-i", f"{source}=size={even_w}x{even_h}:rate={fps}:duration={seconds}"]
@@ -85,6 +87,8 @@ def _encode_clip(path: Path, *, seconds: float, width: int, height: int, fps: fl
     if vf:
         cmd += ["-vf", ",".join(vf), "-fps_mode", "vfr"]
     cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt]
+    if gop is not None:
+        cmd += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
     if audio:
         cmd += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
     cmd += [str(path if rotate is None else path.with_suffix(".norot" + path.suffix))]

@@ -22,6 +22,9 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "ok": make_image(d / "ok.png", width=320, height=320),
         "ok2": make_image(d / "ok2.jpg", width=320, height=320),
         "tiny": make_image(d / "tiny.png", width=100, height=100),
+        "tall": make_image(d / "tall.png", width=300, height=1000),  # aspect 0.3
+        "edge_tall": make_image(d / "edge_tall.png", width=400, height=1000),  # aspect 0.4: accepted
+        "wide": make_image(d / "wide.png", width=1300, height=500),  # aspect 2.6
         "text": make_text_as(d / "notes.png"),
         "video": d / "clip.mp4",  # preflight never opens it: video findings come from the caller
     }
@@ -106,7 +109,7 @@ def test_a_clean_prompt_has_no_findings():
 
 def test_too_many_references_together(media):
     images = [media["ok"]] * 3
-    elements = [Element(media["ok2"])] * 2
+    elements = [Element(media["ok2"], (media["ok"],))] * 2
     [f] = check_references(images, elements, SETTINGS)
     assert f.field == "references"
     assert "5 references are attached (3 images + 2 elements)" in f.message and "at most 4" in f.message
@@ -115,16 +118,53 @@ def test_too_many_references_together(media):
 
 
 def test_element_without_frontal_and_with_too_many_references(media):
-    elements = [Element(None, (media["ok"],)), Element(media["ok"], (media["ok2"],) * 4)]
+    elements = [Element(None, (media["ok"],)), Element(media["ok"], (media["ok2"],) * 5)]
     findings = check_references([], elements, SETTINGS)
     assert [(f.field, f.level) for f in findings] == [("elements[0].frontal", "error"),
                                                       ("elements[1].references", "error")]
     assert findings[0].message == "Element 1 has no frontal image." and "@Element1" in findings[0].fix
-    assert "4 reference images; at most 3" in findings[1].message
+    assert str(findings[1]) == ("Element 2 has 5 reference images besides the frontal one; Kling O1 takes "
+                                "1-4. Remove 1.")
+    assert check_references([], [Element(media["ok"], (media["ok2"],) * 4)], SETTINGS) == []
+
+
+def test_an_element_needs_at_least_one_reference_image(media):
+    [f] = check_references([], [Element(media["ok"])], SETTINGS)
+    assert f.field == "elements[0].references"
+    assert str(f) == ("Element 1 has 0 reference images besides the frontal one; Kling O1 needs 1-4. "
+                      "Add at least 1 picture of it from another angle (side, back).")
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("tall", ["tall.png is 300x1,000 px", "aspect ratio (width / height) of 0.30", "0.4-2.5", "too tall"]),
+    ("wide", ["wide.png is 1,300x500 px", "of 2.60", "0.4-2.5", "too wide", "at most 2.5"]),
+])
+def test_frontal_aspect_ratio_outside_0_4_to_2_5(media, name, words):
+    [f] = check_references([], [Element(media[name], (media["ok"],))], SETTINGS)
+    assert f.field == "elements[0].frontal"
+    for word in words:
+        assert word in str(f)
+
+
+def test_aspect_ratio_is_a_frontal_rule_only(media):
+    """fal's schema sets it on frontal_image_url alone: the same picture as a reference is fine."""
+    assert check_references([media["tall"]], [Element(media["edge_tall"], (media["tall"],))], SETTINGS) == []
+
+
+def test_only_the_two_tiers_may_be_submitted(media):
+    from components.checks import check_model
+    from components.config import MODEL_ID, MODEL_ID_STANDARD
+
+    assert check_model(MODEL_ID, SETTINGS) == [] and check_model(MODEL_ID_STANDARD, SETTINGS) == []
+    [f] = check_model("fal-ai/flux-pro/v1.1-ultra", SETTINGS)
+    assert f.field == "model" and "“fal-ai/flux-pro/v1.1-ultra” is not a model this studio runs" in f.message
+    assert MODEL_ID in f.message and "Kling O1 Standard" in f.message
+    request = EditRequest(prompt="Make it snow", video=media["video"], model="fal-ai/flux-pro/v1.1-ultra")
+    assert [x.field for x in preflight(request, SETTINGS)] == ["model"]
 
 
 def test_each_image_is_inspected_under_its_own_field(media):
-    elements = [Element(media["text"], (media["ok"], media["ok"], media["tiny"]))]
+    elements = [Element(media["text"], (media["ok"], media["ok"], media["tiny"]))]  # 3 references: fine
     findings = check_references([media["ok"], media["tiny"]], elements, SETTINGS)
     assert [f.field for f in findings] == ["images[1]", "elements[0].frontal", "elements[0].references[2]"]
     assert "tiny.png is 100x100 px" in findings[0].message
@@ -133,7 +173,8 @@ def test_each_image_is_inspected_under_its_own_field(media):
 
 def test_preflight_aggregates_video_prompt_and_references(media):
     request = EditRequest(prompt="Swap in @Element1 and @Image3", video=media["video"],
-                          images=(media["ok"], media["tiny"]), elements=(Element(media["ok2"]),))
+                          images=(media["ok"], media["tiny"]),
+                          elements=(Element(media["ok2"], (media["ok"],)),))
     video = Finding("error", "video", "clip.mp4 is 2.1 s long; Kling O1 needs 3-10 s.", "Pick a longer clip.")
     findings = preflight(request, SETTINGS, [video])
     assert findings[0] == video
@@ -156,14 +197,14 @@ def test_ensure_ok_raises_all_errors_and_lets_warnings_pass():
 
 
 def test_preflight_files_probes_the_video_and_runs_everything(tmp_path, media):
-    ok = make_clip(tmp_path / "ok.mp4", seconds=3.2, width=1280, height=720, fps=8, audio=False)
+    ok = make_clip(tmp_path / "ok.mp4", seconds=3.2, width=1280, height=720, fps=24, audio=False, crf=45)
     request = EditRequest(prompt="Sky like @Image1", video=ok, images=(media["ok"],))
     assert preflight_files(request, SETTINGS) == []
 
     short = make_clip(tmp_path / "short.mp4", seconds=1, width=320, height=240, fps=8, audio=False)
     findings = preflight_files(EditRequest(prompt="Sky like @Image1", video=short), SETTINGS)
     video = [f for f in findings if f.field == "video"]
-    assert len(video) == 2 and all(f.level == "error" for f in video)  # too short, too small
+    assert len(video) == 4 and all(f.level == "error" for f in video)  # short, narrow, low, slow
     assert ("error", "prompt") in [(f.level, f.field) for f in findings]  # @Image1 attached nowhere
 
 

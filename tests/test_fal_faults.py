@@ -68,8 +68,8 @@ def test_too_short_clip_is_named_with_the_limit(folder, tmp_path):
     with running_fake_fal() as fake, pytest.raises(EngineError) as caught:
         edit(engine(tmp_path), short, tmp_path)
     error = caught.value
-    assert str(error) == ("video_url: Video duration must be between 3 and 10 seconds, got 2.0 seconds. "
-                          "Kling O1 accepts 3-10 s.")
+    assert str(error) == ("video_url: Video duration must be between 3.0 and 10.05 seconds, got 2.00. "
+                          "Kling O1 accepts 3-10.05 s.")
     assert error.field == "video_url" and not error.temporary
     assert error.request_id in fake.jobs
 
@@ -196,14 +196,14 @@ def test_a_passing_server_error_after_submit_does_not_lose_the_paid_result(input
 
 def test_nested_422_locations_are_named_like_the_form_fields():
     detail = [{"loc": ["body", "elements", 1, "reference_image_urls"],
-               "msg": "List should have at most 3 items", "type": "too_long"},
+               "msg": "List should have at most 4 items", "type": "too_long"},
               {"loc": ["body", "video_url"],
                "msg": "Video dimensions must be between 720 and 2160 pixels, got 640x360.",
                "type": "value_error"}]
     error = validation_error(detail, Settings(), Secret(KEY))
     assert str(error) == (
-        "elements[1].reference_image_urls: List should have at most 3 items. Kling O1 takes at most 4 "
-        "elements and images together, each element with up to 3 reference images. "
+        "elements[1].reference_image_urls: List should have at most 4 items. Kling O1 takes at most 4 "
+        "elements and images together, each element with a frontal image and 1-4 reference images. "
         "video_url: Video dimensions must be between 720 and 2160 pixels, got 640x360. "
-        "Kling O1 accepts a short side of at least 720 px and a long side of at most 2160 px.")
+        "Kling O1 accepts a width and height of 720-2160 px each.")
     assert error.field == "elements[1].reference_image_urls"

@@ -307,8 +307,8 @@ def fake_fal():
 
 @pytest.fixture(scope="module")
 def hd_clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("hd") / "hd.mp4", seconds=3, width=1280, height=720, fps=8,
-                     audio=False)
+    return make_clip(tmp_path_factory.mktemp("hd") / "hd.mp4", seconds=3, width=1280, height=720, fps=24,
+                     crf=45, audio=False)
 
 
 def _fal(key: str, settings: Settings):

@@ -11,7 +11,7 @@ import pytest
 
 from components.config import VideoLimits
 from components.errors import InputError, JobCancelled, MediaError
-from components.media.conform import ConformPlan, conform, fit_size, plan_for
+from components.media.conform import ConformPlan, choose_cut, conform, fit_size, plan_for
 from components.media.limits import check_video
 from components.media.probe import probe
 from tests.mediagen import make_clip, make_truncated
@@ -32,6 +32,16 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "silent": make_clip(d / "silent.mp4", seconds=3, width=1280, height=720, audio=False, **flat),
         "busy": make_clip(d / "busy.mp4", seconds=3, width=640, height=360, crf=18),
         "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, **flat),
+        # Frame rates outside 24-60 fps; small and flat: what matters is the timing.
+        "f23976": make_clip(d / "film.mp4", seconds=3.5, fps="24000/1001", audio=False, **flat),
+        "f15": make_clip(d / "screen.mp4", seconds=3.5, fps=15, audio=False, **flat),
+        "f120": make_clip(d / "slowmo.mp4", seconds=3.5, fps=120, audio=False, **flat),
+        "vfr_slow": make_clip(d / "capture.mp4", seconds=3.5, fps=30, vfr=True, audio=False, crf=40),
+        # Only too long: H.264 MP4 with a keyframe every second (a phone's GOP).
+        "trim_only": make_clip(d / "phone.mp4", seconds=12, width=1280, height=720, gop=25, crf=40),
+        # Only too long, but one keyframe at 0: no keyframe cut reaches 3-10.05 s.
+        "one_gop": make_clip(d / "one_gop.mp4", seconds=12, width=1280, height=720, gop=300, audio=False,
+                             **flat),
     }
     c["truncated"] = make_truncated(c["mov"], d / "cut.mov")
     return c
@@ -94,7 +104,7 @@ def test_mov_to_mp4_dropping_audio(clips, tmp_path):
     plan = plan_for(probe(clips["mov"]), LIMITS, keep_audio=False)
     result = conform(clips["mov"], plan, tmp_path)
     assert not result.info.has_audio
-    assert result.changes == ["converted MOV -> MP4", "audio removed"]
+    assert result.changes == ["moved from MOV into MP4 (no re-encode)", "audio removed"]
     assert result.path == tmp_path / "clip.conformed.mp4"
     assert_acceptable(result.info)
 
@@ -142,7 +152,7 @@ def test_fit_size(size, fitted):
 
 def test_plans_that_cannot_help(clips):
     short = probe(clips["short"])
-    with pytest.raises(InputError, match=r"part to keep is 2\.0 s; Kling O1 accepts 3-10 s"):
+    with pytest.raises(InputError, match=r"part to keep is 2\.0 s; Kling O1 accepts 3-10\.05 s"):
         plan_for(short, LIMITS)
     long_ = probe(clips["long"])
     with pytest.raises(InputError, match="not before the end"):
@@ -156,3 +166,80 @@ def test_plans_that_cannot_help(clips):
 def test_unreadable_source_names_the_file(clips, tmp_path):
     with pytest.raises(MediaError, match=r"cut\.mov"):
         conform(clips["truncated"], ConformPlan(), tmp_path)
+
+
+@pytest.mark.parametrize(("name", "source_fps", "target", "how"), [
+    ("f23976", "23.976", 24, "frames repeated"),
+    ("f15", "15", 24, "frames repeated"),
+    ("f120", "120", 60, "frames dropped"),
+])
+def test_fix_it_re_times_a_rate_outside_24_to_60(clips, tmp_path, name, source_fps, target, how):
+    source = probe(clips[name])
+    assert check_video(source, LIMITS)[0].message.startswith(f"Video's frame rate is {source_fps} fps")
+    result = conform(clips[name], plan_for(source, LIMITS), tmp_path)
+    assert result.changes == [f"re-timed {source_fps} fps -> {target} fps ({how}; motion and duration kept)"]
+    assert result.info.fps == target and not result.info.vfr
+    assert result.info.duration == pytest.approx(source.duration, abs=0.05)
+    assert_acceptable(result.info)
+
+
+def test_fix_it_makes_a_slow_variable_rate_constant(clips, tmp_path):
+    source = probe(clips["vfr_slow"])
+    assert source.vfr and source.fps < 24
+    assert "variable" in check_video(source, LIMITS)[0].message
+    result = conform(clips["vfr_slow"], plan_for(source, LIMITS), tmp_path)
+    assert result.changes == [f"frame rate made constant at 30 fps (was variable, {source.fps:g} fps on "
+                              "average; motion and duration kept)"]
+    assert result.info.fps == 30 and not result.info.vfr
+    assert_acceptable(result.info)
+
+
+def test_a_clip_that_only_needs_trimming_is_cut_without_re_encoding(clips, tmp_path):
+    source = probe(clips["trim_only"])
+    result = conform(clips["trim_only"], plan_for(source, LIMITS), tmp_path)
+    assert result.changes == ["cut 12.00 s -> 10.00 s without re-encoding, at keyframes: kept "
+                              "0.000-10.000 s of the original"]
+    out = result.info
+    assert out.duration == pytest.approx(10.0, abs=0.03) and out.frame_count == 250
+    assert (out.video_codec, out.audio_codec, out.fps) == ("h264", "aac", 25)
+    assert_acceptable(out)
+    # The same pixels: a copy, not an encode (an encode at our CRF would not keep the bytes).
+    assert out.size_bytes == pytest.approx(source.size_bytes * 10 / 12, rel=0.15)
+
+
+def test_a_copied_cut_snaps_to_the_keyframes_and_says_where(clips, tmp_path):
+    source = probe(clips["trim_only"])
+    result = conform(clips["trim_only"], plan_for(source, LIMITS, start=1.3, end=8.6), tmp_path)
+    assert result.changes == ["cut 12.00 s -> 8.00 s without re-encoding, at keyframes: kept 1.000-9.000 s "
+                              "of the original; you chose 1.30-8.60 s, the nearest keyframes allow this"]
+    assert result.info.duration == pytest.approx(8.0, abs=0.03)
+    assert_acceptable(result.info)
+
+
+def test_no_valid_keyframe_cut_falls_back_to_re_encoding_and_says_why(clips, tmp_path):
+    result = conform(clips["one_gop"], plan_for(probe(clips["one_gop"]), LIMITS), tmp_path)
+    assert result.changes == ["trimmed 12.0 s -> 10.0 s (re-encoded: no cut at keyframes gives 3-10.05 s "
+                              "here; this clip's keyframes are at 0.00 s)"]
+    assert result.info.duration == pytest.approx(10.0, abs=0.05)
+    assert_acceptable(result.info)
+
+
+def test_a_copy_is_not_tried_when_something_else_needs_new_pixels(clips, tmp_path):
+    result = conform(clips["long"], plan_for(probe(clips["long"]), LIMITS), tmp_path)
+    assert result.changes[0] == "trimmed 12.0 s -> 10.0 s"  # scaled too: one encode does both
+    forced = conform(clips["trim_only"], replace(plan_for(probe(clips["trim_only"]), LIMITS), copy=False),
+                     tmp_path / "forced")
+    assert forced.changes == ["trimmed 12.0 s -> 10.0 s"]
+
+
+@pytest.mark.parametrize(("keys", "duration", "start", "stop", "cut"), [
+    ((0.0, 2.0, 4.0, 6.0, 8.0, 10.0), 12.0, 0.0, 10.0, (0.0, 10.0)),
+    ((0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0), 14.0, 3.0, 13.0, (2.0, 12.0)),  # start snaps back, end near
+    ((0.0, 10.2), 12.0, 0.0, 10.0, None),  # 10.2 > 10.05 and 12 is longer still
+    ((0.0, 10.04), 12.0, 0.0, 10.0, None),  # 10.04 leaves no room for the last audio packet
+    ((0.0, 4.0, 8.0), 12.0, 0.0, 10.0, (0.0, 8.0)),  # shorter, but valid: cheaper than an encode
+    ((0.0, 9.0), 11.5, 0.0, 10.0, (0.0, 9.0)),
+    ((0.0, 1.0), 11.0, 0.0, 10.0, (1.0, 11.0)),  # the start moves forward when the back cannot reach
+])
+def test_choose_cut(keys, duration, start, stop, cut):
+    assert choose_cut(keys, duration, start, stop, LIMITS) == cut

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import MODEL_ID, Settings
+from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.request import EditRequest, Element
 from components.secret import Secret
 
@@ -79,10 +79,32 @@ def test_round_trip_keeps_an_element_without_frontal_and_defaults():
 def test_settings_defaults_match_the_model_contract():
     s = Settings()
     assert s.model_id == MODEL_ID == "fal-ai/kling-video/o1/video-to-video/edit"
-    assert (s.prompt_max_chars, s.max_references, s.max_element_references) == (2500, 4, 3)
-    assert (s.video.min_seconds, s.video.max_seconds, s.video.max_bytes) == (3.0, 10.0, 200 * 1024 * 1024)
+    assert (s.prompt_max_chars, s.max_references) == (2500, 4)
+    assert (s.min_element_references, s.max_element_references) == (1, 4)
+    assert (s.video.min_seconds, s.video.max_seconds, s.video.max_bytes) == (3.0, 10.05, 200 * 1024 * 1024)
+    assert (s.video.min_side, s.video.max_side, s.video.min_fps, s.video.max_fps) == (720, 2160, 24.0, 60.0)
     assert (s.image.min_side, s.image.max_side, s.image.max_bytes) == (300, 8000, 10 * 1024 * 1024)
+    assert (s.image.min_aspect, s.image.max_aspect) == (0.4, 2.5)
     assert s.cost(5) == 0.84 and s.cost(10) == 1.68
+
+
+def test_two_tiers_with_their_own_price_and_nothing_else():
+    s = Settings.from_env({"STUDIO_PRICE_PER_SECOND": "0.2", "STUDIO_PRICE_PER_SECOND_STANDARD": "0.1"})
+    assert [(t.id, t.name, t.price_per_second) for t in s.tiers] == [
+        ("fal-ai/kling-video/o1/video-to-video/edit", "Kling O1", 0.2),
+        (MODEL_ID_STANDARD, "Kling O1 Standard", 0.1)]
+    assert s.tier() == s.tiers[0] and s.tier(MODEL_ID_STANDARD) == s.tiers[1]
+    assert s.tier("fal-ai/flux/dev") is None
+    assert s.cost(5, MODEL_ID_STANDARD) == 0.5 and s.cost(5) == 1.0
+    assert Settings().cost(10, MODEL_ID_STANDARD) == 1.26
+
+
+def test_the_tier_travels_with_the_request_and_old_records_mean_kling_o1():
+    request = EditRequest(prompt="p", video=VIDEO, model=MODEL_ID_STANDARD)
+    assert EditRequest.from_dict(request.to_dict()).model == MODEL_ID_STANDARD
+    old = {k: v for k, v in request.to_dict().items() if k != "model"}
+    assert EditRequest.from_dict(old).model == MODEL_ID
+    assert "model" not in request.to_fal_arguments({VIDEO: "https://x/v.mp4"})  # an endpoint, no argument
 
 
 def test_settings_from_an_empty_environment_are_the_defaults():

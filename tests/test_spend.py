@@ -16,7 +16,7 @@ from components.spend import Caller, ServerKeyGuard, client_address
 
 def _job(store: JobStore, seconds: float, status: str, request_id: str | None, key_source: str = "server"):
     job = store.create("o" * 32, EditRequest("p", store.jobs_root / "c.mp4",
-                                             extra={"billed_seconds": seconds}),
+                                             extra={"billed_usd": seconds * 0.1}),
                        "fal", key_source)
     store.update(job.id, status=status, request_id=request_id)
 
@@ -31,9 +31,9 @@ def test_budget_counts_what_fal_charged_or_may_charge(tmp_path):
     _job(store, 5, "succeeded", "r5", key_source="user")  # the user's money, not the owner's
     guard = ServerKeyGuard(settings, store)
     assert guard.spent_today() == pytest.approx(1.5)
-    guard.admit(Caller("a" * 32, "198.51.100.1"), 5)  # 1.5 + 0.5 fits
+    guard.admit(Caller("a" * 32, "198.51.100.1"), 0.5)  # 1.5 + 0.5 fits
     with pytest.raises(RateLimitError, match=r"daily budget .* \$1\.50 of \$2\.00 .* \$0\.60") as refused:
-        guard.admit(Caller("b" * 32, "198.51.100.2"), 6)
+        guard.admit(Caller("b" * 32, "198.51.100.2"), 0.6)
     assert "your own fal key" in str(refused.value)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from components.errors import EngineError
+from components.media.limits import human_size
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,8 @@ def _tls() -> ssl.SSLContext:
 
 
 def _too_big(size: int, limit: int, request_id: str | None) -> EngineError:
-    return EngineError(f"The edited clip is larger than this studio keeps ({size / 1e6:.0f} MB, limit "
-                       f"{limit / 1e6:.0f} MB).",
+    return EngineError(f"The edited clip is larger than this studio keeps ({human_size(size, limit)}, limit "
+                       f"{human_size(limit)}).",
                        fix="Raise STUDIO_MAX_RESULT_MB, or use a shorter clip.", request_id=request_id)
 
 

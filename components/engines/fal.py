@@ -30,8 +30,9 @@ from components.engines.base import CancelToken, EditResult, ProgressCallback, P
 from components.engines.download import download_result
 from components.engines.fal_errors import to_studio_error
 from components.engines.upload_cache import UploadCache, file_digest
-from components.errors import EngineError, JobCancelled, MediaError, QueueTimeoutError
+from components.errors import EngineError, InputError, JobCancelled, MediaError, QueueTimeoutError
 from components.jobs.owner_secret import server_secret
+from components.media.limits import human_size
 from components.media.probe import probe
 from components.request import EditRequest
 from components.secret import Secret
@@ -119,7 +120,10 @@ class FalEngine:
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
         run = _Run(on_event)
-        run.emit("preparing", "Preparing the upload", fraction=0.0)
+        tier = self._settings.tier(request.model)
+        if tier is None:  # the pre-flight refuses it first; never submit to an endpoint we did not price
+            raise InputError(f"“{request.model}” is not a model this studio runs.", field="model")
+        run.emit("preparing", f"Preparing the upload for {tier.name}", fraction=0.0)
         if cancel.cancelled:
             raise JobCancelled(NOT_SUBMITTED)
         client = self._client()
@@ -128,7 +132,7 @@ class FalEngine:
         if cancel.cancelled:  # the last moment a cancel costs nothing
             raise JobCancelled(NOT_SUBMITTED)
         arguments = request.to_fal_arguments(urls)
-        handle = await self._call(client.submit(self._settings.model_id, arguments=arguments),
+        handle = await self._call(client.submit(request.model, arguments=arguments),
                                   "submitting the job")
         log.info("fal request %s submitted", handle.request_id)
         run.emit("submitted", f"Submitted to fal as request {handle.request_id}", fraction=0.3,
@@ -140,7 +144,8 @@ class FalEngine:
 
     async def resume(self, request_id: str, workdir: Path, on_event: ProgressCallback,
                      cancel: CancelToken) -> EditResult:
-        """Reattach to an earlier request by id (another engine object, another process even)."""
+        """Reattach to an earlier request by id (another engine object, another process even). The
+        default tier's id serves both tiers: fal's request URLs keep only the app ("fal-ai/kling-video")."""
         run = _Run(on_event)
         client = self._client()
         handle = await self._call(client.get_handle(self._settings.model_id, request_id.strip()),
@@ -394,7 +399,7 @@ class _Run:
 
 
 def _mb(size: int | float | None) -> str:
-    return f"{(size or 0) / 1e6:.1f} MB"
+    return human_size(int(size or 0))
 
 
 def _duration(seconds: float) -> str:

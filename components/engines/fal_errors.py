@@ -16,6 +16,7 @@ from fal_client.client import FalClientHTTPError, FalClientTimeoutError
 
 from components.config import Settings
 from components.errors import AuthError, EngineError, RateLimitError, StudioError
+from components.media.limits import human_size
 from components.secret import Secret
 
 KEYS_PAGE = "fal.ai/dashboard/keys"
@@ -94,11 +95,12 @@ def field_limit(name: str, msg: str, settings: Settings) -> str:
     if name == "video_url":
         if "duration" in low or "second" in low:
             return f"Kling O1 accepts {v.min_seconds:g}-{v.max_seconds:g} s."
-        if "dimension" in low or "pixel" in low or "resolution" in low:
-            return (f"Kling O1 accepts a short side of at least {v.min_side} px and a long side of at "
-                    f"most {v.max_side} px.")
+        if "dimension" in low or "pixel" in low or "resolution" in low or "width" in low or "height" in low:
+            return f"Kling O1 accepts a width and height of {v.min_side}-{v.max_side} px each."
+        if "fps" in low or "frame rate" in low:
+            return f"Kling O1 accepts {v.min_fps:g}-{v.max_fps:g} fps (Fix it re-times a clip)."
         if "mb" in low or "size" in low or "large" in low:
-            return f"Kling O1 accepts up to {v.max_bytes // (1024 * 1024)} MB."
+            return f"Kling O1 accepts up to {human_size(v.max_bytes)}."
         if "format" in low or "codec" in low:
             return f"Kling O1 accepts {' or '.join('.' + c for c in v.containers)}."
         return (f"Kling O1 accepts {'/'.join(v.containers)} clips of {v.min_seconds:g}-{v.max_seconds:g} s, "
@@ -107,7 +109,8 @@ def field_limit(name: str, msg: str, settings: Settings) -> str:
         return f"The prompt is required and may have up to {settings.prompt_max_chars} characters."
     if name.startswith(("image_urls", "elements", "body")):
         return (f"Kling O1 takes at most {settings.max_references} elements and images together, each "
-                f"element with up to {settings.max_element_references} reference images.")
+                f"element with a frontal image and {settings.min_element_references}-"
+                f"{settings.max_element_references} reference images.")
     return ""
 
 

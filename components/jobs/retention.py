@@ -41,8 +41,7 @@ def apply_retention(store: JobStore, settings: Settings, *, now: float | None = 
             keep.append(job)
 
     cap = settings.retention_max_gb * _GB
-    cap_text = (f"{settings.retention_max_gb:g} GB" if settings.retention_max_gb >= 1
-                else human_size(int(cap)))
+    cap_text = human_size(int(cap))
     size_reason = f"Output removed to keep stored edits under {cap_text} (retention); the oldest go first."
 
     total = folder_bytes(store.jobs_root)
@@ -54,8 +53,8 @@ def apply_retention(store: JobStore, settings: Settings, *, now: float | None = 
             expired.append(_expire(store, job, size_reason))
             total -= size
     if expired:
-        log.info("retention expired %d job(s); jobs folder now %.1f MB", len(expired),
-                 folder_bytes(store.jobs_root) / 1e6)
+        log.info("retention expired %d job(s); jobs folder now %s", len(expired),
+                 human_size(folder_bytes(store.jobs_root)))
     return expired
 
 

@@ -88,12 +88,12 @@ class JobStore:
                             (owner, request_id))
         return rows[0] if rows else None
 
-    def server_key_seconds_since(self, since: float) -> list[float]:
-        """Billed seconds of each server-key job created since ``since`` that fal charged or may
-        still charge: every one except those that failed or were cancelled before reaching fal."""
+    def server_key_costs_since(self, since: float) -> list[float]:
+        """The estimated cost (USD, fixed at submit) of each server-key job created since ``since``
+        that fal charged or may still charge: all but those that ended before reaching fal."""
         jobs = self._select("WHERE key_source = 'server' AND created_at >= ? AND NOT "
                             "(status IN ('failed', 'cancelled') AND request_id IS NULL)", (since,))
-        return [float(j.request.get("extra", {}).get("billed_seconds") or 0.0) for j in jobs]
+        return [float(j.request.get("extra", {}).get("billed_usd") or 0.0) for j in jobs]
 
     def unfinished(self) -> list[Job]:
         """Queued, running or waiting for a key, oldest first: what recovery must decide about."""

@@ -1,17 +1,25 @@
-"""Make a clip acceptable to Kling O1 ("Fix it"): trim, bake in rotation, scale into range, make
-the frame rate constant, re-encode as H.264/AAC MP4 under the size limit.
+"""Make a clip acceptable to Kling O1 ("Fix it") the cheapest valid way.
+
+A clip that only needs trimming, and whose codec (H.264, 4:2:0) and container are already
+acceptable, is cut at keyframes with a stream copy: no re-encode, so no quality loss, in a fraction
+of a second for any size. Anything else (rotation, scale, a frame rate outside 24-60 fps or a
+variable one that must be re-timed, another codec or container, a file still too big) is
+re-encoded as H.264/AAC MP4 under the size limit, with the frame rate moved to the nearest
+accepted constant rate (23.976 -> 24, 120 -> 60).
 
 One ffmpeg process streams the clip from file to file, so memory stays flat whatever the size.
-The result carries the list of what changed in plain words, so the user sees exactly what was
-done to their footage before paying for an edit of it.
+The result carries the list of what changed in plain words (the exact cut, the new rate), so the
+user sees exactly what was done to their footage before paying for an edit of it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from components.config import VideoLimits
@@ -23,9 +31,19 @@ from components.media.ffmpeg import (
     MP4_ARGS,
     CancelFn,
     ProgressFn,
+    run,
     run_streaming,
 )
-from components.media.limits import MODEL, human_size, seconds
+from components.media.limits import (
+    FPS_TOLERANCE,
+    MODEL,
+    check_video,
+    fps_text,
+    frame_rate_problem,
+    human_size,
+    retime_target,
+    seconds,
+)
 from components.media.probe import MediaInfo, probe
 
 # A ceiling on what x264 at our CRF spends on very busy footage, in bits per pixel per frame.
@@ -34,6 +52,17 @@ _WORST_BITS_PER_PIXEL = 0.4
 _SIZE_MARGIN = 0.92  # room for the container and the audio encoder's own overshoot
 _BUFFER_SECONDS = 1.0  # x264's rate buffer: it may start full, so it adds to what the cap lets through
 _MIN_VIDEO_BITRATE = 200_000  # below this a capped encode is not worth watching
+# A re-encoded trim keeps this much below the longest accepted clip (10.05 -> 10.0 s): frame and
+# audio-packet rounding may add a few ms, and a round figure reads better in the change list.
+_TRIM_MARGIN = 0.05
+# A stream-copied cut keeps its last audio packet whole (~23 ms of AAC); keep that much headroom.
+_COPY_MARGIN = 0.03
+_COPY_SIZE_MARGIN = 0.98  # a cut is expected to weigh its share of the file; keep room for variance
+_COPY_CODECS = {"h264"}  # what a copy may keep: H.264 plays in every browser and in Kling O1
+_COPY_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
+_TB = re.compile(r"^#tb 0: (\d+)/(\d+)", re.M)
+_PACKET = re.compile(r"^0,\s*(-?\d+),\s*(-?\d+),\s*\d+,\s*\d+,\s*0x[0-9a-f]+(, F=0x([0-9A-F]+))?", re.M)
+_START = re.compile(r"Duration: [^,]+, start: (-?[\d.]+)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,7 @@ class ConformPlan:
     limits: VideoLimits = field(default_factory=VideoLimits)  # the output is scaled into these sides
     keep_audio: bool = True
     max_bytes: int | None = None  # None: limits.max_bytes
+    copy: bool = True  # a trim-only fix may stream-copy; False forces a re-encode (benchmarks, tests)
 
 
 @dataclass(frozen=True)
@@ -86,7 +116,7 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
     if begin >= stop:
         raise InputError(f"The chosen start ({begin:.1f} s) is not before the end ({stop:.1f} s) of the "
                          f"{info.duration:.1f} s video.", fix="Pick a start before the end.", field="video")
-    stop = min(stop, begin + limits.max_seconds)
+    stop = min(stop, round(begin + limits.max_seconds - _TRIM_MARGIN, 3))
     if stop - begin < limits.min_seconds:
         raise InputError(
             f"The part to keep is {stop - begin:.1f} s; {MODEL} accepts "
@@ -116,11 +146,46 @@ def conform(path: Path | str, plan: ConformPlan, out_dir: Path | str, *,
                          fix="Pick a start before the end.", field="video")
     width, height = fit_size(info.width, info.height, plan.limits)
     max_bytes = plan.max_bytes or plan.limits.max_bytes
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{path.stem}.conformed.mp4"
+    why_not_copy: str | None = None
+    if plan.copy and not reencode_reasons(info, plan.limits, (width, height)):
+        copied = _try_copy(path, info, start, end, plan, max_bytes, out, on_progress, cancel)
+        if isinstance(copied, ConformResult):
+            return copied
+        why_not_copy = copied
+    return _reencode(path, info, start, duration, (width, height), plan, max_bytes, out, why_not_copy,
+                     on_progress, cancel)
+
+
+def reencode_reasons(info: MediaInfo, limits: VideoLimits, size: tuple[int, int]) -> list[str]:
+    """What, besides the length, needs new pixels; empty when a stream copy can deliver the clip."""
+    reasons = []
+    if info.container not in limits.containers:
+        reasons.append(f"the container is {info.container.upper()}")
+    if info.video_codec not in _COPY_CODECS:
+        reasons.append(f"the codec is {info.video_codec}")
+    if info.pixel_format not in _COPY_PIXEL_FORMATS:
+        reasons.append(f"the pixel format is {info.pixel_format}")
+    if info.rotation:
+        reasons.append("the rotation must be baked in")
+    if size != (info.width, info.height):
+        reasons.append("the picture must be scaled")
+    if frame_rate_problem(info, limits) is not None:
+        reasons.append("the frame rate must be re-timed")
+    return reasons
+
+
+def _reencode(path: Path, info: MediaInfo, start: float, duration: float, size: tuple[int, int],
+              plan: ConformPlan, max_bytes: int, out: Path, why_not_copy: str | None,
+              on_progress: ProgressFn | None, cancel: CancelFn | None) -> ConformResult:
+    width, height = size
     keep_audio = plan.keep_audio and info.has_audio
-    rate = info.constant_fps
+    rate = retime_target(info, plan.limits)
 
     filters = [f"scale={width}:{height}:flags=bicubic", "setsar=1"]
-    if info.vfr:
+    if info.vfr or abs(rate - info.fps) > FPS_TOLERANCE:
         filters.append(f"fps={rate:g}")
     cap = _bitrate_cap(width, height, rate, duration, max_bytes, keep_audio)
     args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(path), "-map", "0:v:0",
@@ -128,23 +193,133 @@ def conform(path: Path | str, plan: ConformPlan, out_dir: Path | str, *,
     if cap:
         args += ["-maxrate", str(cap), "-bufsize", str(int(cap * _BUFFER_SECONDS))]
     args += ["-map", "0:a:0", *AAC_ARGS] if keep_audio else ["-an"]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{path.stem}.conformed.mp4"
-    part = out_dir / f".{path.stem}.{uuid.uuid4().hex[:8]}.part.mp4"  # two runs never share one
+    _write(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "convert",
+           duration, on_progress, cancel)
+    changes = _describe(info, start, duration, size, rate, plan.keep_audio, cap, max_bytes)
+    if why_not_copy and changes:
+        changes[0] += f" (re-encoded: {why_not_copy})"
+    return ConformResult(path=out, changes=changes, info=probe(out))
+
+
+def _write(path: Path, args: list[str], out: Path, max_bytes: int, action: str, duration: float,
+           on_progress: ProgressFn | None, cancel: CancelFn | None) -> None:
+    """Run ffmpeg into a private part file and move it to ``out`` only when it is whole and fits."""
+    part = out.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.part.mp4"  # two runs never share one
     try:
-        run_streaming([*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS, "-y", str(part)],
-                      file=path, action="convert", duration=duration,
+        run_streaming([*args, "-y", str(part)], file=path, action=action, duration=duration,
                       on_progress=on_progress, cancel=cancel)
         if (written := part.stat().st_size) > max_bytes:
-            raise MediaError(f"Converted {path.name} is {human_size(written)}, over the "
+            raise MediaError(f"Converted {path.name} is {human_size(written, max_bytes)}, over the "
                              f"{human_size(max_bytes)} limit.", fix="Trim it shorter and try again.",
                              field="video")
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
-    changes = _describe(info, start, duration, (width, height), rate, plan.keep_audio, cap, max_bytes)
-    return ConformResult(path=out, changes=changes, info=probe(out))
+
+
+# ---------------------------------------------------------------------------- stream-copy trim
+@dataclass(frozen=True)
+class VideoPackets:
+    """Presentation times (seconds from the file's start, as ``-ss`` counts) of every video frame
+    and of the keyframes among them, read from the packets without decoding."""
+
+    frames: tuple[float, ...]
+    keyframes: tuple[float, ...]
+
+
+def video_packets(path: Path) -> VideoPackets:
+    """One demux pass (``-c copy`` to framecrc): a packet line without flags is a keyframe."""
+    proc = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], file=path,
+               action="read the keyframes of")
+    tb = _TB.search(proc.stdout)
+    begin = _START.search(proc.stderr)
+    if tb is None:
+        return VideoPackets((), ())
+    unit = Fraction(int(tb[1]), int(tb[2]))
+    origin = Fraction(begin[1]) if begin else Fraction(0)
+    frames, keys = [], []
+    for m in _PACKET.finditer(proc.stdout):
+        t = float(int(m[2]) * unit - origin)
+        frames.append(t)
+        if m[4] is None or int(m[4], 16) & 1:
+            keys.append(t)
+    return VideoPackets(tuple(sorted(frames)), tuple(sorted(keys)))
+
+
+def choose_cut(keyframes: tuple[float, ...] | list[float], duration: float, start: float, stop: float,
+               limits: VideoLimits, margin: float = _COPY_MARGIN) -> tuple[float, float] | None:
+    """The keyframe span [cut_start, cut_end) nearest to ``start``..``stop`` whose length Kling O1
+    accepts (``min_seconds`` .. ``max_seconds`` - ``margin``); None when no pair of keyframes (or a
+    keyframe and the clip's end) gives one. The start prefers the keyframe at or before ``start``,
+    so what the user chose stays in; the end is the boundary nearest ``stop``."""
+    eps = 1e-6
+    ends = sorted({*(k for k in keyframes if k > 0), duration})
+    starts = sorted(keyframes, key=lambda k: (k > start + eps, abs(k - start)))
+    for cut_start in starts:
+        fits = [e for e in ends
+                if limits.min_seconds + margin <= e - cut_start <= limits.max_seconds - margin]
+        if fits:
+            return cut_start, min(fits, key=lambda e: (abs(e - stop), e))
+    return None
+
+
+def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: ConformPlan, max_bytes: int,
+              out: Path, on_progress: ProgressFn | None,
+              cancel: CancelFn | None) -> ConformResult | str:
+    """The stream-copied cut as a ``ConformResult``, or why it cannot be one (then re-encode)."""
+    limits = plan.limits
+    trimming = start > 0 or end < info.duration
+    packets = video_packets(path) if trimming else VideoPackets((), (0.0,))
+    if trimming:
+        cut = choose_cut(packets.keyframes, info.duration, start, end, limits)
+        if cut is None:
+            keys = ", ".join(f"{k:.2f}" for k in packets.keyframes[:8])
+            more = ", ..." if len(packets.keyframes) > 8 else ""
+            span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
+            return f"no cut at keyframes gives {span} here; this clip's keyframes are at {keys}{more} s"
+        cut_start, cut_end = cut
+    else:
+        cut_start, cut_end = 0.0, info.duration
+    length = cut_end - cut_start
+    expected = info.size_bytes * length / info.duration
+    if expected > max_bytes * _COPY_SIZE_MARGIN:
+        return (f"a {length:.2f} s cut would still be about {human_size(int(expected))}, over "
+                f"{human_size(max_bytes)}")
+    keep_audio = plan.keep_audio and info.has_audio
+    args = []
+    if cut_start > 0:
+        # Rounded up to the microsecond: -ss seeks to the keyframe at or before the time, so a
+        # time a hair before the keyframe would land on the one before it.
+        args += ["-ss", f"{math.ceil(cut_start * 1e6) / 1e6:.6f}"]
+    args += ["-i", str(path), "-map", "0:v:0", "-c:v", "copy"]
+    if trimming:
+        # Whole GOPs, counted in frames (exact for the video, whatever its B-frames do to
+        # timestamps); -t cuts the audio at the same point.
+        frames = sum(1 for t in packets.frames if cut_start - 1e-6 <= t < cut_end - 1e-6)
+        args += ["-frames:v", str(frames), "-t", f"{length:.6f}"]
+    if keep_audio:
+        args += ["-map", "0:a:0", *(("-c:a", "copy") if info.audio_codec == "aac" else AAC_ARGS)]
+    else:
+        args += ["-an"]
+    _write(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "cut", length,
+           on_progress, cancel)
+    result = probe(out)
+    if problems := check_video(result, limits):
+        out.unlink(missing_ok=True)
+        return f"the copied cut came out unacceptable ({problems[0].message.rstrip('.')})"
+    changes = []
+    if trimming:
+        asked = (f"; you chose {start:.2f}-{end:.2f} s, the nearest keyframes allow this"
+                 if abs(cut_start - start) > 0.005 or abs(cut_end - end) > 0.005 else "")
+        changes.append(f"cut {info.duration:.2f} s -> {result.duration:.2f} s without re-encoding, at "
+                       f"keyframes: kept {cut_start:.3f}-{cut_end:.3f} s of the original{asked}")
+    if info.container != "mp4":
+        changes.append(f"moved from {info.container.upper()} into MP4 (no re-encode)")
+    if info.has_audio and not plan.keep_audio:
+        changes.append("audio removed")
+    elif keep_audio and info.audio_codec != "aac":
+        changes.append(f"audio {info.audio_codec} -> AAC")
+    return ConformResult(path=out, changes=changes, info=result)
 
 
 def _bitrate_cap(width: int, height: int, fps: float, duration: float, max_bytes: int,
@@ -174,7 +349,10 @@ def _describe(info: MediaInfo, start: float, duration: float, size: tuple[int, i
         changes.append(f"scaled {info.width}x{info.height} -> {size[0]}x{size[1]}")
     if info.vfr:
         changes.append(f"frame rate made constant at {rate:g} fps "
-                       f"(was variable, {info.fps:g} fps on average)")
+                       f"(was variable, {fps_text(info.fps)} fps on average; motion and duration kept)")
+    elif abs(rate - info.fps) > FPS_TOLERANCE:
+        how = "frames repeated" if rate > info.fps else "frames dropped"
+        changes.append(f"re-timed {fps_text(info.fps)} fps -> {rate:g} fps ({how}; motion and duration kept)")
     if info.container != "mp4":
         changes.append(f"converted {info.container.upper()} -> MP4")
     if info.video_codec != "h264":

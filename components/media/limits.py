@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config import VideoLimits
+from components.config import MB, VideoLimits
 from components.errors import Finding
 
 if TYPE_CHECKING:
     from components.media.probe import MediaInfo
 
 MODEL = "Kling O1"  # how messages name the model
-_MB = 1024 * 1024  # the limit "200 MB" is 200 MiB, so sizes are shown in the same unit
+FPS_TOLERANCE = 0.005  # timestamps round: 24 fps may measure 23.999; 23.976 is far outside it
 _FORMAT_NAMES = {"matroska": "MKV/WebM", "mpegts": "MPEG-TS"}  # ffmpeg's demuxer -> what users call it
 
 
@@ -33,32 +33,94 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
         error(f"Video is a {name} file; {MODEL} accepts {accepted}.",
               "Convert it to MP4 (use Fix it).")
     span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
+    measured = measure(info.duration, limits.min_seconds, limits.max_seconds)
     if info.duration > limits.max_seconds:
-        error(f"Video is {info.duration:.1f} s; {MODEL} accepts {span}.",
+        error(f"Video is {measured} s; {MODEL} accepts {span}.",
               f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it).")
     elif info.duration < limits.min_seconds:
-        error(f"Video is {info.duration:.1f} s; {MODEL} accepts {span}.",
+        error(f"Video is {measured} s; {MODEL} accepts {span}.",
               f"Use a clip of at least {seconds(limits.min_seconds)} s (Fix it cannot make a clip longer).")
-    shape = f"{info.width}x{info.height}"
-    if info.short_side < limits.min_side:
-        error(f"Video's short side is {info.short_side} px ({shape}); {MODEL} needs at least "
-              f"{limits.min_side} px.", "Scale it up (use Fix it) or use a higher-resolution clip.")
-    if info.long_side > limits.max_side:
-        error(f"Video's long side is {info.long_side} px ({shape}); {MODEL} accepts at most "
-              f"{limits.max_side} px.", "Scale it down (use Fix it).")
+    sides = f"{limits.min_side}-{limits.max_side} px"
+    for side, px in (("width", info.width), ("height", info.height)):
+        shape = f"{info.width}x{info.height}"
+        if px < limits.min_side:
+            error(f"Video's {side} is {px} px ({shape}); {MODEL} accepts a width and height of {sides} each.",
+                  "Scale it up (use Fix it) or use a higher-resolution clip.")
+        elif px > limits.max_side:
+            error(f"Video's {side} is {px} px ({shape}); {MODEL} accepts a width and height of {sides} each.",
+                  "Scale it down (use Fix it).")
+    if (rate := frame_rate_problem(info, limits)) is not None:
+        error(*rate)
     if info.size_bytes > limits.max_bytes:
-        error(f"Video is {human_size(info.size_bytes)}; {MODEL} accepts at most "
+        error(f"Video is {human_size(info.size_bytes, limits.max_bytes)}; {MODEL} accepts at most "
               f"{human_size(limits.max_bytes)}.", "Re-encode it smaller (use Fix it).")
     return found
 
 
-def human_size(n: int) -> str:
-    """Bytes in the unit the limits use: "200 MB" (MiB), "12.3 MB", "640 KB"."""
-    if n >= _MB:
-        return f"{n / _MB:.1f}".removesuffix(".0") + " MB"
+def frame_rate_problem(info: MediaInfo, limits: VideoLimits) -> tuple[str, str] | None:
+    """(message, fix) when the measured rate is outside the accepted range, else None. fal measures
+    the average rate, so a variable-rate clip is judged by its average; "Fix it" re-times it to the
+    nearest accepted constant rate, which keeps the motion and the duration."""
+    fps = info.fps
+    if limits.min_fps - FPS_TOLERANCE <= fps <= limits.max_fps + FPS_TOLERANCE:
+        return None
+    span = f"{limits.min_fps:g}-{limits.max_fps:g} fps"
+    rate = (f"variable, {fps_text(fps)} fps on average" if info.vfr else f"{fps_text(fps)} fps")
+    target = retime_target(info, limits)
+    return (f"Video's frame rate is {rate}; {MODEL} accepts {span}.",
+            f"Use Fix it to re-time it to a constant {target:g} fps (motion and duration are kept).")
+
+
+def retime_target(info: MediaInfo, limits: VideoLimits) -> float:
+    """The constant rate a clip is encoded at: its own (for a variable one the rate it was shot at),
+    moved to the nearest accepted rate (23.976 -> 24, 15 -> 24, 120 -> 60)."""
+    rate = info.constant_fps or info.fps
+    if rate < limits.min_fps - FPS_TOLERANCE:
+        return limits.min_fps
+    if rate > limits.max_fps + FPS_TOLERANCE:
+        return limits.max_fps
+    return rate
+
+
+def fps_text(fps: float) -> str:
+    """23.976 -> "23.976", 24.0 -> "24", 20.571 -> "20.571": enough digits to tell 23.976 from 24."""
+    return f"{fps:.3f}".rstrip("0").rstrip(".")
+
+
+def measure(value: float, low: float, high: float) -> str:
+    """A measured number with one decimal, or more when one would make it look within limits (a
+    3.0 s that is really 2.97 s, a 10.1 s that is really 10.06 s): the sentence must not contradict
+    itself."""
+    if low <= value <= high:
+        return f"{value:.1f}"
+    for digits in (1, 2, 3):
+        text = f"{value:.{digits}f}"
+        if not low <= float(text) <= high:
+            return text
+    return f"{value:.3f}"
+
+
+def human_size(n: int, beside: int | None = None) -> str:
+    """Bytes in the one unit every message uses, MB = 1024 x 1024 bytes (``config.MB``, the unit
+    the limits are set in; GB = 1024 MB): "200 MB", "12.3 MB", "640 KB", "500 bytes", "5 GB".
+
+    ``beside`` is a limit shown in the same sentence: decimals are added until the two read
+    differently, so a file over "10 MB" never reads as "10 MB" itself.
+    """
+    for digits in (1, 2, 3):
+        text = _size(n, digits)
+        if beside is None or n == beside or text != _size(beside, digits):
+            return text
+    return f"{n:,} bytes"
+
+
+def _size(n: int, digits: int) -> str:
+    for unit, scale in (("GB", 1024 * MB), ("MB", MB)):
+        if n >= scale:
+            return f"{n / scale:.{digits}f}".rstrip("0").removesuffix(".") + f" {unit}"
     return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
 
 
 def seconds(value: float) -> str:
-    """A limit in seconds without a needless ".0": 3 -> "3", 2.5 -> "2.5"."""
+    """A limit in seconds without a needless ".0": 3 -> "3", 2.5 -> "2.5", 10.05 -> "10.05"."""
     return f"{value:g}"

@@ -101,7 +101,7 @@ def probe(path: Path | str) -> MediaInfo:
     if demuxer[1].endswith("_pipe") or demuxer[1] == "image2":  # ffmpeg reads a picture as a 1-frame stream
         kind = demuxer[1].removesuffix("_pipe").upper()
         raise MediaError(f"{path.name} is a still image ({kind}), not a video.",
-                         fix="Upload a 3-10 s MP4 or MOV clip; attach pictures as reference images.",
+                         fix="Upload a 3-10.05 s MP4 or MOV clip; attach pictures as reference images.",
                          field="video")
     video = _video_stream(header)
     if video is None:

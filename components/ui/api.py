@@ -12,6 +12,7 @@ import asyncio
 import gradio as gr
 from gradio.data_classes import FileData
 
+from components.config import MODEL_ID
 from components.errors import EngineError, JobCancelled
 from components.secret import parse_user_key
 from components.spend import Caller
@@ -25,16 +26,18 @@ API_NAME = "edit"
 def build(deps: Deps) -> None:
     async def edit(video: FileData, prompt: str, images: list[FileData] | None = None,
                    elements: list[dict] | None = None, keep_audio: bool = False, fal_key: str = "",
+                   model: str = MODEL_ID,
                    request: gr.Request = None) -> tuple[FileData, FileData, dict]:  # type: ignore[assignment]
         """Edit a 3-10 s clip with Kling O1 (or the local preview when no fal key is available).
 
         Args:
-            video: the clip to edit (.mp4/.mov, 3-10 s, 720-2160 px, <= 200 MB).
+            video: the clip to edit (.mp4/.mov, 3-10.05 s, 720-2160 px each side, 24-60 fps, <= 200 MB).
             prompt: the instruction; refer to attachments as @Image1.. and @Element1..
             images: reference images, @Image1 first.
-            elements: each {"frontal": image file, "references": [0-3 image files]}, @Element1 first.
+            elements: each {"frontal": image file, "references": [1-4 image files]}, @Element1 first.
             keep_audio: keep the clip's original sound track.
             fal_key: your own fal key (optional; never stored).
+            model: fal endpoint id: Kling O1 (default) or "fal-ai/kling-video/o1/standard/video-to-video/edit"
         Returns:
             the edited clip, the original | edited side-by-side mp4, and details
             {engine, request_id, notes, timings, job_id}.
@@ -42,7 +45,7 @@ def build(deps: Deps) -> None:
         caller = Caller(api_owner(request), address_of(request, deps.settings))
         # Every file must be one gradio received from this caller (handle_file); a bare server
         # path is refused inside make_request, before anything is read.
-        edit_request = deps.service.make_request(video, prompt, images, elements, keep_audio)
+        edit_request = deps.service.make_request(video, prompt, images, elements, keep_audio, model)
         key = parse_user_key(fal_key if isinstance(fal_key, str) else None)
         job = await asyncio.to_thread(deps.service.start, caller, key, edit_request)
         async for snapshot in deps.runner.watch(job.id, caller.owner):
@@ -53,7 +56,7 @@ def build(deps: Deps) -> None:
             raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
                               request_id=job.request_id)
         details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
-                   "timings": dict(job.timings), "job_id": job.id}
+                   "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model}
         side = job.side_by_side or job.output_video
         return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
                 FileData(path=str(side), orig_name="side_by_side.mp4"), details)

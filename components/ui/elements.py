@@ -1,4 +1,6 @@
-"""The element builder (@Element1..): a frontal image plus up to 3 reference images each.
+"""The element builder (@Element1..): a frontal image plus 1-4 reference images (other angles) each,
+as fal's schema requires: an element with no other angle is flagged by the live checks and blocks
+Generate, a fifth angle is not kept.
 
 Elements are dicts in a gr.State (``{"frontal": path | None, "references": [paths]}``) drawn with
 gr.render; remove and reorder renumber the prompt's labels like the image gallery does.
@@ -68,8 +70,8 @@ def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) 
                                        height=140, sources=["upload", "clipboard"], key=f"front-{i}",
                                        elem_classes="element-frontal")
                     refs = gr.Gallery(item.get("references") or None, label=(
-                        f"Reference images ({len(item.get('references', []))}/"
-                        f"{settings.max_element_references})"),
+                        f"Other angles ({len(item.get('references', []))}/"
+                        f"{settings.max_element_references}, at least {settings.min_element_references})"),
                         type="filepath", interactive=True, file_types=["image"], columns=3, height=140,
                         key=f"refs-{i}", elem_classes="element-references")
             frontal.upload(_set_frontal(i, deps.files), [elements, frontal], elements)

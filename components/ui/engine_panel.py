@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from components.config import Settings
+from components.config import PRICE_NOTE, Settings
 from components.engines.select import choose_engine
 from components.errors import InputError
 from components.key_vault import KeyVault
@@ -26,10 +26,14 @@ class EngineHandles:
     key: gr.Textbox | None
     forget: gr.Button | None
     key_set: gr.State  # bool: whether this tab has a key in the vault (never the key itself)
+    tier: gr.Radio  # value: the fal endpoint id of the chosen tier
 
 
 def build(settings: Settings) -> EngineHandles:
     status = gr.HTML(status_html(settings, None, None), elem_id="engine-status", padding=False)
+    tier = gr.Radio([(f"{t.name} (${t.price_per_second:.3f}/s)", t.id) for t in settings.tiers],
+                    value=settings.model_id, label="Model", elem_id="model-tier",
+                    info=f"Same inputs and limits; Standard is cheaper ({PRICE_NOTE}).")
     key = forget = None
     if settings.allow_user_key:
         with gr.Row(equal_height=True):
@@ -38,18 +42,19 @@ def build(settings: Settings) -> EngineHandles:
                              info="Kept in this server's memory for this tab only; "
                                   "never stored or shown again.")
             forget = gr.Button("Forget my key", size="sm", scale=1, visible=False, elem_id="forget-key")
-    return EngineHandles(status, key, forget, gr.State(False))
+    return EngineHandles(status, key, forget, gr.State(False), tier)
 
 
 def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settings) -> None:
-    def refresh(seconds: float | None, request: gr.Request):
-        return status_html(settings, user_key(vault, request), seconds)
+    def refresh(seconds: float | None, model: str | None, request: gr.Request):
+        return status_html(settings, user_key(vault, request), seconds, model)
 
-    duration.change(refresh, duration, h.status, show_progress="hidden", queue=False)
+    gr.on([duration.change, h.tier.change], refresh, [duration, h.tier], h.status, show_progress="hidden",
+          queue=False)
     if h.key is None or h.forget is None:
         return
 
-    def take_key(text: str | None, seconds: float | None, request: gr.Request):
+    def take_key(text: str | None, seconds: float | None, model: str | None, request: gr.Request):
         """Move the typed key into the vault and empty the field in the same event."""
         try:
             key = parse_user_key(text)
@@ -59,27 +64,31 @@ def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settin
         if key is None and not (text or "").strip():
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         vault.put(session_id(request), key)
-        return ("", status_html(settings, key, seconds), gr.Button(visible=key is not None), key is not None)
+        return ("", status_html(settings, key, seconds, model), gr.Button(visible=key is not None),
+                key is not None)
 
-    def forget(seconds: float | None, request: gr.Request):
+    def forget(seconds: float | None, model: str | None, request: gr.Request):
         vault.drop(session_id(request))
-        return status_html(settings, None, seconds), gr.Button(visible=False), False
+        return status_html(settings, None, seconds, model), gr.Button(visible=False), False
 
     # On Enter or leaving the field, not per keystroke: a half-typed key is not a key.
-    gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration], [h.key, h.status, h.forget, h.key_set],
-          show_progress="hidden", trigger_mode="always_last")
-    h.forget.click(forget, duration, [h.status, h.forget, h.key_set], show_progress="hidden")
+    gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration, h.tier],
+          [h.key, h.status, h.forget, h.key_set], show_progress="hidden", trigger_mode="always_last")
+    h.forget.click(forget, [duration, h.tier], [h.status, h.forget, h.key_set], show_progress="hidden")
 
 
-def status_html(settings: Settings, key: Secret | None, seconds: float | None) -> str:
+def status_html(settings: Settings, key: Secret | None, seconds: float | None,
+                model_id: str | None = None) -> str:
     choice = choose_engine(settings, key)
+    tier = settings.tier(model_id) or settings.tiers[0]
     if not choice.charges:
         cost = "Free: runs on this machine."
     elif seconds:
-        cost = (f"Estimated cost: <b>${settings.cost(seconds):.2f}</b> "
-                f"({seconds:.1f} s × ${settings.price_per_second:.3f}/s)")
+        cost = (f"Estimated cost on {html.escape(tier.name)}: <b>${settings.cost(seconds, tier.id):.2f}</b> "
+                f"({seconds:.1f} s × ${tier.price_per_second:.3f}/s; {PRICE_NOTE})")
     else:
-        cost = f"Costs ${settings.price_per_second:.3f} per second of video."
+        cost = (f"{html.escape(tier.name)} costs about ${tier.price_per_second:.3f} per second of video "
+                f"({PRICE_NOTE}).")
     key_line = ('<div class="engine-key">Your fal key is set for this tab.</div>'
                 if choice.key_source == "user" else "")
     return (f'<div class="engine-status engine-{choice.name}"><div class="engine-label">'

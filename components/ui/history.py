@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from components.config import Settings
 from components.errors import MediaError
 from components.jobs.models import Job
 from components.media.ffmpeg import run
@@ -56,7 +57,7 @@ def build() -> HistoryHandles:
 
 def listing(jobs: list[Job]):
     """Values for (gallery, table, job ids, gallery ids, compare A, compare B) from the owner's jobs."""
-    rows = [[_when(j.created_at), status_text(j), j.engine, _short(j.request.get("prompt", ""), 90),
+    rows = [[_when(j.created_at), status_text(j), engine_text(j), _short(j.request.get("prompt", ""), 90),
              j.request_id or "", j.id[:8]] for j in jobs]
     with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
     thumbs = [(str(t), f"{status_text(j)} · {_short(j.request.get('prompt', ''), 40)}")
@@ -66,6 +67,14 @@ def listing(jobs: list[Job]):
     table = {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]}
     return (thumbs, table, [j.id for j in jobs], [j.id for j, _ in with_thumbs],
             gr.Dropdown(choices=done, value=None), gr.Dropdown(choices=done, value=None))
+
+
+def engine_text(job: Job) -> str:
+    """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"."""
+    if job.engine != "fal":
+        return job.engine
+    tier = Settings().tier(job.edit_request().model)  # tier names do not depend on the environment
+    return f"fal · {tier.name if tier else job.edit_request().model}"
 
 
 def status_text(job: Job) -> str:

@@ -49,21 +49,34 @@ def values(job: Job, settings: Settings) -> list:
     """Result values for ``job``, in ``ResultHandles.outputs`` order; empty ones while it has none."""
     request = job.edit_request()
     arguments = job.arguments or (None if job.is_stub else placeholder_arguments(request))
-    code = ((as_python(arguments, settings.model_id), as_curl(arguments, settings.model_id))
+    tier = settings.tier(request.model)
+    name = tier.name if tier else None
+    code = ((as_python(arguments, request.model, name), as_curl(arguments, request.model, name))
             if arguments else ("", ""))
     output = job.output_video if job.output_video and Path(job.output_video).exists() else None
     sbs = job.side_by_side if job.side_by_side and Path(job.side_by_side).exists() else None
     original = request.video if request.video.is_file() else None
     player = comparison.player_value(original or output, output, sbs) if output else None
-    return [player, str(output) if output else None, str(sbs) if sbs else None, *code, details_html(job)]
+    return [player, str(output) if output else None, str(sbs) if sbs else None, *code,
+            details_html(job, settings)]
+
+
+def model_label(job: Job, settings: Settings) -> str:
+    """The tier a job ran on, as history and the details show it ("Kling O1 Standard"); a local
+    preview names the tier it was asked for, since that is what a fal re-run would use."""
+    model = job.edit_request().model
+    tier = settings.tier(model)
+    name = tier.name if tier else model
+    return name if job.engine == "fal" else f"local preview (chosen: {name})"
 
 
 def empty() -> list:
     return [None, None, None, "", "", ""]
 
 
-def details_html(job: Job) -> str:
-    rows = [("Engine", job.engine), ("Status", job.status)]
+def details_html(job: Job, settings: Settings | None = None) -> str:
+    rows = [("Engine", job.engine), ("Model", model_label(job, settings or Settings())),
+            ("Status", job.status)]
     if job.request_id:
         rows.append(("fal request id", job.request_id))
     if job.timings:

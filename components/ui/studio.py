@@ -107,17 +107,17 @@ def build(deps: Deps) -> gr.Blocks:
 
         # ----- generate, cancel, reattach ------------------------------------------------------
         @shows_errors
-        async def on_generate(owner, clip, text, paths, items, audio, request: gr.Request,
+        async def on_generate(owner, clip, text, paths, items, audio, model, request: gr.Request,
                               profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
-            edit = deps.service.make_request(clip, text, paths, items, audio)
+            edit = deps.service.make_request(clip, text, paths, items, audio, model)
             job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit)
             yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
             async for update in follow(job.id, caller.owner):
                 yield update
 
         generate.click(on_generate, [owner_state, video.video, prompt.prompt, refs.images,
-                                     elems.elements, keep_audio], watch_outputs,
+                                     elems.elements, keep_audio, engine.tier], watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
                        ).then(history, owner_state, hist_outputs, queue=False)
 
@@ -179,19 +179,19 @@ def build(deps: Deps) -> gr.Blocks:
             ok = who and isinstance(index, int) and 0 <= index < len(ids)
             job = runner.snapshot(ids[index], who) if ok else None
             if job is None or job.is_stub or job.expired:
-                return [gr.skip()] * (6 + len(result.outputs))
+                return [gr.skip()] * (7 + len(result.outputs))
             try:  # the inputs become this tab's attachments again: copies, like fresh uploads
                 req = copy_inputs(job.edit_request(), deps.scratch.new_folder())
             except InputError:
-                return [gr.skip()] * (6 + len(result.outputs))
+                return [gr.skip()] * (7 + len(result.outputs))
             return [str(req.video), req.prompt, [str(p) for p in req.images],
                     [{"frontal": str(e.frontal) if e.frontal else None,
                       "references": [str(r) for r in e.references]}
-                     for e in req.elements], req.keep_audio, progress.render(job), *results.values(job,
-                                                                                                   settings)]
+                     for e in req.elements], req.keep_audio, progress.render(job),
+                    *results.values(job, settings), req.model]
 
         restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
-                    *result.outputs]
+                    *result.outputs, engine.tier]
         hist.table.select(restore, [owner_state, hist.job_ids], restored)
         hist.gallery.select(restore, [owner_state, hist.gallery_ids], restored)
 

@@ -18,7 +18,7 @@ from components.config import Settings
 from components.errors import Finding, MediaError
 from components.fetch import fetch_to_file
 from components.media.conform import conform, plan_for
-from components.media.limits import check_video
+from components.media.limits import check_video, human_size
 from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
@@ -133,7 +133,7 @@ def panel_html(info: Any, findings: list[Finding]) -> str:
         fps = f"{info.fps:.3g}{' (variable)' if getattr(info, 'vfr', False) else ''}"
         rows = [("Duration", f"{info.duration:.1f} s"), ("Size", f"{info.width}×{info.height}"),
                 ("Frame rate", f"{fps} fps"), ("Audio", audio),
-                ("File", f"{info.size_bytes / 1e6:.1f} MB, {info.container}")]
+                ("File", f"{human_size(info.size_bytes)}, {info.container}")]
         facts = "".join(f"<div><dt>{k}</dt><dd>{html.escape(v)}</dd></div>" for k, v in rows)
         facts = f'<dl class="preflight-facts">{facts}</dl>'
     return f'<div class="preflight">{facts}{findings_html(findings, ok="Within Kling O1 limits.")}</div>'

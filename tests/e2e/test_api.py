@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.checks import preflight_files
-from components.config import Settings
+from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.errors import InputError
 from components.media.probe import probe
 from components.request import EditRequest, Element
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(180)
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("api-media")
     return {
-        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=1280, height=720, fps=8),
+        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=1280, height=720, fps=24, crf=40),
         "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=4, audio=False),
         "broken": make_text_as(d / "broken.mp4"),
         "palette": make_gradient_image(d / "palette.png", [(20, 40, 160), (240, 240, 250), (90, 20, 120)],
@@ -135,20 +135,38 @@ def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
         assert fake.submits == 1
         assert probe(Path(edited)).duration > 2.5 and Path(side_by_side).stat().st_size > 0
         assert "test-key" not in app.log()
+        assert details["model"] == MODEL_ID and fake.submits_by_endpoint == {MODEL_ID: 1}
+
+        # The Standard tier: same inputs, the other endpoint, and the job remembers it.
+        _, _, standard = client.predict(
+            handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
+            [handle_file(str(media["palette"]))], [], False, "", MODEL_ID_STANDARD, api_name="/edit")
+        assert standard["model"] == MODEL_ID_STANDARD
+        assert fake.submits_by_endpoint == {MODEL_ID: 1, MODEL_ID_STANDARD: 1}
+        assert fake.jobs[standard["request_id"]].endpoint == MODEL_ID_STANDARD
+
+        # Any other endpoint id is refused before a byte is uploaded.
+        uploaded = fake.uploaded_bytes
+        with pytest.raises(AppError) as refused:
+            client.predict(handle_file(str(media["clip"])), "Make it snow", [], [], False, "",
+                           "fal-ai/flux-pro/v1.1-ultra", api_name="/edit")
+        assert "“fal-ai/flux-pro/v1.1-ultra” is not a model this studio runs" in str(refused.value)
+        assert fake.submits == 2 and fake.uploaded_bytes == uploaded
 
 
 def test_edit_is_the_only_public_endpoint(local_app):
     info = httpx.get(f"{local_app.url}gradio_api/info", timeout=10, trust_env=False).json()
     assert list(info["named_endpoints"]) == ["/edit"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/edit"]["parameters"]] == [
-        "video", "prompt", "images", "elements", "keep_audio", "fal_key"]
+        "video", "prompt", "images", "elements", "keep_audio", "fal_key", "model"]
 
 
 def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
     with running_app(tmp_path / "mcp", env={"STUDIO_MCP": "1"}) as app:
         tools = httpx.get(f"{app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
     assert [tool["name"] for tool in tools] == ["edit"]
-    assert "3-10 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
+    assert "3-10.05 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
+    assert "o1/standard/video-to-video/edit" in tools[0]["inputSchema"]["properties"]["model"]["description"]
 
 
 def test_file_routes_serve_none_of_the_apps_own_files(local_app, local_edit):

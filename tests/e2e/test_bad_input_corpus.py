@@ -33,6 +33,7 @@ LOOK = "Make it look like @Image1"
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("corpus")
     ok = make_clip(d / "ok.mp4", seconds=3.2, width=1280, height=720, crf=40)
+    flat = {"source": "color", "audio": False, "crf": 45}  # timing cases: the picture does not matter
     big_image = d / "big.jpg"
     big_image.write_bytes(make_image(d / "noise_src.png", width=600, height=600).read_bytes())
     with big_image.open("ab") as fh:  # valid JPEG followed by 11 MB of padding: over the 10 MB cap
@@ -49,6 +50,14 @@ def media(tmp_path_factory) -> dict[str, Path]:
         "audio_only": make_audio(d / "voice.mp4", seconds=4),
         "png_as_mp4": _renamed(make_image(d / "frame.png"), d / "frame.mp4"),
         "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, crf=45, audio=False),
+        "film": make_clip(d / "film.mp4", seconds=3.5, fps="24000/1001", **flat),
+        "screen": make_clip(d / "screen.mp4", seconds=3.5, fps=15, **flat),
+        "slowmo": make_clip(d / "slowmo.mp4", seconds=3.5, fps=120, **flat),
+        "vfr": make_clip(d / "capture.mp4", seconds=3.5, fps=30, vfr=True, audio=False, crf=45),
+        "d102": make_clip(d / "d102.mp4", seconds=10.2, fps=25, **flat),
+        "d1004": make_clip(d / "d1004.mp4", seconds=10.04, fps=25, **flat),
+        "narrow": make_clip(d / "narrow.mp4", seconds=3.2, width=2400, height=720, fps=25, **flat),
+        "tall": make_image(d / "tall.png", width=300, height=1000),
         "img": make_image(d / "ref.png"),
         "img2": make_image(d / "ref2.jpg", color=(20, 120, 200)),
         "gif": make_image(d / "anim.gif", fmt="GIF"),
@@ -95,10 +104,18 @@ def _f(p: Path):
 # (case id, arguments besides the valid defaults, words the message must contain)
 CASES: list[tuple[str, dict, list[str]]] = [
     # videos
-    ("video: 12 s clip", {"video": "long"}, ["12.0 s", "3-10 s"]),
-    ("video: 2 s clip", {"video": "short"}, ["2.0 s", "3-10 s"]),
-    ("video: 480p", {"video": "low"}, ["short side", "720"]),
-    ("video: 4K", {"video": "uhd"}, ["long side", "2160"]),
+    ("video: 12 s clip", {"video": "long"}, ["12.0 s", "3-10.05 s"]),
+    ("video: 2 s clip", {"video": "short"}, ["2.0 s", "3-10.05 s"]),
+    ("video: 10.2 s clip", {"video": "d102"}, ["Video is 10.2 s; Kling O1 accepts 3-10.05 s.",
+                                               "Trim it to 10.05 s or less"]),
+    ("video: 480p", {"video": "low"}, ["height is 480 px", "720-2160 px each"]),
+    ("video: 4K", {"video": "uhd"}, ["width is 3840 px", "720-2160 px each"]),
+    ("video: 2400x720", {"video": "narrow"}, ["width is 2400 px (2400x720)"]),
+    ("video: 23.976 fps", {"video": "film"}, ["frame rate is 23.976 fps", "24-60 fps", "constant 24 fps"]),
+    ("video: 15 fps", {"video": "screen"}, ["frame rate is 15 fps", "24-60 fps", "constant 24 fps"]),
+    ("video: 120 fps", {"video": "slowmo"}, ["frame rate is 120 fps", "24-60 fps", "constant 60 fps"]),
+    ("video: variable rate under 24 fps", {"video": "vfr"}, ["frame rate is variable", "fps on average",
+                                                             "constant 30 fps"]),
     ("video: text renamed .mp4", {"video": "text_mp4"}, ["notes.mp4"]),
     ("video: truncated", {"video": "truncated"}, ["cut.mp4", "incomplete"]),
     ("video: empty file", {"video": "empty"}, ["empty.mp4"]),
@@ -111,7 +128,7 @@ CASES: list[tuple[str, dict, list[str]]] = [
     ("image: too small", {"images": ["tiny"], "prompt": LOOK}, ["tiny.png", "300"]),
     ("image: too wide", {"images": ["wide"], "prompt": LOOK}, ["wide.png", "8,000"]),
     ("image: decompression bomb", {"images": ["bomb"], "prompt": LOOK}, ["bomb.png"]),
-    ("image: over 10 MB", {"images": ["big_image"], "prompt": LOOK}, ["big.jpg", "10.0 MB"]),
+    ("image: over 10 MB", {"images": ["big_image"], "prompt": LOOK}, ["big.jpg is 11 MB", "at most 10 MB"]),
     ("image: text renamed .png", {"images": ["text_png"], "prompt": LOOK}, ["face.png"]),
     ("image: truncated jpeg", {"images": ["cut_jpg"], "prompt": LOOK}, ["cut.jpg"]),
     # prompts
@@ -129,14 +146,24 @@ CASES: list[tuple[str, dict, list[str]]] = [
     # element sets
     ("elements: no frontal", {"elements": [{"frontal": None, "references": ["img"]}],
                               "prompt": "Replace him with @Element1"}, ["frontal"]),
-    ("elements: 4 references", {"elements": [{"frontal": "img", "references": ["img2"] * 4}],
-                                "prompt": "Replace him with @Element1"}, ["3"]),
-    ("elements: frontal not an image", {"elements": [{"frontal": "text_png", "references": []}],
+    ("elements: 5 angles", {"elements": [{"frontal": "img", "references": ["img2"] * 5}],
+                            "prompt": "Replace him with @Element1"},
+     ["Element 1 has 5 reference images besides the frontal one; Kling O1 takes 1-4.", "Remove 1."]),
+    ("elements: no references", {"elements": [{"frontal": "img", "references": []}],
+                                 "prompt": "Replace him with @Element1"},
+     ["Element 1 has 0 reference images besides the frontal one; Kling O1 needs 1-4.", "another angle"]),
+    ("elements: frontal of aspect 0.3", {"elements": [{"frontal": "tall", "references": ["img2"]}],
+                                         "prompt": "Replace him with @Element1"},
+     ["tall.png is 300x1,000 px", "aspect ratio (width / height) of 0.30", "0.4-2.5", "crop it"]),
+    ("elements: frontal not an image", {"elements": [{"frontal": "text_png", "references": ["img"]}],
                                         "prompt": "Replace him with @Element1"}, ["face.png"]),
     ("references: 5 in all", {"images": ["img", "img2", "img"],
-                              "elements": [{"frontal": "img", "references": []},
-                                           {"frontal": "img2", "references": []}],
+                              "elements": [{"frontal": "img", "references": ["img2"]},
+                                           {"frontal": "img2", "references": ["img"]}],
                               "prompt": "@Image1 @Image2 @Image3 @Element1 @Element2"}, ["5", "4"]),
+    # the model tier
+    ("model: an endpoint the studio does not run", {"model": "fal-ai/flux-pro/v1.1-ultra"},
+     ["“fal-ai/flux-pro/v1.1-ultra” is not a model this studio runs", "Kling O1 Standard"]),
     # keys
     ("key: refused by fal", {"fal_key": "wrong-id:wrong-but-well-formed-secret"}, ["fal key", "refused"]),
     ("key: pasted with spaces", {"fal_key": "abc def ghi jkl"}, ["fal key", "spaces"]),
@@ -158,6 +185,8 @@ def _arguments(case: dict, media: dict[str, Path]) -> dict:
         "keep_audio": False,
         "fal_key": case.get("fal_key", ""),
     }
+    if "model" in case:
+        args["model"] = case["model"]
     return args
 
 
@@ -179,6 +208,18 @@ def test_bad_input_gets_its_message_and_spends_nothing(studio, client, media, na
     assert fake.uploaded_bytes == uploaded, f"{name} uploaded {fake.uploaded_bytes - uploaded} bytes"
 
 
+def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(studio, client, media):
+    """The schema's 10.05 s, not the prose's 10 s: a 10.04 s clip goes through, with an element at
+    the top of its own range (4 angles), and fal (the fake, measuring the files) accepts it too."""
+    fake, _ = studio
+    before = fake.submits
+    _, _, details = client.predict(**_arguments({
+        "video": "d1004", "prompt": "Replace him with @Element1",
+        "elements": [{"frontal": "img", "references": ["img2"] * 4}]}, media), api_name="/edit")
+    assert details["engine"] == "fal" and fake.submits == before + 1
+    assert not fake.jobs[details["request_id"]].detail  # fal's own checks (the fake's) passed
+
+
 def test_the_app_still_edits_after_the_corpus(studio, client, media):
     """No case left the server broken: a valid edit through the same app succeeds with fal."""
     fake, _ = studio
@@ -187,3 +228,4 @@ def test_the_app_still_edits_after_the_corpus(studio, client, media):
     assert details["engine"] == "fal" and details["request_id"]
     assert Path(edited).stat().st_size > 0 and Path(side).stat().st_size > 0
     assert fake.submits == submits + 1
+    assert not fake.jobs[details["request_id"]].detail

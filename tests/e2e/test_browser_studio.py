@@ -89,6 +89,12 @@ def _build_edit(page) -> None:
     page.locator(".element-frontal input[type=file]").set_input_files(str(ex.FRONTAL))
     page.locator(".label-button", has_text="@Element1").wait_for()
     page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
+    # fal needs at least one other angle of an element: until it is there, the checks say so.
+    page.wait_for_function("() => document.querySelector('#prompt-checks').innerText"
+                           ".includes('0 reference images besides the frontal one')")
+    page.locator(".element-references input[type=file]").set_input_files(str(ex.SIDE))
+    page.wait_for_function("() => !document.querySelector('#prompt-checks').innerText"
+                           ".includes('reference images besides the frontal one')")
 
     box = page.locator(PROMPT)
     box.fill("Make it look like , cold winter, in the colours of ")
@@ -263,6 +269,13 @@ def test_a_users_key_switches_to_fal_with_a_cost_and_never_reaches_the_page(page
     assert "$0.84" in page.locator("#engine-status").inner_text()  # 5.0 s × $0.168
     # The field is emptied as the key moves into the server's vault: it is in no value or HTML.
     page.wait_for_function("() => document.querySelector('#fal-key input').value === ''")
+    # The tier radio re-prices the same clip: Kling O1 Standard at $0.126/s.
+    page.locator("#model-tier").get_by_text("Kling O1 Standard").click()
+    page.wait_for_function("() => document.querySelector('#engine-status').innerText.includes('$0.63')")
+    assert "Kling O1 Standard" in page.locator("#engine-status").inner_text()
+    assert "estimates" in page.locator("#engine-status").inner_text()
+    page.locator("#model-tier").get_by_text("Kling O1 (").click()
+    page.wait_for_function("() => document.querySelector('#engine-status').innerText.includes('$0.84')")
     assert key not in page.content()
     page.locator("#forget-key").click()
     page.wait_for_function(

@@ -35,8 +35,8 @@ pytestmark = pytest.mark.timeout(600)
 
 N_FAL = 16
 N_LOCAL = 2
-FPS = 4
-DURATIONS = [3.0 + 0.25 * i for i in range(8)]  # a clip's length (12..19 frames) tells whose result a file is
+FPS = 24  # fal's schema accepts 24-60 fps (the fake measures it)
+DURATIONS = [3.0 + 0.25 * i for i in range(8)]  # a clip's length (72..114 frames) tells whose result a file is
 N_FAULTY = 12  # sessions in the fault run
 SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 
@@ -44,7 +44,8 @@ SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
     d = tmp_path_factory.mktemp("load")
-    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=1280, height=720, fps=FPS, crf=45,
+    # 720x720 at 24 fps: the smallest clip fal's schema accepts (each side >= 720 px, >= 24 fps).
+    return [make_clip(d / f"clip{i}.mp4", seconds=s, width=720, height=720, fps=FPS, crf=45,
                       tone=300 + 50 * i) for i, s in enumerate(DURATIONS)]
 
 

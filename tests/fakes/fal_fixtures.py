@@ -117,16 +117,19 @@ class EventLog:
 def sample_request(folder: Path, *, seconds: float = 3.2, images: int = 1, elements: int = 0,
                    prompt: str = "Replace the character with @Element1, in the style of @Image1",
                    tag: str = "") -> EditRequest:
-    """A small valid edit (1280x720 at 4 fps, ~100 KB) made with tests/mediagen.py; ``tag`` makes the
-    images' content unique, so two requests do not share uploads."""
+    """A small valid edit (1280x720 at 24 fps, the lowest rate fal takes; flat colour at a high CRF
+    keeps it ~100 KB) made with tests/mediagen.py; each element has a frontal and one side view (fal
+    requires one); ``tag`` makes the images' content unique, so two requests do not share uploads."""
     folder.mkdir(parents=True, exist_ok=True)
     video = folder / f"clip-{seconds:g}s.mp4"
     if not video.exists():
-        make_clip(video, seconds=seconds, width=1280, height=720, fps=4, audio=False, crf=40)
+        make_clip(video, seconds=seconds, width=1280, height=720, fps=24, audio=False, crf=45)
     shade = sum(map(ord, tag)) % 200
     pics = tuple(make_image(folder / f"image{i}{tag}.png", width=320, height=320, color=(shade, 40 * i, 90))
                  for i in range(images))
     elems = tuple(Element(make_image(folder / f"element{i}{tag}.png", width=320, height=320,
-                                     color=(30, shade, 40 * i)))
+                                     color=(30, shade, 40 * i)),
+                          (make_image(folder / f"element{i}{tag}-side.png", width=320, height=400,
+                                      color=(30, shade, 40 * i + 20)),))
                   for i in range(elements))
     return EditRequest(prompt=prompt, video=video, images=pics, elements=elems)

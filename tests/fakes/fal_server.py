@@ -3,8 +3,11 @@
 The real client drives it unmodified: queue (submit / status with logs and positions / result /
 cancel), CDN token, single and multipart uploads, the GCS fallback, and public file URLs. It checks
 ``Authorization: Key <k>`` against the keys it was given and records which key submitted each
-request, validates arguments the way Kling O1 does (answering COMPLETED + a 422 result for bad
-input) and returns a real mp4: the uploaded clip re-encoded with inverted colours.
+request, serves both tiers' endpoint ids, validates every argument against fal's published schema
+(``SCHEMA``, its own copy, so a studio that loosened a limit would be caught) by fetching the files
+it was given from its own storage and measuring them (the project's probe for the video, Pillow for
+images), answers COMPLETED + a 422 result for bad input, and returns a real mp4: the uploaded clip
+re-encoded with inverted colours.
 
 Faults are switched per test with ``set_fault(name, count=None, **params)``; ``count`` is how many
 times it fires (``None``: every time). Names:
@@ -35,18 +38,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import cv2
 import imageio_ffmpeg
 import uvicorn
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from components.config import Settings
+from components.errors import MediaError
+from components.media.probe import probe
 from components.secret import Secret
 
 QUEUE_OWNER_APP = "fal-ai/kling-video"  # what fal keeps of the endpoint id in request URLs
+# Both tiers serve the same OmniV2VEditInput schema (see /work/shared/notes/fal-schema.md).
+ENDPOINTS = ("fal-ai/kling-video/o1/video-to-video/edit",
+             "fal-ai/kling-video/o1/standard/video-to-video/edit")
+MB = 1024 * 1024
+SCHEMA: dict[str, Any] = {  # fal's figures, written out here rather than read from the studio's config
+    "video_formats": (".mp4", ".mov"), "video_max_bytes": 200 * MB, "video_min_side": 720,
+    "video_max_side": 2160, "video_min_seconds": 3.0, "video_max_seconds": 10.05,
+    "video_min_fps": 24.0, "video_max_fps": 60.0,
+    "frontal_max_bytes": 10 * MB, "frontal_min_side": 300, "frontal_min_aspect": 0.4,
+    "frontal_max_aspect": 2.5, "min_references": 1, "max_references": 4, "max_attachments": 4,
+}
 LOG_MESSAGES = ("Validating inputs", "Loading Kling O1", "Encoding reference images",
                 "Generating frames", "Encoding video")
 
@@ -90,6 +106,7 @@ class FakeJob:
     output_url: str | None = None
     output_size: int = 0
     detail: list[dict[str, Any]] | None = None  # 422 detail when the input was rejected
+    endpoint: str = ENDPOINTS[0]
 
 
 class FakeFal:
@@ -106,6 +123,7 @@ class FakeFal:
         self.jobs: dict[str, FakeJob] = {}
         self.files: dict[str, StoredFile] = {}
         self.submits = 0
+        self.submits_by_endpoint: dict[str, int] = {}
         self.uploaded_bytes = 0
         self.uploads = 0
         self.multipart_parts = 0
@@ -202,7 +220,8 @@ class FakeFal:
 
     def stats(self) -> dict[str, Any]:
         """The counters tests assert on, as JSON-safe values (also served at /_fake/stats)."""
-        return {"submits": self.submits, "uploaded_bytes": self.uploaded_bytes, "uploads": self.uploads,
+        return {"submits": self.submits, "submits_by_endpoint": dict(self.submits_by_endpoint),
+                "uploaded_bytes": self.uploaded_bytes, "uploads": self.uploads,
                 "multipart_parts": self.multipart_parts, "gcs_uploads": self.gcs_uploads,
                 "status_calls": self.status_calls, "cancels": list(self.cancels), "downloads": self.downloads}
 
@@ -366,7 +385,8 @@ class FakeFal:
 
     async def _submit(self, request: Request) -> Response:
         await self._slow()
-        if request.path_params["app_path"] != self.settings.model_id:
+        endpoint = request.path_params["app_path"]
+        if endpoint not in ENDPOINTS:
             return JSONResponse({"detail": "Application not found"}, status_code=404)
         owner = self._key(request)
         if owner is None:
@@ -382,9 +402,10 @@ class FakeFal:
         except json.JSONDecodeError:
             return JSONResponse({"detail": "Body is not JSON"}, status_code=400)
         rid = str(uuid.uuid4())
-        job = FakeJob(rid, owner, arguments, time.monotonic())
+        job = FakeJob(rid, owner, arguments, time.monotonic(), endpoint=endpoint)
         self.jobs[rid] = job
         self.submits += 1
+        self.submits_by_endpoint[endpoint] = self.submits_by_endpoint.get(endpoint, 0) + 1
         asyncio.get_running_loop().run_in_executor(self._pool, self._process, job)
         base = f"{self.url}/{QUEUE_OWNER_APP}/requests/{rid}"
         return JSONResponse({"status": "IN_QUEUE", "request_id": rid, "response_url": base,
@@ -481,7 +502,7 @@ class FakeFal:
             job.done.set()
 
     def _validate(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        s = self.settings
+        """Every way ``args`` breaks OmniV2VEditInput, in pydantic's 422 shape, one item per problem."""
         detail: list[dict[str, Any]] = []
 
         def bad(loc: list[Any], msg: str, kind: str) -> None:
@@ -490,54 +511,104 @@ class FakeFal:
         prompt = args.get("prompt")
         if not isinstance(prompt, str) or not prompt:
             bad(["prompt"], "Field required", "missing")
-        elif len(prompt) > s.prompt_max_chars:
-            bad(["prompt"], f"String should have at most {s.prompt_max_chars} characters", "string_too_long")
-        refs = len(args.get("image_urls") or []) + len(args.get("elements") or [])
-        if refs > s.max_references:
-            bad(["elements"], f"At most {s.max_references} elements and images in total, got {refs}",
-                "value_error")
-        for i, element in enumerate(args.get("elements") or []):
-            if len(element.get("reference_image_urls") or []) > s.max_element_references:
-                bad(["elements", i, "reference_image_urls"],
-                    f"List should have at most {s.max_element_references} items", "too_long")
-        for i, url in enumerate(args.get("image_urls") or []):
-            if self._lookup(url) is None:
+        elif len(prompt) > self.settings.prompt_max_chars:
+            bad(["prompt"], f"String should have at most {self.settings.prompt_max_chars} characters",
+                "string_too_long")
+        if "keep_audio" in args and not isinstance(args["keep_audio"], bool):
+            bad(["keep_audio"], "Input should be a valid boolean", "bool_type")
+        images, elements = args.get("image_urls") or [], args.get("elements") or []
+        if not isinstance(images, list) or not isinstance(elements, list):
+            bad(["image_urls" if not isinstance(images, list) else "elements"],
+                "Input should be a valid list", "list_type")
+            return detail
+        if len(images) + len(elements) > SCHEMA["max_attachments"]:
+            bad(["elements"], f"At most {SCHEMA['max_attachments']} elements and images in total, "
+                f"got {len(images) + len(elements)}", "value_error")
+        for i, url in enumerate(images):
+            if self._image(url) is None:
                 bad(["image_urls", i], "Could not download the image", "file_download_error")
+        for i, element in enumerate(elements):
+            self._validate_element(element if isinstance(element, dict) else {}, i, bad)
         if "video_url" not in args:
             bad(["video_url"], "Field required", "missing")
             return detail
-        video = self._lookup(args["video_url"])
+        video = self._lookup(args["video_url"]) if isinstance(args["video_url"], str) else None
         if video is None or not video.path.exists():
             bad(["video_url"], "Could not download the video", "file_download_error")
             return detail
-        problem = self._check_video(video)
-        if problem:
-            bad(["video_url"], problem, "video_validation_error")
+        for msg in self._check_video(video):
+            bad(["video_url"], msg, "video_validation_error")
         return detail
 
-    def _check_video(self, video: StoredFile) -> str | None:
-        limits = self.settings.video
-        if video.path.suffix.lower().lstrip(".") not in limits.containers:
-            return f"Unsupported video format {video.path.suffix or '(none)'}; use mp4 or mov"
-        if video.path.stat().st_size > limits.max_bytes:
-            return f"Video is larger than {limits.max_bytes // (1024 * 1024)} MB"
-        cap = cv2.VideoCapture(str(video.path))
+    def _validate_element(self, element: dict[str, Any], i: int, bad: Any) -> None:
+        """OmniVideoElementInput: a frontal image within its limits and 1-4 reference images."""
+        frontal = element.get("frontal_image_url")
+        if frontal is None:
+            bad(["elements", i, "frontal_image_url"], "Field required", "missing")
+        else:
+            measured = self._image(frontal)
+            if measured is None:
+                bad(["elements", i, "frontal_image_url"], "Could not download the image",
+                    "file_download_error")
+            else:
+                for msg in _frontal_problems(*measured):
+                    bad(["elements", i, "frontal_image_url"], msg, "image_validation_error")
+        refs = element.get("reference_image_urls")
+        low, high = SCHEMA["min_references"], SCHEMA["max_references"]
+        if refs is None:
+            bad(["elements", i, "reference_image_urls"], "Field required", "missing")
+        elif not isinstance(refs, list):
+            bad(["elements", i, "reference_image_urls"], "Input should be a valid list", "list_type")
+        elif len(refs) < low:
+            bad(["elements", i, "reference_image_urls"],
+                f"List should have at least {low} item after validation, not {len(refs)}", "too_short")
+        elif len(refs) > high:
+            bad(["elements", i, "reference_image_urls"],
+                f"List should have at most {high} items after validation, not {len(refs)}", "too_long")
+        else:
+            for j, url in enumerate(refs):
+                if self._image(url) is None:
+                    bad(["elements", i, "reference_image_urls", j], "Could not download the image",
+                        "file_download_error")
+
+    def _image(self, url: Any) -> tuple[int, int, int] | None:
+        """(bytes, width, height) of an image in this fake's storage; None when it cannot be fetched
+        or is not an image (fal downloads it and opens it the same way)."""
+        stored = self._lookup(url) if isinstance(url, str) else None
+        if stored is None or not stored.path.exists():
+            return None
         try:
-            if not cap.isOpened():
-                return "Could not decode the video"
-            fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-            frames = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
-            width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        finally:
-            cap.release()
-        seconds = frames / fps if fps else 0.0
-        if not limits.min_seconds - 0.05 <= seconds <= limits.max_seconds + 0.05:
-            return (f"Video duration must be between {limits.min_seconds:g} and {limits.max_seconds:g} "
-                    f"seconds, got {seconds:.1f} seconds")
-        if min(width, height) < limits.min_side or max(width, height) > limits.max_side:
-            return (f"Video dimensions must be between {limits.min_side} and {limits.max_side} pixels, "
-                    f"got {width}x{height}")
-        return None
+            with Image.open(stored.path) as im:
+                width, height = im.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return None
+        return stored.path.stat().st_size, width, height
+
+    def _check_video(self, video: StoredFile) -> list[str]:
+        """Measure the clip (the studio's probe: container, sides, duration, average rate) and name
+        every limit it breaks, in fal's wording."""
+        if video.path.suffix.lower() not in SCHEMA["video_formats"]:
+            return [f"Unsupported video format {video.path.suffix or '(none)'}; use mp4 or mov"]
+        size = video.path.stat().st_size
+        if size > SCHEMA["video_max_bytes"]:
+            return [f"Video file size {size} bytes exceeds the maximum of 200.0MB"]
+        try:
+            info = probe(video.path)
+        except MediaError:
+            return ["Could not decode the video"]
+        problems = []
+        low, high = SCHEMA["video_min_side"], SCHEMA["video_max_side"]
+        for side, px in (("width", info.width), ("height", info.height)):
+            if not low <= px <= high:
+                problems.append(f"Video {side} must be between {low} and {high} pixels, got {px}")
+        lo_s, hi_s = SCHEMA["video_min_seconds"], SCHEMA["video_max_seconds"]
+        if not lo_s <= info.duration <= hi_s:
+            problems.append(f"Video duration must be between {lo_s} and {hi_s} seconds, "
+                            f"got {info.duration:.2f}")
+        lo_f, hi_f = SCHEMA["video_min_fps"], SCHEMA["video_max_fps"]
+        if not lo_f - 0.005 <= info.fps <= hi_f + 0.005:
+            problems.append(f"Video FPS must be between {lo_f} and {hi_f}, got {info.fps:.3f}")
+        return problems
 
     def _render(self, source: StoredFile | None, keep_audio: bool) -> StoredFile:
         assert source is not None
@@ -589,6 +660,21 @@ class _CutOffResponse(Response):
         await send({"type": "http.response.body", "body": self._body[: len(self._body) // 3],
                     "more_body": True})
         raise _DropConnection("fault injected: connection dropped mid-body")
+
+
+def _frontal_problems(size: int, width: int, height: int) -> list[str]:
+    """What fal's schema says about one frontal image: size, each side, aspect ratio."""
+    problems = []
+    if size > SCHEMA["frontal_max_bytes"]:
+        problems.append(f"Image file size {size} bytes exceeds the maximum of 10.0MB")
+    low = SCHEMA["frontal_min_side"]
+    if width < low or height < low:
+        problems.append(f"Image must be at least {low}x{low} pixels, got {width}x{height}")
+    aspect = width / height
+    if not SCHEMA["frontal_min_aspect"] <= aspect <= SCHEMA["frontal_max_aspect"]:
+        problems.append(f"Image aspect ratio must be between {SCHEMA['frontal_min_aspect']:.2f} and "
+                        f"{SCHEMA['frontal_max_aspect']:.2f}, got {aspect:.2f}")
+    return problems
 
 
 def _safe(name: str) -> str:
