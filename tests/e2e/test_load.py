@@ -36,7 +36,8 @@ pytestmark = pytest.mark.timeout(600)
 N_FAL = 16
 N_LOCAL = 2
 FPS = 24  # fal's schema accepts 24-60 fps (the fake measures it)
-DURATIONS = [3.0 + 0.25 * i for i in range(8)]  # a clip's length (72..114 frames) tells whose result a file is
+# A clip's length (72..114 frames) tells whose result a file is.
+DURATIONS = [3.0 + 0.25 * i for i in range(8)]
 N_FAULTY = 12  # sessions in the fault run
 SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 
