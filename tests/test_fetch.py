@@ -142,8 +142,8 @@ def test_redirect_loop_is_capped(server, tmp_path):
 
 
 def test_size_cap_holds_without_content_length(server, tmp_path):
-    with pytest.raises(InputError, match="larger than 1 MB"):
-        _fetch(f"{server}/endless", tmp_path, allow_private=True, max_bytes=1_000_000)
+    with pytest.raises(InputError, match="larger than 1 MB"):  # MB = 1024 * 1024, as in every message
+        _fetch(f"{server}/endless", tmp_path, allow_private=True, max_bytes=1024 * 1024)
     assert not list(tmp_path.iterdir()), "a partial download must not be left behind"
 
 

@@ -45,8 +45,10 @@ SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> list[Path]:
     d = tmp_path_factory.mktemp("load")
-    # 720x720 at 24 fps: the smallest clip fal's schema accepts (each side >= 720 px, >= 24 fps).
+    # 720x720 at 24 fps, flat colour: the cheapest clip fal's schema accepts (each side >= 720 px,
+    # >= 24 fps), so the renders measure the app's concurrency, not x264.
     return [make_clip(d / f"clip{i}.mp4", seconds=s, width=720, height=720, fps=FPS, crf=45,
+                      source="color",
                       tone=300 + 50 * i) for i, s in enumerate(DURATIONS)]
 
 
