@@ -45,7 +45,8 @@ def _shapes(path: str) -> dict[str, Any]:
 
 
 # What a slot holds when it is not the one under attack: enough for a handler to go on and reach
-# the attacked slot (a valid prompt, no key). /edit's slots are its parameters, by position.
+# the attacked slot (a valid prompt, no key). /edit's slots are its parameters, by position; any
+# later parameter gets None, i.e. its default.
 _BENIGN = {"textbox": "Make it black and white", "number": 0, "checkbox": False}
 _EDIT_BENIGN = [None, "Make it black and white", [], [], False, ""]
 
@@ -61,7 +62,9 @@ def _events(url: str) -> list[dict]:
 def _calls(dep: dict, value: Any) -> Iterator[tuple[int, list]]:
     """One call per slot a client controls (gr.State slots are held by the server, whatever is
     sent), with ``value`` in that slot; an event without inputs is called once."""
-    benign = _EDIT_BENIGN if dep["types"][:1] == ["api"] else [_BENIGN.get(t) for t in dep["types"]]
+    n = len(dep["types"])
+    benign = ((_EDIT_BENIGN + [None] * n)[:n] if dep["types"][:1] == ["api"]
+              else [_BENIGN.get(t) for t in dep["types"]])
     slots = [i for i, t in enumerate(dep["types"]) if t != "state"]
     if not slots:
         yield -1, list(benign)
