@@ -326,13 +326,18 @@ class JobRunner:
         if live.job.is_stub or not request.video.is_file():
             notes.append("No side-by-side view: the original clip of this request is not on this server.")
         else:
-            self._publish(live, urgent=True, phase="rendering",
-                          message="Waiting to render the side-by-side view")
+            # Result first: watchers get the edited clip now, so the player shows it while the
+            # side-by-side mp4 (a download, not what the player needs) renders after it.
+            self._publish(live, urgent=True, phase="rendering", output_video=result.video,
+                          remote_url=result.remote_url, request_id=result.request_id or live.job.request_id,
+                          arguments=result.arguments,
+                          message="The edit is ready; rendering the side-by-side mp4 for download")
             began = time.monotonic()
             out = workdir / "side_by_side.mp4"
 
             def on_progress(fraction: float) -> None:
-                self._publish(live, urgent=False, message=f"Rendering the side-by-side view, {fraction:.0%}")
+                self._publish(live, urgent=False, message=f"The edit is ready; rendering the side-by-side "
+                                                          f"mp4, {fraction:.0%}")
 
             try:
                 async with self._render_slots:

@@ -69,15 +69,23 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                         hist.compare_b]
 
         async def follow(job_to_watch: str, owner: str):
-            """Yield UI updates for one job until it ends: the tab watches, the runner works."""
+            """Yield UI updates for one job until it ends: the tab watches, the runner works.
+
+            Result first: the player gets the edited clip the moment it is on disk, while the
+            side-by-side mp4 still renders; the final update only adds that download."""
+            shown = False
             async for job in runner.watch(job_to_watch, owner):
                 if job.is_finished or job.status == "waiting_for_key":
                     if job.status == "failed":
                         gr.Warning(job.error or "The edit failed.", title="The edit failed")
                     yield [progress.render(job), None, gr.Button(visible=False),
                            *results.values(job, settings)]
+                elif job.output_video is not None and not shown:
+                    shown = True  # the edit exists: nothing left to cancel
+                    yield [progress.render(job), job.id, gr.Button(visible=False),
+                           *results.values(job, settings)]
                 else:
-                    yield [progress.render(job), job.id, gr.Button(visible=True),
+                    yield [progress.render(job), job.id, gr.Button(visible=not shown),
                            *[gr.skip()] * len(result.outputs)]
 
         # ----- what gates Generate ---------------------------------------------------------------
