@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from components.errors import AuthError, EngineError, InputError, RateLimitError, StudioError
+from components.intent import DuplicateSubmission
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +61,8 @@ def shows_errors(fn: F) -> F:
 
 
 def _title(error: StudioError) -> str:
+    if isinstance(error, DuplicateSubmission):
+        return "Already started"
     if isinstance(error, InputError):
         return "Check the input"
     if isinstance(error, AuthError):

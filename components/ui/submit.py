@@ -12,6 +12,7 @@ from components.checks import ensure_ok, preflight_files
 from components.config import Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
+from components.intent import GUARD, SubmissionGuard, fingerprint
 from components.jobs.models import Job
 from components.jobs.runner import JobRunner
 from components.ratelimit import SessionLimiter
@@ -36,10 +37,24 @@ def make_request(video: str | Path | None, prompt: str, images: list, elements: 
 
 
 def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, owner: str,
-               user_key: Secret | None, request: EditRequest) -> Job:
-    """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError."""
+               user_key: Secret | None, request: EditRequest, guard: SubmissionGuard = GUARD) -> Job:
+    """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError
+    (DuplicateSubmission when the same owner sent this very edit moments ago and it is starting)."""
     ensure_ok(preflight_files(request, settings))
     choice = choose_engine(settings, user_key)
-    in_flight = sum(job.status in IN_FLIGHT for job in runner.history(owner))
-    limiter.acquire(owner, in_flight)
-    return runner.submit(owner, request, build_engine(choice, settings), choice.key_source)
+    key = fingerprint(request)
+
+    def still_running(job_id: str) -> bool:
+        job = runner.snapshot(job_id, owner)
+        return job is not None and job.status in IN_FLIGHT
+
+    guard.claim(owner, key, still_running)
+    try:
+        in_flight = sum(job.status in IN_FLIGHT for job in runner.history(owner))
+        limiter.acquire(owner, in_flight)
+        job = runner.submit(owner, request, build_engine(choice, settings), choice.key_source)
+    except BaseException:
+        guard.release(owner, key)
+        raise
+    guard.started(owner, key, job.id)
+    return job
