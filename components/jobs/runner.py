@@ -30,6 +30,7 @@ from components.jobs.retention import apply_retention
 from components.jobs.store import JobStore
 from components.media.compare import side_by_side
 from components.request import EditRequest, Element
+from components.request_id import check_request_id
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +213,7 @@ class JobRunner:
         """Reattach to a fal request by its id: a job of ``owner``'s still going is returned as it
         is, a stored result as it is; otherwise the request is fetched again into a job record
         (a new one, with the original inputs when this studio still has them)."""
-        request_id = request_id.strip()
-        if not request_id:
-            raise InputError("The fal request id is empty.", fix="Paste the id shown with the job, e.g. "
-                             "from the fal dashboard.", field="request_id")
+        request_id = check_request_id(request_id)  # garbage is refused at once, never polled
         existing = self.store.find_by_request_id(owner, request_id)
         if existing is not None:
             live_job = self.snapshot(existing.id, owner)
