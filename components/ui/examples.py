@@ -1,40 +1,63 @@
-"""One-click example setups from assets/ (made by assets/make_examples.py): clip, prompt, image, element.
+"""One-click examples (assets/make_examples.py's EXAMPLES): a card each with a before/after
+thumbnail, a button, and one line on what Kling O1 would do beyond the local preview.
 
-gr.Examples fills the visible inputs (clip, prompt) and a hidden JSON with the attachments; its
-``fn`` then expands that JSON into the image and element lists the studio keeps in gr.State.
+The browser only says *which* example: each button's handler is bound on the server to its
+position in the server-side list and takes no input at all, so no path the client sends is ever
+copied or served (gr.Examples posts the sample's values, paths included, back to its ``fn``).
 """
 
 from __future__ import annotations
 
+import html
 import shutil
 from pathlib import Path
 
 import gradio as gr
 
-from assets import make_examples as ex
+from assets.make_examples import EXAMPLES, Example
 from components.ui.session import scratch_dir
 
 
-def setups() -> list[list]:
-    attachments = {"images": [str(ex.LANDSCAPE)],
-                   "elements": [{"frontal": str(ex.FRONTAL), "references": [str(ex.SIDE)]}]}
-    return [[str(ex.CLIP), ex.PROMPT, attachments]]
+def example_inputs(index: int) -> tuple[str, str, list[str], list[dict]]:
+    """Clip, prompt, image list and element list for example ``index``, as the studio's inputs
+    hold them. Copies go to a fresh scratch folder (the temp dir gradio serves), so the assets
+    themselves are never linked into job folders or touched by retention."""
+    if not 0 <= index < len(EXAMPLES):
+        raise IndexError(f"there is no example {index}")
+    example = EXAMPLES[index]
+    folder = scratch_dir()
+
+    def copy(path: Path) -> str:
+        return shutil.copy(path, folder / path.name)
+
+    return (copy(example.clip), example.prompt, [copy(p) for p in example.images],
+            [{"frontal": copy(frontal), "references": [copy(r) for r in others]}
+             for frontal, others in example.elements])
 
 
-def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State) -> gr.Examples:
-    attachments = gr.JSON(visible=False)
+def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State,
+          fix_note: gr.Markdown | None = None) -> list[gr.Button]:
+    """The example cards in a row; returns their buttons (``#example-<id>``)."""
+    buttons = []
+    with gr.Row(elem_id="examples", equal_height=True):
+        for index, example in enumerate(EXAMPLES):
+            buttons.append(_card(index, example, video, prompt, images, elements, fix_note))
+    return buttons
 
-    def expand(clip: str, text: str, attached: dict):
-        # Copies in the temp dir: gradio serves those wherever the app was started from.
-        folder = scratch_dir()
 
-        def copy(path: str) -> str:
-            return shutil.copy(path, folder / Path(path).name)
+def _card(index: int, example: Example, video: gr.Video, prompt: gr.Textbox, images: gr.State,
+          elements: gr.State, fix_note: gr.Markdown | None) -> gr.Button:
+    with gr.Column(min_width=220, elem_classes="example-card"):
+        gr.Image(str(example.thumbnail), show_label=False, interactive=False, buttons=[], height=86,
+                 container=False, elem_classes="example-thumb")
+        button = gr.Button(example.title, size="sm", elem_id=f"example-{example.id}")
+        gr.HTML(f'<p class="example-beyond">{html.escape(example.beyond)}</p>', padding=False)
 
-        return ([copy(p) for p in attached.get("images", [])],
-                [{"frontal": copy(e["frontal"]), "references": [copy(r) for r in e.get("references", [])]}
-                 for e in attached.get("elements", [])])
+    outputs = [video, prompt, images, elements, *([fix_note] if fix_note is not None else [])]
 
-    return gr.Examples(setups(), [video, prompt, attachments], [images, elements], fn=expand,
-                       run_on_click=True, cache_examples=False, label="Example: walker → robot in the snow",
-                       example_labels=["Walker → robot in a snowy evening (clip + @Image1 + @Element1)"])
+    def load():
+        clip, text, paths, items = example_inputs(index)
+        return [clip, text, paths, items, *([""] if fix_note is not None else [])]
+
+    button.click(load, None, outputs, show_progress="minimal")
+    return button
