@@ -32,6 +32,6 @@ def remover(kind: Kind, index: int) -> Handler:
         items = [item for i, item in enumerate(items, start=1) if i != index]
         text, warnings = renumber_after_remove(prompt, kind, index)
         for warning in warnings:
-            gr.Warning(warning)
+            gr.Warning(warning, title="Reword the instruction")
         return items, text
     return remove
