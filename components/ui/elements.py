@@ -15,6 +15,7 @@ from components.checks import check_references
 from components.config import Settings
 from components.labels import label
 from components.request import Element
+from components.ui.errors import notify
 from components.ui.reorder import mover, remover
 
 KIND = "Element"
@@ -40,7 +41,7 @@ def build(settings: Settings, images: gr.State, prompt: gr.Textbox, elements: gr
     def on_add(items: list[dict], paths: list[str]):
         candidate = [*items, {"frontal": None, "references": []}]
         if len(paths) + len(candidate) > settings.max_references:
-            gr.Warning(count_message(paths, candidate, settings), title="Not added")
+            notify(count_message(paths, candidate, settings), "Not added")
             return items
         return candidate
 
@@ -95,8 +96,8 @@ def _set_references(index: int, settings: Settings):
         paths = [g[0] if isinstance(g, (list, tuple)) else g for g in gallery or []]
         cap = settings.max_element_references
         if len(paths) > cap:
-            gr.Warning(f"{label(KIND, index)} takes at most {cap} reference images besides the frontal one; "
-                       f"kept the first {cap} of {len(paths)}.", title="Too many references")
+            notify(f"{label(KIND, index)} takes at most {cap} reference images besides the frontal one; "
+                   f"kept the first {cap} of {len(paths)}.", "Too many references")
             paths = paths[:cap]
         items = [dict(e) for e in items]
         if items[index - 1].get("references", []) == paths:

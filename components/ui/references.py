@@ -16,6 +16,7 @@ from components.checks import check_references
 from components.config import Settings
 from components.labels import label
 from components.ui.elements import as_elements
+from components.ui.errors import notify
 from components.ui.reorder import mover, remover
 
 KIND = "Image"
@@ -70,7 +71,7 @@ def admit_images(current: list[str], files: list[str], elements: list[dict], set
         new_errors = [f for f in check_references(_paths(candidate), as_elements(elements), settings)
                       if f.level == "error" and str(f) not in before]
         if new_errors:
-            gr.Warning(" ".join(str(f) for f in new_errors), title="Not added")
+            notify(" ".join(str(f) for f in new_errors), "Not added")
             continue
         current = candidate
     return current
