@@ -29,6 +29,10 @@ _SAMPLE_BYTES = 1 << 20  # a file is known by its size and its first and last Mi
 class DuplicateSubmission(RateLimitError):
     """The same edit was just submitted by the same owner and is still starting."""
 
+    def __init__(self, message: str, *, fix: str = "", job_id: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.job_id = job_id  # the job the first submission became; None while it is being handed over
+
 
 @dataclass
 class _Claim:
@@ -87,7 +91,8 @@ class SubmissionGuard:
                 raise DuplicateSubmission(
                     f"This exact edit is already starting{which}: the same clip, instruction and "
                     f"references were sent {now - previous.at:.1f} s ago, so it was not started twice.",
-                    fix="Its progress is shown; change the instruction or an input to start another.")
+                    fix="Its progress is shown; change the instruction or an input to start another.",
+                    job_id=previous.job_id)
             self._claims[(owner, key)] = _Claim(at=now)
 
     def started(self, owner: str, key: str, job_id: str) -> None:

@@ -16,17 +16,19 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
+from components.intent import DuplicateSubmission
 from components.jobs.models import Job
 from components.jobs.owner_secret import owner_secret
 from components.jobs.runner import JobRunner
 from components.ratelimit import SessionLimiter
+from components.request_id import check_request_id
 from components.secret import Secret
 from components.ui import api, engine_panel, examples, progress, references, results, session, video_panel
 from components.ui import elements as elements_panel
 from components.ui import history as history_panel
 from components.ui import prompt as prompt_panel
 from components.ui.comparison import player_value
-from components.ui.errors import shows_errors
+from components.ui.errors import notify, shows_errors
 from components.ui.submit import IN_FLIGHT, make_request, start_edit
 
 WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
@@ -38,11 +40,14 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                     "keeps the motion, you choose what changes.", elem_id="studio-title")
         sess = session.build(owner_secret(settings.data_dir))
         job_id = gr.State(None)
+        # Layout: the examples first (a demo starts there), then inputs on the left and, on the
+        # right, Generate above its progress and result, so all three fit one 1440x900 screen.
+        examples_row = gr.Column(elem_id="examples-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
                 video = video_panel.build(settings)
                 prompt = prompt_panel.build(settings)
-                with gr.Group(elem_id="attachments"):
+                with gr.Column(elem_id="attachments"), gr.Group():  # a Group repeats its elem_id
                     counter = gr.HTML(_counter(0, 0, settings), elem_id="reference-counter", padding=False)
                     elements_state = gr.State([])
                     with gr.Tab("Reference images"):
@@ -53,14 +58,17 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                 keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
                 engine = engine_panel.build(settings)
                 engine_panel.wire(engine, sess.user_key, video.duration, settings)
-                with gr.Row():
+            with gr.Column(scale=6, elem_id="results"):
+                with gr.Row(elem_id="generate-row"):
                     generate = gr.Button("Generate", variant="primary", interactive=False,
                                          elem_id="generate", scale=3)
                     cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel", scale=1)
-            with gr.Column(scale=6, elem_id="results"):
                 status = progress.build()
                 result = results.build()
-        examples.build(video.video, prompt.prompt, refs.images, elems.elements)
+        with examples_row:
+            gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
+                        "without a key the local preview edits it.", elem_classes="examples-title")
+            examples.build(video.video, prompt.prompt, refs.images, elems.elements, video.changes)
         hist = history_panel.build()
         api.build(settings, runner, limiter)
 
@@ -77,7 +85,7 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             async for job in runner.watch(job_to_watch, owner):
                 if job.is_finished or job.status == "waiting_for_key":
                     if job.status == "failed":
-                        gr.Warning(job.error or "The edit failed.", title="The edit failed")
+                        notify(job.error or "The edit failed.", "The edit failed")
                     yield [progress.render(job), None, gr.Button(visible=False),
                            *results.values(job, settings)]
                 elif job.output_video is not None and not shown:
@@ -104,11 +112,25 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
         @shows_errors
         async def on_generate(owner: str, key: Secret | None, clip, text, paths, items, audio):
             request = make_request(clip, text, paths, items, audio)
-            job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key, request)
+            try:
+                job = await asyncio.to_thread(start_edit, runner, limiter, settings, owner, key, request)
+            except DuplicateSubmission as refused:
+                # One job per intent: the same edit sent again while it starts is not run twice;
+                # say so and keep showing the job that is starting, instead of painting errors
+                # over its progress and result.
+                notify(str(refused), "Already started")
+                if refused.job_id is None:
+                    yield [gr.skip()] * len(watch_outputs)
+                    return
+                async for update in follow(refused.job_id, owner):
+                    yield update
+                return
             yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
             async for update in follow(job.id, owner):
                 yield update
 
+        # One job per intent: the page disables Generate from the first click until the job is
+        # known (progress.HOLD_UNTIL_KNOWN_JS); start_edit refuses a duplicate that gets through.
         generate.click(on_generate, [sess.owner, sess.user_key, video.video, prompt.prompt, refs.images,
                                      elems.elements, keep_audio], watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
@@ -143,7 +165,8 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
                 return
             resumed = runner.resume_waiting(owner, build_engine(choice, settings))
             if resumed:
-                gr.Info(f"Picked up {len(resumed)} fal job(s) that waited for your key.")
+                notify(f"{len(resumed)} fal job(s) that waited for your key are running again.",
+                       "Picked up", "success")
 
         sess.user_key.change(on_key, [sess.owner, sess.user_key], None
                              ).then(_history(runner), sess.owner, hist_outputs, queue=False)
@@ -172,6 +195,9 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
             jobs = [runner.snapshot(j, owner) if j else None for j in (a, b)]
             if any(j is None or j.output_video is None for j in jobs):
                 raise InputError("Pick two finished results to compare.")
+            if a == b:
+                raise InputError("Result A and result B are the same edit, so there is nothing to compare.",
+                                 fix="Pick a different result for B.")
             first, second = jobs
             return player_value(first.output_video, second.output_video, None,
                                 labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
@@ -180,6 +206,7 @@ def build(settings: Settings, runner: JobRunner, limiter: SessionLimiter) -> gr.
 
         @shows_errors
         async def resume(owner: str, key: Secret | None, request_id: str):
+            request_id = check_request_id(request_id)  # a sentence at once for garbage
             choice = choose_engine(settings, key)
             if choice.name != "fal":
                 raise InputError("Resuming a fal job needs a fal key.",
@@ -210,5 +237,10 @@ def _counter(n_images: int, n_elements: int, settings: Settings) -> str:
             f"({n_images} image{'s' * (n_images != 1)}, {n_elements} element{'s' * (n_elements != 1)})</div>")
 
 
-def _short(job: Job) -> str:
-    return " ".join(job.request.get("prompt", "").split())[:30]
+def _short(job: Job, limit: int = 40) -> str:
+    """The job's prompt shortened at a word boundary (a label cut mid-word reads as a typo)."""
+    text = " ".join(job.request.get("prompt", "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(",;:") + "…"
