@@ -100,8 +100,14 @@ def _wire(h: VideoHandles, settings: Settings) -> None:
                              timeout=settings.url_fetch_timeout_s)
         return str(path), ""
 
-    h.fetch.click(on_fetch, h.url, [h.video, h.changes], concurrency_limit=8)
-    h.url.submit(on_fetch, h.url, [h.video, h.changes], concurrency_limit=8)
+    # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
+    # to states (gradio marks a failed event's outputs), and only a success moves the new clip
+    # into the video slot. The toast says what was wrong; the loaded clip stays usable.
+    fetched, fetched_note = gr.State(None), gr.State("")
+    for trigger in (h.fetch.click, h.url.submit):
+        trigger(on_fetch, h.url, [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
+                ).success(lambda path, note: (path, note), [fetched, fetched_note], [h.video, h.changes],
+                          queue=False, show_progress="hidden")
 
     @shows_errors
     def on_fix(path: str | None, start: float | None, end: float | None, progress=FIX_PROGRESS):
