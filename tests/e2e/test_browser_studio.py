@@ -3,7 +3,7 @@ restore it from history, reattach after a refresh, cancel, and hit the reference
 
 One app process and one browser page for the module; the tests run in file order like a user's
 session. The example media from assets/ make the screenshots meaningful. They land in
-tests/artifacts/; docs/screenshot.png (the README's) is a copy of studio_after_edit.png.
+tests/artifacts/; the README's docs/screenshot.png comes from test_browser_demo.py (an example run).
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def test_fix_it_conforms_a_long_small_clip_and_replaces_the_input(page, tmp_path
 def test_the_example_loads_a_complete_setup_in_one_click(page):
     page.reload()
     page.wait_for_selector("#generate")
-    page.get_by_text("Walker → robot in a snowy evening").click()
+    page.locator("#example-robot-swap").click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.startsWith('Replace the')")
     page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
     page.wait_for_function("() => document.querySelector('#preflight').innerText.includes('5.0 s')")
