@@ -370,3 +370,20 @@ def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settin
         assert other.output_video.is_file() and "side-by-side" in " ".join(other.notes)
     finally:
         second.close()
+
+
+def test_a_fal_result_reaches_watchers_before_its_side_by_side(fake_fal, settings, hd_clip):
+    """Result first on fal too: once the result is downloaded the watcher has it, while the
+    side-by-side of the 1280x720 pair still renders."""
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    try:
+        job = runner.submit("owner-a", EditRequest(prompt="Make it look like winter", video=hd_clip),
+                            _fal("server-key", settings), key_source="server")
+        seen = watch_in_thread(runner, job.id, "owner-a")
+        early = [j for j in seen if j.status == "running" and j.output_video is not None]
+        assert early and early[0].side_by_side is None and early[0].request_id, [
+            (j.status, j.phase) for j in seen]
+        assert early[0].output_video.is_file()
+        assert seen[-1].status == "succeeded" and seen[-1].side_by_side.is_file()
+    finally:
+        runner.close()
