@@ -154,7 +154,7 @@ def record(name: str, drifts: list[tuple[float, bool]]) -> dict:
     return figures
 
 
-ATTEMPTS = 2  # a neighbour's burst can starve the page for seconds; one retry, every figure kept
+ATTEMPTS = 3  # a neighbour's burst can starve the page for seconds: retried, every figure kept
 
 
 def within_bounds(figures: dict) -> bool:
