@@ -2,14 +2,22 @@
 
 Everything is drawn here (OpenCV frames piped into the bundled ffmpeg), so the repository ships no
 third-party media and the files can be rebuilt bit-for-bit-ish on any machine. Kept small
-(< 2 MB together): a 5 s 1280x720 walk with a tone, a landscape palette, and a character seen
-from the front and the side.
+(< 2 MB together): a 5 s 1280x720 walk with a tone, two palettes (a snowy evening, a sunset),
+and a character seen from the front and the side.
+
+``EXAMPLES`` is the server-side list the studio's example picker offers: the page asks for an
+example by its position in this list and never sends a file path. Each example's before/after
+thumbnail is a real local-preview render of it, made here, so what the card shows is what one
+click produces without a key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,17 +31,83 @@ CLIP = HERE / "walk.mp4"
 LANDSCAPE = HERE / "winter_landscape.jpg"
 FRONTAL = HERE / "robot_front.jpg"
 SIDE = HERE / "robot_side.jpg"
+SUNSET = HERE / "sunset_palette.jpg"
+THUMBS = HERE / "examples"
 PROMPT = ("Replace the walking figure with @Element1, keeping its stride, and transform the "
           "landscape into the snowy evening of @Image1.")
+THUMB_SIZE = (192, 108)  # each half of a before/after card
+THUMB_AT_S = 3.0  # the walker is mid-frame here
+
+
+@dataclass(frozen=True)
+class Example:
+    """One one-click setup. Paths are the server's own files under assets/."""
+
+    id: str
+    title: str
+    prompt: str
+    images: tuple[Path, ...] = ()
+    elements: tuple[tuple[Path, tuple[Path, ...]], ...] = ()  # (frontal, other angles)
+    beyond: str = ""  # one line: what Kling O1 would do that the local preview does not
+    clip: Path = CLIP
+
+    @property
+    def thumbnail(self) -> Path:
+        return THUMBS / f"{self.id}.jpg"
+
+
+EXAMPLES: tuple[Example, ...] = (
+    Example("old-film", "A look: black and white film",
+            "Make the whole video black and white, like an old film, with film grain.",
+            beyond="Kling O1 would restage it as period footage: costume, set and camera of the era."),
+    Example("sunset-palette", "A palette from @Image1",
+            "Recolour the whole scene in the palette of @Image1.",
+            images=(SUNSET,),
+            beyond="Kling O1 would relight the scene as @Image1's sunset, not only borrow its colours."),
+    Example("robot-swap", "An element swap: walker → robot",
+            PROMPT, images=(LANDSCAPE,), elements=((FRONTAL, (SIDE,)),),
+            beyond="Kling O1 would replace the walker with the robot of @Element1 and add the snow; "
+                   "the preview applies @Image1's colours."),
+)
 
 
 def main() -> None:
     write_clip(CLIP)
     write_landscape(LANDSCAPE)
+    write_sunset(SUNSET)
     write_robot(FRONTAL, side=False)
     write_robot(SIDE, side=True)
-    total = sum(p.stat().st_size for p in (CLIP, LANDSCAPE, FRONTAL, SIDE))
-    print(f"wrote {CLIP.name}, {LANDSCAPE.name}, {FRONTAL.name}, {SIDE.name}: {total / 1e6:.2f} MB")
+    for example in EXAMPLES:
+        write_thumbnail(example)
+    made = [CLIP, LANDSCAPE, SUNSET, FRONTAL, SIDE, *(e.thumbnail for e in EXAMPLES)]
+    total = sum(p.stat().st_size for p in made)
+    print(f"wrote {', '.join(p.name for p in made)}: {total / 1e6:.2f} MB")
+
+
+def write_thumbnail(example: Example) -> None:
+    """Render the example with the local preview (as one click in the studio does without a key)
+    and keep one frame of before and after, side by side, as a small JPEG."""
+    from components.engines.base import CancelToken
+    from components.engines.local import LocalEngine
+    from components.request import EditRequest, Element
+
+    request = EditRequest(prompt=example.prompt, video=example.clip, images=example.images,
+                          elements=tuple(Element(frontal=f, references=r) for f, r in example.elements))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = asyncio.run(LocalEngine().edit(request, Path(tmp), lambda _event: None, CancelToken()))
+        halves = [_frame_at(path, THUMB_AT_S) for path in (example.clip, result.video)]
+    card = np.concatenate([halves[0], np.full((THUMB_SIZE[1], 2, 3), 255, np.uint8), halves[1]], axis=1)
+    THUMBS.mkdir(exist_ok=True)
+    cv2.imwrite(str(example.thumbnail), card, [cv2.IMWRITE_JPEG_QUALITY, 82])
+
+
+def _frame_at(path: Path, seconds: float) -> np.ndarray:
+    """One frame as BGR at THUMB_SIZE, decoded by the bundled ffmpeg."""
+    w, h = THUMB_SIZE
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", str(seconds), "-i", str(path),
+           "-frames:v", "1", "-vf", f"scale={w}:{h}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+    raw = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)
 
 
 def scene() -> np.ndarray:
@@ -107,6 +181,24 @@ def write_landscape(path: Path) -> None:
     rng = np.random.default_rng(7)
     for _ in range(300):
         cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), 2, (255, 255, 255), -1)
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+
+
+def write_sunset(path: Path) -> None:
+    """A sunset over the sea: the warm magenta-to-gold palette of the palette example's @Image1."""
+    w, h = 1024, 576
+    img = np.zeros((h, w, 3), np.uint8)
+    for y in range(h):
+        t = y / (h * 0.62)
+        if t <= 1:  # sky: deep purple at the top into orange and gold at the horizon
+            img[y] = (150 - 120 * t, 30 + 140 * t, 110 + 145 * t)
+        else:  # sea: dark teal with the sun's reflection added below
+            u = (y - h * 0.62) / (h * 0.38)
+            img[y] = (110 - 40 * u, 70 - 30 * u, 60 - 30 * u)
+    cv2.circle(img, (620, int(h * 0.58)), 70, (80, 200, 255), -1, cv2.LINE_AA)
+    for k in range(12):  # the sun's streak on the water
+        y = int(h * 0.64 + k * 16)
+        cv2.line(img, (560 + 4 * k, y), (680 - 4 * k, y), (70, 170, 240), 5, cv2.LINE_AA)
     cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 80])
 
 

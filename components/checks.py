@@ -59,9 +59,13 @@ def check_prompt(prompt: str, n_images: int, n_elements: int, settings: Settings
         findings.append(Finding("error", "prompt",
                                 f"“{miss.text}” is not a label Kling O1 knows.", fix))
 
-    for _, _, marker in labels.find_removed_markers(prompt):
+    markers = [marker for _, _, marker in labels.find_removed_markers(prompt)]
+    for marker in dict.fromkeys(markers):  # one finding per kind of marker, however often it appears
+        times = markers.count(marker)
+        where = "where a removed attachment was mentioned" if times == 1 else \
+            f"{times} times, where a removed attachment was mentioned"
         findings.append(Finding(
-            "error", "prompt", f"The prompt still says “{marker}” where a removed attachment was mentioned.",
+            "error", "prompt", f"The prompt still says “{marker}” {where}.",
             "Insert another label there or reword that part."))
 
     for kind, field in (("Image", "images"), ("Element", "elements")):

@@ -9,35 +9,34 @@ durable as a page edit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
 from components.checks import ensure_ok, preflight_files
 from components.config import MODEL_ID, Settings
-from components.engines.select import build_engine, choose_engine
+from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
+from components.intent import SubmissionGuard, fingerprint
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.runner import JobRunner
 from components.media.probe import probe
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
+from components.request_id import check_request_id
 from components.secret import Secret
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
 
-# fal request ids are UUIDs; anything else is refused before a request is made.
-REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
 
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
-                 limiter: SessionLimiter) -> None:
+                 limiter: SessionLimiter, intents: SubmissionGuard | None = None) -> None:
         self.settings = settings
         self.runner = runner
         self.files = files
         self.guard = guard
         self.limiter = limiter
+        self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
 
     def make_request(self, video: Any, prompt: Any, images: Any, elements: Any, keep_audio: Any,
                      model: Any = None) -> EditRequest:
@@ -58,9 +57,26 @@ class EditService:
             model=(model.strip() if isinstance(model, str) else "") or MODEL_ID)
 
     def start(self, caller: Caller, user_key: Secret | None, request: EditRequest) -> Job:
-        """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError."""
+        """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError
+        (DuplicateSubmission when the same owner sent this very edit moments ago and it is starting)."""
         ensure_ok(preflight_files(request, self.settings))
         choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
+        intent = fingerprint(request)
+
+        def still_running(job_id: str) -> bool:
+            job = self.runner.snapshot(job_id, caller.owner)
+            return job is not None and job.status in IN_FLIGHT_STATUSES
+
+        self.intents.claim(caller.owner, intent, still_running)
+        try:
+            job = self._submit(caller, choice, request)
+        except BaseException:
+            self.intents.release(caller.owner, intent)
+            raise
+        self.intents.started(caller.owner, intent, job.id)
+        return job
+
+    def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest) -> Job:
         in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
@@ -75,11 +91,7 @@ class EditService:
     def resume(self, caller: Caller, user_key: Secret | None, request_id: Any) -> Job:
         """Reattach to a fal request: any id with the user's own key, only the caller's own
         requests with the server's key (it must not fetch strangers' results on the owner's bill)."""
-        rid = request_id.strip() if isinstance(request_id, str) else ""
-        if not REQUEST_ID.fullmatch(rid):
-            raise InputError("That is not a fal request id.",
-                             fix="Paste the id shown with the job: 36 characters like "
-                                 "764cabcf-b745-4b3e-ae38-1200304cf45b.", field="request_id")
+        rid = check_request_id(request_id if isinstance(request_id, str) else None)
         choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
         if choice.name != "fal":
             raise InputError("Resuming a fal job needs a fal key.",

@@ -212,3 +212,9 @@ def test_preflight_files_turns_an_unreadable_video_into_a_finding(tmp_path):
     fake = make_text_as(tmp_path / "fake.mp4")
     [f] = preflight_files(EditRequest(prompt="Make it snow", video=fake), SETTINGS)
     assert (f.level, f.field) == ("error", "video") and "fake.mp4" in f.message
+
+
+def test_a_marker_left_twice_is_one_finding_that_counts_them():
+    findings = [f for f in check_prompt("Make [removed image] warm and [removed image] cold", 0, 0, SETTINGS)
+                if "[removed image]" in f.message]
+    assert len(findings) == 1 and "2 times" in findings[0].message

@@ -148,6 +148,22 @@ def test_local_engine_job_end_to_end(runner, small_clip, tmp_path):
     assert final.finished_at >= final.started_at >= final.created_at
 
 
+def test_watchers_get_the_edited_clip_before_the_side_by_side_renders(runner, tmp_path):
+    """Result first: the player needs the edited clip, not the side-by-side download, so a watcher
+    sees the clip (status still running, phase rendering) before the side-by-side exists."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3, width=640, height=360, fps=24, audio=False)
+    job = runner.submit("owner-a", EditRequest(prompt="Make it black and white", video=clip),
+                        LocalEngine(runner.settings))
+    seen = watch_in_thread(runner, job.id, "owner-a")
+    early = [j for j in seen if j.status == "running" and j.output_video is not None]
+    assert early, [(j.status, j.phase, j.output_video) for j in seen]
+    assert early[0].phase == "rendering" and early[0].side_by_side is None
+    assert early[0].output_video.is_file()  # on disk when announced
+    final = seen[-1]
+    assert final.status == "succeeded" and final.output_video == early[0].output_video
+    assert final.side_by_side.is_file()
+
+
 def test_corrupt_clip_fails_with_the_engines_sentence(runner, tmp_path):
     request = EditRequest(prompt="Make it black and white", video=make_text_as(tmp_path / "clip.mp4"))
     job = runner.submit("owner-a", request, LocalEngine(runner.settings))
@@ -362,3 +378,20 @@ def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settin
         assert other.output_video.is_file() and "side-by-side" in " ".join(other.notes)
     finally:
         second.close()
+
+
+def test_a_fal_result_reaches_watchers_before_its_side_by_side(fake_fal, settings, hd_clip):
+    """Result first on fal too: once the result is downloaded the watcher has it, while the
+    side-by-side of the 1280x720 pair still renders."""
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    try:
+        job = runner.submit("owner-a", EditRequest(prompt="Make it look like winter", video=hd_clip),
+                            _fal("server-key", settings), key_source="server")
+        seen = watch_in_thread(runner, job.id, "owner-a")
+        early = [j for j in seen if j.status == "running" and j.output_video is not None]
+        assert early and early[0].side_by_side is None and early[0].request_id, [
+            (j.status, j.phase) for j in seen]
+        assert early[0].output_video.is_file()
+        assert seen[-1].status == "succeeded" and seen[-1].side_by_side.is_file()
+    finally:
+        runner.close()

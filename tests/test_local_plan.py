@@ -167,3 +167,44 @@ def test_only_generative_raises_saying_it_needs_kling():
     with pytest.raises(InputError) as err:
         plan_edit("Replace the character with @Element1").require_something()
     assert "Replace the character with @Element1" in str(err.value) and NEEDS_KLING in str(err.value)
+
+
+@pytest.mark.parametrize(("prompt", "label"), [
+    ("transform the landscape into the snowy evening of @Image1", "@Image1"),
+    ("Turn the meadow into a frozen lake under the night sky of @Image2", "@Image2"),
+    ("Replace the sky with the colours of @Image1", "@Image1"),
+    ("turn the man into a robot in the colours of @Element1", "@Element1"),
+])
+def test_a_label_far_from_its_verb_still_lends_its_palette_and_the_rest_is_listed(prompt, label):
+    plan = plan_edit(prompt)
+    assert [r.label for r in plan.references] == [label] and plan.does_something
+    assert plan.partly == (prompt,) and plan.needs_kling == ()
+    assert any(prompt in n and NEEDS_KLING in n for n in plan.notes())
+    plan.require_something()  # something applies: no refusal
+
+
+def test_the_studio_example_previews_its_palette_and_lists_the_swap():
+    prompt = ("Replace the walking figure with @Element1, keeping its stride, and transform the "
+              "landscape into the snowy evening of @Image1.")
+    plan = plan_edit(prompt)
+    assert [r.label for r in plan.references] == ["@Image1"]  # never the robot's palette
+    assert plan.needs_kling == ("Replace the walking figure with @Element1",)
+    assert plan.notes()[0] == "Applied: palette of @Image1."
+
+
+def test_a_palette_named_right_after_a_putting_verb_is_a_palette():
+    plan = plan_edit("add @Image1's palette")
+    assert [r.label for r in plan.references] == ["@Image1"] and plan.needs_kling == plan.partly == ()
+
+
+def test_an_explicit_grade_wins_over_one_implied_by_a_simile():
+    plan = plan_edit("Make the whole video black and white, like an old film")
+    assert keys("Make the whole video black and white, like an old film") == ["black_and_white"]
+    assert [(words, implied.key, won.key) for words, implied, won in plan.overridden] == [
+        ("old film", "sepia", "black_and_white")]
+    assert any("read as a comparison" in n for n in plan.notes())
+
+
+def test_a_simile_alone_still_applies_and_does_not_override_stylising_looks():
+    assert keys("Make it look like an old film") == ["sepia"]
+    assert keys("black and white, like a pencil sketch") == ["pencil_sketch", "black_and_white"]

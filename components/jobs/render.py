@@ -47,12 +47,12 @@ class SideBySideRenderer:
         job reattached by id whose clip this server never had."""
         if original is None or not original.is_file():
             return Rendered(None, NO_ORIGINAL)
-        report("Waiting to render the side-by-side view", True)
+        report("The edit is ready; waiting to render the side-by-side mp4 for download", True)
         began = time.monotonic()
         out = workdir / OUTPUT_NAME
 
         def on_progress(fraction: float) -> None:
-            report(f"Rendering the side-by-side view, {fraction:.0%}", False)
+            report(f"The edit is ready; rendering the side-by-side mp4, {fraction:.0%}", False)
 
         path, note = None, None
         try:

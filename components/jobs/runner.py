@@ -39,6 +39,7 @@ from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
 from components.request import EditRequest
+from components.request_id import check_request_id
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,7 @@ class JobRunner:
         """Reattach to a fal request by its id: a job of ``owner``'s still going is returned as it
         is, a stored result as it is; otherwise the request is fetched again into a job record
         (a new one, with the original inputs when this studio still has them)."""
-        request_id = request_id.strip()
-        if not request_id:
-            raise InputError("The fal request id is empty.", fix="Paste the id shown with the job, e.g. "
-                             "from the fal dashboard.", field="request_id")
+        request_id = check_request_id(request_id)  # garbage is refused at once, never polled
         existing = self.store.find_by_request_id(owner, request_id)
         if existing is not None:
             live_job = self.snapshot(existing.id, owner)
@@ -224,6 +222,12 @@ class JobRunner:
         def report(message: str, urgent: bool) -> None:
             self._live.publish(live, urgent=urgent, phase="rendering", message=message)
 
+        # Result first: watchers get the edited clip now, so the player shows it while the
+        # side-by-side mp4 (a download, not what the player needs) renders after it.
+        self._live.publish(live, urgent=True, phase="rendering", output_video=result.video,
+                           remote_url=result.remote_url, request_id=result.request_id or live.job.request_id,
+                           arguments=result.arguments,
+                           message="The edit is ready; rendering the side-by-side mp4 for download")
         original = None if live.job.is_stub else request.video
         rendered = await self._renderer.render(live.job.id, original, result.video, workdir, report)
         notes = list(result.notes) + ([rendered.note] if rendered.note else [])

@@ -26,7 +26,8 @@ def side_by_side(original: Path | str, edited: Path | str, out_path: Path | str,
                  labels: tuple[str, str] = ("Original", "Edited"), *,
                  on_progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> Path:
     """Write ``original | edited`` to ``out_path`` at a common height, at the edit's frame rate,
-    with the edit's audio (the original's when the edit has none). Returns ``out_path``."""
+    with the edit's audio only: an edit made without its sound (keep-audio off) gives a silent
+    comparison, so the download never plays sound the edit does not have. Returns ``out_path``."""
     left, right = probe(original), probe(edited)
     out_path = Path(out_path)
     height = _common_height(left, right)
@@ -41,7 +42,7 @@ def side_by_side(original: Path | str, edited: Path | str, out_path: Path | str,
             chain += f",tpad=stop_mode=clone:stop_duration={duration - info.duration:.3f}"
         chains.append(chain + f",format=yuv420p[v{i}]")
     graph = ";".join([*chains, "[v0][v1]hstack=inputs=2[stack]", "[stack][2:v]overlay=0:0[out]"])
-    audio = next((i for i, info in ((1, right), (0, left)) if info.has_audio), None)
+    audio = 1 if right.has_audio else None
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:

@@ -3,10 +3,15 @@
 // `watch`. The template is static, so gradio never re-renders it: this code owns every dynamic
 // bit, and a new value arrives through watch('value').
 //
-// One clock: the edit's currentTime. The original follows it: exactly while paused, by a small
-// playbackRate nudge while playing (hard seeks during playback stutter and then lag again), by a
-// seek when it is far off, and it holds its last frame once the clock passes its end.
-
+// One clock: the edit's currentTime (the master). The original (the follower) is steered to it:
+// - while paused, exactly (a seek to the same instant);
+// - while playing, by playbackRate nudges proportional to the drift, checked on every frame the
+//   edit presents (requestVideoFrameCallback; requestAnimationFrame where that is missing);
+// - by a seek past HARD_SEEK_S, aimed where the clock will be once the seek lands (seeks take
+//   tens of ms, far more on a busy CPU; their measured latency is kept as state.seekLag);
+// - play starts both in the same tick, once neither is seeking and both have data;
+// - a loop wraps natively on both when their lengths match (drift is then taken modulo the loop),
+//   else the follower holds its last frame and is seeked back when the clock wraps.
 const root = element.querySelector(".kcmp");
 const $ = (selector) => root.querySelector(selector);
 const edit = $(".kcmp-v-edit");
@@ -18,9 +23,17 @@ const seek = $(".kcmp-seek");
 const playButton = $(".kcmp-play");
 const timeLabel = $(".kcmp-time");
 
-const state = { fps: { edit: 25, orig: 25 }, loop: false, wipe: 50, raf: 0, dragging: false };
-const HARD_SEEK_FRAMES = 6; // beyond this drift a nudge would take too long: seek instead
+const state = { fps: { edit: 25, orig: 25 }, loop: false, wipe: 50, tick: 0, dragging: false,
+                seekLag: 0.08, seekStarted: 0, starting: false, clock: null, shownTime: null };
+const HARD_SEEK_S = 1.0; // beyond this a nudge would take too long: seek (costly on long GOPs)
+const GAIN = 10; // per second: how fast a drift is steered away (1/GAIN s time constant)
+const MIN_RATE = 0.1; // the follower's slowest: "hold" while the clock stalls
+const MAX_RATE = 2.5; // and fastest
+const MAX_CATCH_UP = 0.25; // a follower behind speeds up by at most this...
+const MIN_CLOCK_RATE = 0.1; // ...and the clock slows down (no lower than this) for the rest
+const DEADBAND_S = 0.003; // closer than this counts as in step
 const END_GUARD = 0.01; // a time this close to the end still shows the last frame
+const hasFrameCallback = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
 
 const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
 const known = (x) => Number.isFinite(x) && x > 0;
@@ -38,30 +51,94 @@ function origTarget(t) {
   return known(orig.duration) ? clamp(t, 0, orig.duration - END_GUARD) : t;
 }
 
+// The length both videos wrap at when looping together (same length within a frame), else 0.
+function loopSpan() {
+  if (!state.loop || !known(edit.duration) || !known(orig.duration)) return 0;
+  return Math.abs(edit.duration - orig.duration) <= 1 / state.fps.edit ? edit.duration : 0;
+}
+
+// Original minus where it should be; across a shared loop wrap the shorter way round.
+function driftOf(t) {
+  let drift = orig.currentTime - origTarget(t);
+  const span = loopSpan();
+  if (span) drift = ((((drift + span / 2) % span) + span) % span) - span / 2;
+  return drift;
+}
+
+function seekFollower(target) {
+  state.seekStarted = performance.now();
+  orig.currentTime = target;
+}
+
 function follow(exact) {
   if (orig.readyState < 1 || !orig.getAttribute("src")) return;
   const t = edit.currentTime;
-  const target = origTarget(t);
-  const drift = orig.currentTime - target;
-  const frame = 1 / state.fps.orig;
-  const pastEnd = known(orig.duration) && t >= orig.duration - END_GUARD;
+  const pastEnd = !loopSpan() && known(orig.duration) && t >= orig.duration - END_GUARD;
   if (exact || edit.paused || pastEnd) {
-    orig.playbackRate = 1;
+    setRate(1);
+    setClockRate(1);
     if (!orig.paused) orig.pause();
-    if (Math.abs(drift) > 0.001 && !orig.seeking) orig.currentTime = target;
+    if (Math.abs(orig.currentTime - origTarget(t)) > 0.001) orig.currentTime = origTarget(t);
+    state.clock = null;
     return;
   }
   if (orig.seeking) return;
   if (orig.paused) {
-    orig.currentTime = target;
+    if (state.starting) return; // play() starts it in step
+    // The clock runs and the follower does not (it held its last frame and the clock wrapped):
+    // start it where the clock will be once the seek lands.
+    seekFollower(origTarget(t + state.seekLag * edit.playbackRate));
     orig.play().catch(() => {});
-  } else if (Math.abs(drift) > HARD_SEEK_FRAMES * frame) {
-    orig.playbackRate = 1;
-    orig.currentTime = target;
-  } else if (Math.abs(drift) > frame / 2) {
-    orig.playbackRate = clamp(1 - drift * 2, 0.8, 1.2);
+    return;
+  }
+  const drift = driftOf(t);
+  if (Math.abs(drift) > HARD_SEEK_S) {
+    setRate(1);
+    setClockRate(1);
+    seekFollower(origTarget(t + state.seekLag * edit.playbackRate));
+    return;
+  }
+  // The rate the clock actually ran at since the last look: 0 while it starts, wraps or waits for
+  // data. The follower runs at that rate (so it holds while the clock holds), corrected by the drift.
+  const now = performance.now();
+  const last = state.clock;
+  state.clock = { t, now };
+  let clockRate = edit.playbackRate;
+  if (last && now - last.now > 1) {
+    let advanced = t - last.t;
+    const span = loopSpan();
+    if (span && advanced < -span / 2) advanced += span; // wrapped since the last look
+    const rate = advanced / ((now - last.now) / 1000);
+    clockRate = rate >= 0 && rate < 4 ? Math.min(rate, edit.playbackRate) : edit.playbackRate;
+  }
+  const correction = Math.abs(drift) > DEADBAND_S ? drift * GAIN : 0;
+  if (correction >= 0) {
+    // The follower is ahead (or in step): it slows down; the clock runs at its normal rate.
+    setClockRate(1);
+    setRate(clamp(clockRate - correction, MIN_RATE, MAX_RATE));
   } else {
-    orig.playbackRate = 1;
+    // The follower is behind, usually because a busy CPU starved its decoder. Running it faster
+    // asks that decoder for even more frames, so it only speeds up a little and the clock slows
+    // down by the rest: the pair stays in step at the cost of a moment of slow motion.
+    // Its rate is not tied to the clock's observed one here: a slowed clock must not slow the
+    // follower it waits for.
+    const lag = -correction;
+    const speedUp = Math.min(lag, MAX_CATCH_UP);
+    setRate(1 + speedUp);
+    setClockRate(clamp(1 - (lag - speedUp), MIN_CLOCK_RATE, 1));
+  }
+}
+
+// playbackRate writes cost a message to the media pipeline: skip the ones that change nothing.
+function setRate(rate) {
+  if (Math.abs(orig.playbackRate - rate) > 0.01 || (rate === 1 && orig.playbackRate !== 1)) {
+    orig.playbackRate = rate;
+  }
+}
+
+function setClockRate(rate) {
+  if (Math.abs(edit.playbackRate - rate) > 0.01 || (rate === 1 && edit.playbackRate !== 1)) {
+    edit.playbackRate = rate;
   }
 }
 
@@ -77,25 +154,80 @@ function render() {
   const d = known(edit.duration) ? edit.duration : 0;
   if (!state.dragging) seek.value = String(t);
   const lastFrame = Math.max(0, Math.ceil(d * state.fps.edit - 1e-6) - 1);
-  const frame = Math.min(Math.floor(t * state.fps.edit + 1e-6), lastFrame);
+  // While playing, the frame on screen (from the frame callback) rather than the clock's instant.
+  const shown = !edit.paused && state.shownTime !== null ? state.shownTime : t;
+  const frame = Math.min(Math.floor(shown * state.fps.edit + 1e-6), lastFrame);
   timeLabel.textContent = `${fmt(t)} / ${fmt(d)} · frame ${frame}`;
   const playing = !edit.paused && !edit.ended;
   playButton.textContent = playing ? "❚❚ Pause" : "▶ Play";
   playButton.setAttribute("aria-pressed", String(playing));
 }
 
+// The steering runs on every animation frame while the edit plays: unlike a frame callback it
+// also runs while the edit presents nothing (starting, wrapping, starved of data), which is
+// exactly when the follower must be held. requestVideoFrameCallback, where the browser has it,
+// tells which frame of the edit is on screen for the frame counter.
 function tick() {
+  state.tick = 0;
   follow(false);
   render();
-  state.raf = edit.paused ? 0 : requestAnimationFrame(tick);
+  schedule();
 }
 
-function play() {
-  if (!edit.getAttribute("src")) return;
+function schedule() {
+  if (state.tick || edit.paused) return;
+  state.tick = requestAnimationFrame(tick);
+}
+
+function onEditFrame(_now, metadata) {
+  state.shownTime = metadata.mediaTime;
+  if (!edit.paused) edit.requestVideoFrameCallback(onEditFrame);
+}
+
+function whenReady(video) {
+  if (!video.getAttribute("src")) return Promise.resolve();
+  if (!video.seeking && video.readyState >= 3) return Promise.resolve();
+  return new Promise((done) => {
+    const check = () => {
+      if (!video.seeking && video.readyState >= 3) finish();
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      ["seeked", "canplay", "canplaythrough", "loadeddata"].forEach((n) => video.removeEventListener(n, check));
+      done();
+    };
+    const timer = setTimeout(finish, 2000); // a video that never gets data must not block play
+    ["seeked", "canplay", "canplaythrough", "loadeddata"].forEach((n) => video.addEventListener(n, check));
+  });
+}
+
+// Both start in the same tick from the same instant, once neither is mid-seek: starting the
+// follower later (or seeking it as the clock starts) is where a seek-then-play used to lag.
+async function play() {
+  if (!edit.getAttribute("src") || state.starting) return;
   if (edit.ended || (known(edit.duration) && edit.currentTime >= edit.duration - END_GUARD)) {
     edit.currentTime = 0;
   }
-  edit.play().catch(() => render());
+  state.starting = true;
+  try {
+    follow(true);
+    await Promise.all([whenReady(edit), whenReady(orig)]);
+    const t = edit.currentTime;
+    const followerToo = orig.getAttribute("src") && (loopSpan() || !known(orig.duration)
+      || t < orig.duration - END_GUARD);
+    // The follower starts nearly still and is let go once the clock is seen to move: whichever
+    // of the two pipelines starts first, neither runs ahead of the other.
+    orig.playbackRate = MIN_RATE;
+    state.clock = { t, now: performance.now() };
+    const started = followerToo ? [orig.play()] : [];
+    started.push(edit.play());
+    await Promise.allSettled(started);
+  } catch (error) {
+    render();
+  } finally {
+    state.starting = false;
+  }
+  schedule();
 }
 
 function pause() {
@@ -163,9 +295,15 @@ function setSource(video, file) {
 }
 
 function load(value) {
-  edit.pause();
-  orig.pause();
   const ready = Boolean(value && value.edited && value.original);
+  // The same pair again (the job's final update, which only adds the side-by-side download):
+  // update the links and labels, and leave playback alone.
+  const samePair = ready && edit.getAttribute("src") === resolve(value.edited)
+    && orig.getAttribute("src") === resolve(value.original);
+  if (!samePair) {
+    edit.pause();
+    orig.pause();
+  }
   root.dataset.state = ready ? "ready" : "empty";
   $(".kcmp-error").hidden = true;
   const labels = (value && value.labels) || ["Original", "Edited"];
@@ -179,23 +317,37 @@ function load(value) {
   state.fps.edit = known(fps.edited) ? fps.edited : 25;
   state.fps.orig = known(fps.original) ? fps.original : state.fps.edit;
   seek.step = String(1 / state.fps.edit);
-  setSource(edit, ready ? value.edited : null);
-  setSource(orig, ready ? value.original : null);
   setLink($(".kcmp-dl-edit"), ready ? value.edited : null, "edited.mp4");
   setLink($(".kcmp-dl-sbs"), ready ? value.side_by_side : null, "side_by_side.mp4");
+  if (samePair) return render();
+  setSource(edit, ready ? value.edited : null);
+  setSource(orig, ready ? value.original : null);
   seek.max = "0";
   render();
 }
 
+// A browser may stop at the metadata of a paused video (preload is only a hint, and a busy one
+// takes it as such): a seek to where it is makes it decode the first frame, so the player shows
+// the edit as soon as it arrives instead of a black box until the first play.
+function showFirstFrame(video) {
+  if (video.readyState < 2 && !video.seeking) video.currentTime = video.currentTime || 0;
+}
+
 edit.addEventListener("loadedmetadata", () => {
+  showFirstFrame(edit);
   seek.max = String(edit.duration);
+  setLoop(state.loop);
   if (edit.videoWidth && edit.videoHeight) {
     root.style.setProperty("--kcmp-aspect", `${edit.videoWidth} / ${edit.videoHeight}`);
     root.style.setProperty("--kcmp-ratio", String(edit.videoWidth / edit.videoHeight));
   }
   render();
 });
-orig.addEventListener("loadedmetadata", () => follow(true));
+orig.addEventListener("loadedmetadata", () => {
+  setLoop(state.loop); // whether both can wrap natively depends on the two lengths
+  follow(true);
+  showFirstFrame(orig);
+});
 // A clip the browser cannot decode gets a sentence instead of a silent black box.
 for (const [video, index] of [[orig, 0], [edit, 1]]) {
   video.addEventListener("error", () => {
@@ -208,9 +360,19 @@ for (const [video, index] of [[orig, 0], [edit, 1]]) {
   });
 }
 edit.addEventListener("play", () => {
-  follow(false);
-  if (!state.raf) state.raf = requestAnimationFrame(tick);
+  state.clock = { t: edit.currentTime, now: performance.now() };
+  state.shownTime = null;
+  if (hasFrameCallback) edit.requestVideoFrameCallback(onEditFrame);
+  schedule();
   render();
+});
+// How long the follower's seeks take, so the next one can aim where the clock will be.
+orig.addEventListener("seeked", () => {
+  if (state.seekStarted) {
+    const took = (performance.now() - state.seekStarted) / 1000;
+    state.seekLag = clamp(0.6 * state.seekLag + 0.4 * took, 0.01, 0.5);
+    state.seekStarted = 0;
+  }
 });
 edit.addEventListener("pause", () => {
   follow(true);
@@ -226,14 +388,11 @@ edit.addEventListener("seeked", () => {
   render();
 });
 edit.addEventListener("timeupdate", render);
+// While looping both wrap natively (no "ended"); this is the end of a play without loop.
 edit.addEventListener("ended", () => {
-  if (state.loop) {
-    edit.currentTime = 0;
-    edit.play().catch(() => render());
-  } else {
-    orig.pause();
-    render();
-  }
+  orig.pause();
+  orig.playbackRate = 1;
+  render();
 });
 
 playButton.addEventListener("click", () => (edit.paused ? play() : pause()));
@@ -246,10 +405,13 @@ seek.addEventListener("change", () => {
   state.dragging = false;
   seekTo(Number(seek.value));
 });
-$(".kcmp-loop").addEventListener("click", (e) => {
-  state.loop = !state.loop;
-  e.currentTarget.setAttribute("aria-pressed", String(state.loop));
-});
+function setLoop(on) {
+  state.loop = on;
+  edit.loop = on;
+  orig.loop = Boolean(loopSpan()); // a follower of another length is steered back at the wrap
+  $(".kcmp-loop").setAttribute("aria-pressed", String(on));
+}
+$(".kcmp-loop").addEventListener("click", () => setLoop(!state.loop));
 root.querySelectorAll(".kcmp-mute").forEach((b) => {
   b.addEventListener("click", () => {
     const video = b.dataset.side === "edit" ? edit : orig;

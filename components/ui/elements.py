@@ -19,7 +19,7 @@ from components.labels import label
 from components.request import Element
 from components.trusted_files import TrustedFiles
 from components.ui.deps import Deps
-from components.ui.errors import shows_errors
+from components.ui.errors import notify, shows_errors
 from components.ui.reorder import mover, remover
 
 KIND = "Element"
@@ -46,7 +46,7 @@ def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) 
     def on_add(items: list[dict], paths: list[str]):
         candidate = [*items, {"frontal": None, "references": []}]
         if len(paths) + len(candidate) > settings.max_references:
-            gr.Warning(count_message(paths, candidate, settings), title="Not added")
+            notify(count_message(paths, candidate, settings), "Not added")
             return items
         return candidate
 
@@ -114,8 +114,8 @@ def _set_references(index: int, settings: Settings, files: TrustedFiles):
             return gr.skip()
         cap = settings.max_element_references
         if len(paths) > cap:
-            gr.Warning(f"{label(KIND, index)} takes at most {cap} reference images besides the frontal one; "
-                       f"kept the first {cap} of {len(paths)}.", title="Too many references")
+            notify(f"{label(KIND, index)} takes at most {cap} reference images besides the frontal one; "
+                   f"kept the first {cap} of {len(paths)}.", "Too many references")
             paths = paths[:cap]
         items = [dict(e) for e in items]
         if items[index - 1].get("references", []) == paths:

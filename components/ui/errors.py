@@ -9,17 +9,26 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import gradio as gr
 
 from components.errors import AuthError, EngineError, InputError, RateLimitError, StudioError
+from components.intent import DuplicateSubmission
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def as_gr_error(error: StudioError) -> gr.Error:
     return gr.Error(str(error), title=_title(error), print_exception=False)
+
+
+def notify(message: str, title: str, level: Literal["info", "warning", "success"] = "warning") -> None:
+    """Show a toast whose heading fits it. gradio 6.31 heads every toast with its level
+    ("Warning", "Info") and drops ``title``, so the level is chosen to fit (a notice is info, a
+    refusal a warning, good news success) and the title leads the message as well."""
+    text = message if message.startswith(title) else f"{title}: {message}"
+    {"info": gr.Info, "warning": gr.Warning, "success": gr.Success}[level](text, title=title)
 
 
 def shows_errors(fn: F) -> F:
@@ -60,6 +69,8 @@ def shows_errors(fn: F) -> F:
 
 
 def _title(error: StudioError) -> str:
+    if isinstance(error, DuplicateSubmission):
+        return "Already started"
     if isinstance(error, InputError):
         return "Check the input"
     if isinstance(error, AuthError):

@@ -1,59 +1,64 @@
-"""One-click example setups from assets/ (made by assets/make_examples.py): clip, prompt, image, element.
+"""One-click examples (assets/make_examples.py's EXAMPLES): a card each with a before/after
+thumbnail, a button, and one line on what Kling O1 would do beyond the local preview.
 
-Each example is a button whose handler takes no input at all: the files are the ones the server
-lists here, so no client value can name a path (an earlier version round-tripped the attachment
-paths through a hidden JSON component, which let a script copy any server file into the page).
-The attachments are copied into a scratch folder, like uploads, so removing them later touches
-only the copies.
+The browser only says *which* example: each button's handler is bound on the server to its
+position in the server-side list and takes no input at all, so no path the client sends is ever
+copied or served (gr.Examples posts the sample's values, paths included, back to its ``fn``).
 """
 
 from __future__ import annotations
 
+import html
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from assets import make_examples as ex
+from assets.make_examples import EXAMPLES, Example
 from components.scratch import Scratch
 
 
-@dataclass(frozen=True)
-class Example:
-    label: str
-    clip: Path
-    prompt: str
-    images: tuple[Path, ...] = ()
-    elements: tuple[tuple[Path, tuple[Path, ...]], ...] = ()  # (frontal, references)
+def example_inputs(index: int, scratch: Scratch) -> tuple[str, str, list[str], list[dict]]:
+    """Clip, prompt, image list and element list for example ``index``, as the studio's inputs
+    hold them. Copies go to a fresh scratch folder (like uploads, the only files a handler may
+    open for a client), so the assets themselves are never linked into job folders or touched by
+    retention."""
+    if not 0 <= index < len(EXAMPLES):
+        raise IndexError(f"there is no example {index}")
+    example = EXAMPLES[index]
+    folder = scratch.new_folder()
+
+    def copy(path: Path) -> str:
+        return shutil.copy(path, folder / path.name)
+
+    return (copy(example.clip), example.prompt, [copy(p) for p in example.images],
+            [{"frontal": copy(frontal), "references": [copy(r) for r in others]}
+             for frontal, others in example.elements])
 
 
-EXAMPLES: tuple[Example, ...] = (
-    Example("Walker → robot in a snowy evening (clip + @Image1 + @Element1)", ex.CLIP, ex.PROMPT,
-            images=(ex.LANDSCAPE,), elements=((ex.FRONTAL, (ex.SIDE,)),)),
-)
-
-
-def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State,
-          scratch: Scratch) -> list[gr.Button]:
+def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.State, scratch: Scratch,
+          fix_note: gr.Markdown | None = None) -> list[gr.Button]:
+    """The example cards in a row; returns their buttons (``#example-<id>``)."""
     buttons = []
-    with gr.Row(elem_id="examples"):
-        gr.Markdown("**Try an example:**", elem_classes="examples-title")
-        for example in EXAMPLES:
-            button = gr.Button(example.label, size="sm", elem_classes="example-button")
-            button.click(_loader(example, scratch), None, [video, prompt, images, elements])
-            buttons.append(button)
+    with gr.Row(elem_id="examples", equal_height=True):
+        for index, example in enumerate(EXAMPLES):
+            buttons.append(_card(index, example, video, prompt, images, elements, scratch, fix_note))
     return buttons
 
 
-def _loader(example: Example, scratch: Scratch):
+def _card(index: int, example: Example, video: gr.Video, prompt: gr.Textbox, images: gr.State,
+          elements: gr.State, scratch: Scratch, fix_note: gr.Markdown | None) -> gr.Button:
+    with gr.Column(min_width=220, elem_classes="example-card"):
+        gr.Image(str(example.thumbnail), show_label=False, interactive=False, buttons=[], height=86,
+                 container=False, elem_classes="example-thumb")
+        button = gr.Button(example.title, size="sm", elem_id=f"example-{example.id}")
+        gr.HTML(f'<p class="example-beyond">{html.escape(example.beyond)}</p>', padding=False)
+
+    outputs = [video, prompt, images, elements, *([fix_note] if fix_note is not None else [])]
+
     def load():
-        folder = scratch.new_folder()
+        clip, text, paths, items = example_inputs(index, scratch)
+        return [clip, text, paths, items, *([""] if fix_note is not None else [])]
 
-        def copy(path: Path) -> str:
-            return str(shutil.copy(path, folder / path.name))
-
-        return (str(example.clip), example.prompt, [copy(p) for p in example.images],
-                [{"frontal": copy(front), "references": [copy(r) for r in refs]}
-                 for front, refs in example.elements])
-    return load
+    button.click(load, None, outputs, show_progress="minimal")
+    return button

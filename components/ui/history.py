@@ -42,13 +42,16 @@ def build() -> HistoryHandles:
     gallery = gr.Gallery(label="Your edits", columns=6, height=150, allow_preview=False, fit_columns=False,
                          object_fit="cover", elem_id="history-gallery", buttons=[])
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, elem_id="history-table",
-                         max_height=320, column_widths=["11%", "16%", "8%", "40%", "17%", "8%"])
+                         max_height=320,
+                         # Fixed widths, each wide enough for its header word and the cell menu: on a
+                         # phone the table scrolls sideways instead of squeezing "Engine" to "Eng".
+                         column_widths=["110px", "180px", "96px", "430px", "300px", "96px"])
     with gr.Row(equal_height=True):
         compare_a = gr.Dropdown(label="Compare result A", choices=[], scale=2, elem_id="compare-a")
         compare_b = gr.Dropdown(label="with result B", choices=[], scale=2, elem_id="compare-b")
         compare = gr.Button("Compare", scale=1)
     with gr.Row(equal_height=True):
-        request_id = gr.Textbox(label="Resume a fal job by request id", scale=3,
+        request_id = gr.Textbox(label="Resume a fal job by request id", scale=3, elem_id="history-request-id",
                                 placeholder="e.g. 764cabcf-b745-4b3e-ae38-1200304cf45b")
         resume = gr.Button("Resume", scale=1)
     return HistoryHandles(gallery, table, gr.State([]), gr.State([]), refresh, compare_a, compare_b, compare,
@@ -109,5 +112,11 @@ def _when(ts: float) -> str:
 
 
 def _short(text: str, n: int) -> str:
+    """``text`` in at most ``n`` characters, cut at a word boundary: a word cut in half reads as a typo."""
     text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
+    if len(text) <= n:
+        return text
+    head = text[: n - 1]
+    if " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(",;:") + "…"

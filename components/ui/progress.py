@@ -19,8 +19,41 @@ STATUS_WORDS = {"queued": "Waiting for a slot", "running": "Running", "succeeded
 LOG_LINES_SHOWN = 12
 
 
+# Installed once by this panel's js_on_load: a click on Generate disables it in the capture phase,
+# before gradio's own handler runs and before the browser can deliver a double-click's second
+# click (which then lands on a disabled button), and keeps it disabled until the job is known:
+# this panel shows a job, or a toast says why none started. The server refuses a duplicate too
+# (components/intent.py); this keeps the page from even sending one.
+HOLD_UNTIL_KNOWN_JS = """
+if (!window.__klingHoldGenerate) {
+  window.__klingHoldGenerate = true;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('#generate');
+    if (!button || button.disabled || button.dataset.holding) return;
+    const panel = document.querySelector('#job-progress');
+    const before = panel ? panel.innerHTML : '';
+    const toasts = document.querySelectorAll('.toast-body').length;
+    const began = Date.now();
+    queueMicrotask(() => { button.disabled = true; });  // after this click reaches gradio
+    button.dataset.holding = '1';
+    const timer = setInterval(() => {
+      const shown = panel && panel.innerHTML !== before && panel.querySelector('[data-status]');
+      const refused = document.querySelectorAll('.toast-body').length > toasts;
+      const waited = Date.now() - began;
+      // At least a double-click's span (systems allow up to ~500 ms between its two clicks).
+      if (waited > 700 && (shown || refused || waited > 30000)) {
+        clearInterval(timer);
+        delete button.dataset.holding;
+        button.disabled = false;
+      }
+    }, 40);
+  }, true);
+}
+"""
+
+
 def build() -> gr.HTML:
-    return gr.HTML(idle(), elem_id="job-progress", padding=False)
+    return gr.HTML(idle(), elem_id="job-progress", padding=False, js_on_load=HOLD_UNTIL_KNOWN_JS)
 
 
 def idle(text: str = "No edit running.") -> str:

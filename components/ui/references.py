@@ -17,7 +17,7 @@ from components.config import Settings
 from components.labels import label
 from components.ui.deps import Deps
 from components.ui.elements import as_elements
-from components.ui.errors import shows_errors
+from components.ui.errors import notify, shows_errors
 from components.ui.reorder import mover, remover
 
 KIND = "Image"
@@ -75,7 +75,7 @@ def admit_images(current: list[str], files: list[str], elements: list[dict], set
         new_errors = [f for f in check_references(_paths(candidate), as_elements(elements), settings)
                       if f.level == "error" and str(f) not in before]
         if new_errors:
-            gr.Warning(" ".join(str(f) for f in new_errors), title="Not added")
+            notify(" ".join(str(f) for f in new_errors), "Not added")
             continue
         current = candidate
     return current

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import gradio as gr
-
 from components.labels import Kind, renumber_after_move, renumber_after_remove
+from components.ui.errors import notify
 
 Handler = Callable[[list[Any], str], tuple[list[Any], str]]
 
@@ -32,6 +31,6 @@ def remover(kind: Kind, index: int) -> Handler:
         items = [item for i, item in enumerate(items, start=1) if i != index]
         text, warnings = renumber_after_remove(prompt, kind, index)
         for warning in warnings:
-            gr.Warning(warning)
+            notify(warning, "Reword the instruction", "info")
         return items, text
     return remove

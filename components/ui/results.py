@@ -35,8 +35,8 @@ class ResultHandles:
 def build() -> ResultHandles:
     player = comparison.build("Original vs edited")
     with gr.Row():
-        edited = gr.File(label="Edited clip", interactive=False, elem_id="download-edited")
-        side_by_side = gr.File(label="Side-by-side mp4", interactive=False, elem_id="download-sbs")
+        edited = gr.File(label="Edited clip", interactive=False, elem_id="download-edited", height=90)
+        side_by_side = gr.File(label="Side-by-side mp4", interactive=False, elem_id="download-sbs", height=90)
     details = gr.HTML("", elem_id="result-details", padding=False)
     with gr.Accordion("Copy as code: the exact fal request", open=False, elem_id="copy-as-code"):
         python_code = gr.Code(language="python", label="Python (fal_client)", interactive=False,

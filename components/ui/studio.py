@@ -15,6 +15,7 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
+from components.intent import DuplicateSubmission
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret, server_secret
 from components.jobs.runner import copy_inputs
@@ -24,7 +25,7 @@ from components.ui import history as history_panel
 from components.ui import prompt as prompt_panel
 from components.ui.comparison import player_value
 from components.ui.deps import Deps
-from components.ui.errors import shows_errors
+from components.ui.errors import notify, shows_errors
 from components.ui.session import page_caller, resolve_owner, user_key
 
 WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
@@ -43,11 +44,14 @@ def build(deps: Deps) -> gr.Blocks:
                 gr.LoginButton(elem_id="hf-login", scale=0)
         owner_state = session.build(owner_secret(settings.data_dir))
         job_id = gr.State(None)
+        # Layout: the examples first (a demo starts there), then inputs on the left and, on the
+        # right, Generate above its progress and result, so all three fit one 1440x900 screen.
+        examples_row = gr.Column(elem_id="examples-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
                 video = video_panel.build(deps)
                 prompt = prompt_panel.build(settings)
-                with gr.Group(elem_id="attachments"):
+                with gr.Column(elem_id="attachments"), gr.Group():  # a Group repeats its elem_id
                     counter = gr.HTML(_counter(0, 0, settings), elem_id="reference-counter", padding=False)
                     elements_state = gr.State([])
                     with gr.Tab("Reference images"):
@@ -58,14 +62,18 @@ def build(deps: Deps) -> gr.Blocks:
                 keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
                 engine = engine_panel.build(settings)
                 engine_panel.wire(engine, video.duration, vault, settings)
-                with gr.Row():
+            with gr.Column(scale=6, elem_id="results"):
+                with gr.Row(elem_id="generate-row"):
                     generate = gr.Button("Generate", variant="primary", interactive=False,
                                          elem_id="generate", scale=3)
                     cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel", scale=1)
-            with gr.Column(scale=6, elem_id="results"):
                 status = progress.build()
                 result = results.build()
-        examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch)
+        with examples_row:
+            gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
+                        "without a key the local preview edits it.", elem_classes="examples-title")
+            examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch,
+                           video.changes)
         hist = history_panel.build()
         api.build(deps)
 
@@ -77,15 +85,23 @@ def build(deps: Deps) -> gr.Blocks:
             return resolve_owner(owner, profile, secret)
 
         async def follow(job_to_watch: str, owner: str):
-            """Yield UI updates for one job until it ends: the tab watches, the runner works."""
+            """Yield UI updates for one job until it ends: the tab watches, the runner works.
+
+            Result first: the player gets the edited clip the moment it is on disk, while the
+            side-by-side mp4 still renders; the final update only adds that download."""
+            shown = False
             async for job in runner.watch(job_to_watch, owner):
                 if job.is_finished or job.status == "waiting_for_key":
                     if job.status == "failed":
-                        gr.Warning(job.error or "The edit failed.", title="The edit failed")
+                        notify(job.error or "The edit failed.", "The edit failed")
                     yield [progress.render(job), None, gr.Button(visible=False),
                            *results.values(job, settings)]
+                elif job.output_video is not None and not shown:
+                    shown = True  # the edit exists: nothing left to cancel
+                    yield [progress.render(job), job.id, gr.Button(visible=False),
+                           *results.values(job, settings)]
                 else:
-                    yield [progress.render(job), job.id, gr.Button(visible=True),
+                    yield [progress.render(job), job.id, gr.Button(visible=not shown),
                            *[gr.skip()] * len(result.outputs)]
 
         def history(owner: object, profile: gr.OAuthProfile | None):
@@ -111,11 +127,25 @@ def build(deps: Deps) -> gr.Blocks:
                               profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
             edit = deps.service.make_request(clip, text, paths, items, audio, model)
-            job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit)
+            try:
+                job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit)
+            except DuplicateSubmission as refused:
+                # One job per intent: the same edit sent again while it starts is not run twice;
+                # say so and keep showing the job that is starting, instead of painting errors
+                # over its progress and result.
+                notify(str(refused), "Already started")
+                if refused.job_id is None:
+                    yield [gr.skip()] * len(watch_outputs)
+                    return
+                async for update in follow(refused.job_id, caller.owner):
+                    yield update
+                return
             yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
             async for update in follow(job.id, caller.owner):
                 yield update
 
+        # One job per intent: the page disables Generate from the first click until the job is
+        # known (progress.HOLD_UNTIL_KNOWN_JS); the service refuses a duplicate that gets through.
         generate.click(on_generate, [owner_state, video.video, prompt.prompt, refs.images,
                                      elems.elements, keep_audio, engine.tier], watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
@@ -165,7 +195,8 @@ def build(deps: Deps) -> gr.Blocks:
                 return
             resumed = runner.resume_waiting(who, build_engine(choice, settings))
             if resumed:
-                gr.Info(f"Picked up {len(resumed)} fal job(s) that waited for your key.")
+                notify(f"{len(resumed)} fal job(s) that waited for your key are running again.",
+                       "Picked up", "success")
 
         engine.key_set.change(on_key, [owner_state, engine.key_set], None
                               ).then(history, owner_state, hist_outputs, queue=False)
@@ -201,6 +232,9 @@ def build(deps: Deps) -> gr.Blocks:
             jobs = [runner.snapshot(j, who) if who and isinstance(j, str) else None for j in (a, b)]
             if any(j is None or j.output_video is None for j in jobs):
                 raise InputError("Pick two finished results to compare.")
+            if a == b:
+                raise InputError("Result A and result B are the same edit, so there is nothing to compare.",
+                                 fix="Pick a different result for B.")
             first, second = jobs
             return player_value(first.output_video, second.output_video, None,
                                 labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
@@ -229,5 +263,10 @@ def _counter(n_images: int, n_elements: int, settings: Settings) -> str:
             f"({n_images} image{'s' * (n_images != 1)}, {n_elements} element{'s' * (n_elements != 1)})</div>")
 
 
-def _short(job: Job) -> str:
-    return " ".join(job.request.get("prompt", "").split())[:30]
+def _short(job: Job, limit: int = 40) -> str:
+    """The job's prompt shortened at a word boundary (a label cut mid-word reads as a typo)."""
+    text = " ".join(job.request.get("prompt", "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(",;:") + "…"

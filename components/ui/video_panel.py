@@ -33,7 +33,7 @@ class VideoHandles:
     url: gr.Textbox
     fetch: gr.Button
     preflight: gr.HTML
-    fix_group: gr.Group
+    fix_group: gr.Column
     start: gr.Number
     end: gr.Number
     fix: gr.Button
@@ -63,7 +63,8 @@ def build(deps: Deps) -> VideoHandles:
                              elem_id="video-url")
             fetch = gr.Button("Fetch", scale=1, size="sm")
     preflight = gr.HTML("", elem_id="preflight", padding=False)
-    with gr.Group(visible=False, elem_id="fix-it") as fix_group:
+    # A Column, not a gr.Group: a Group repeats its elem_id on an inner div, and ids must be unique.
+    with gr.Column(visible=False, elem_id="fix-it", variant="panel") as fix_group:
         with gr.Row():
             start = gr.Number(0.0, label="Start (s)", minimum=0, precision=2, visible=False)
             end = gr.Number(limits.max_seconds, label="End (s)", minimum=0, precision=2, visible=False)
@@ -84,31 +85,40 @@ def _wire(h: VideoHandles, deps: Deps) -> None:
         duration = getattr(info, "duration", None)
         too_long = bool(duration and duration > settings.video.max_seconds)
         fixable = info is not None and any(f.level == "error" for f in findings)
-        return (panel_html(info, findings), gr.Group(visible=fixable),
+        return (panel_html(info, findings), gr.Column(visible=fixable),
                 gr.Number(value=0.0, visible=too_long),
                 gr.Number(value=settings.video.max_seconds if too_long else duration, visible=too_long),
                 duration, findings)
 
     h.video.change(on_clip, h.video, [h.preflight, h.fix_group, h.start, h.end, h.duration, h.findings],
                    show_progress="minimal")
+    # "Fixed: ..." describes the clip it was written for: a clip the user brings replaces it.
+    gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, show_progress="hidden")
 
     @shows_errors
     def on_fetch(url: str):
         if not isinstance(url, str) or not url.strip():
-            raise gr.Error("Paste a link to an .mp4 or .mov first.")
+            raise gr.Error("Paste a link to an .mp4 or .mov first.", title="No link")
         if len(url) > 4096:
-            raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.")
+            raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
+                           title="Link too long")
         path = fetch_to_file(url, deps.scratch.new_folder(), max_bytes=settings.video.max_bytes,
                              timeout=settings.url_fetch_timeout_s)
         return str(path), ""
 
-    h.fetch.click(on_fetch, h.url, [h.video, h.changes], concurrency_limit=8)
-    h.url.submit(on_fetch, h.url, [h.video, h.changes], concurrency_limit=8)
+    # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
+    # to states (gradio marks a failed event's outputs), and only a success moves the new clip
+    # into the video slot. The toast says what was wrong; the loaded clip stays usable.
+    fetched, fetched_note = gr.State(None), gr.State("")
+    for trigger in (h.fetch.click, h.url.submit):
+        trigger(on_fetch, h.url, [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
+                ).success(lambda path, note: (path, note), [fetched, fetched_note], [h.video, h.changes],
+                          queue=False, show_progress="hidden")
 
     @shows_errors
     def on_fix(path: str | None, start: float | None, end: float | None, progress=FIX_PROGRESS):
         if not path:
-            raise gr.Error("Add a clip first.")
+            raise gr.Error("Add a clip first.", title="No clip")
         path = files.require(path, "The clip", "video")
         info = probe(path)
         too_long = info.duration > settings.video.max_seconds
@@ -117,10 +127,21 @@ def _wire(h: VideoHandles, deps: Deps) -> None:
         result = conform(path, plan, deps.scratch.new_folder(),
                          on_progress=lambda fraction: progress(fraction, desc="Fixing the clip"))
         done = "; ".join(result.changes) if result.changes else "nothing needed changing"
-        return str(result.path), f"**Fixed:** {done}."
+        return str(result.path), f"{cut_note(start, end, plan.end, settings)}**Fixed:** {done}."
 
     h.fix.click(on_fix, [h.video, h.start, h.end], [h.video, h.changes],
                 concurrency_limit=1, concurrency_id=CONFORM_CONCURRENCY_ID)
+
+
+def cut_note(start: float | None, asked_end: float | None, kept_end: float | None,
+             settings: Settings) -> str:
+    """A sentence when the chosen end lay past the longest clip Kling accepts and was moved,
+    so the shorter result is never a surprise; empty otherwise."""
+    if asked_end is None or kept_end is None or asked_end <= kept_end + 0.005:
+        return ""
+    limit = settings.video.max_seconds
+    return (f"**Cut:** the end you chose ({asked_end:.1f} s) is more than {limit:g} s after the start "
+            f"({start or 0.0:.1f} s), so the clip now ends at {kept_end:.1f} s.  \n")
 
 
 def panel_html(info: Any, findings: list[Finding]) -> str:

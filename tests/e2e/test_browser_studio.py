@@ -5,8 +5,8 @@ One app process and one browser page for the module (starting them costs seconds
 on what another left: each starts by making the state it needs (``_ensure_...``), which costs
 nothing when the page is already there (as in file order, which reads like a user's session) and
 builds it from scratch otherwise, so each test passes alone and in any order. The example media
-from assets/ make the screenshots meaningful. They land in
-tests/artifacts/; docs/screenshot.png (the README's) is a copy of studio_after_edit.png.
+from assets/ make the screenshots meaningful. They land in tests/artifacts/; the README's
+docs/screenshot.png comes from test_browser_demo.py (an example run).
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def test_fix_it_conforms_a_long_small_clip_and_replaces_the_input(page, tmp_path
 def test_the_example_loads_a_complete_setup_in_one_click(page):
     page.reload()
     page.wait_for_selector("#generate")
-    page.get_by_text("Walker → robot in a snowy evening").click()
+    page.locator("#example-robot-swap").click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.startsWith('Replace the')")
     page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('2/4')")
     page.wait_for_function("() => document.querySelector('#preflight').innerText.includes('5.0 s')")

@@ -1,17 +1,25 @@
 """Instruction -> edit plan: which looks to apply, whose palette to borrow, and what only Kling can do.
 
+The local preview never refuses a prompt it can partly do: it applies every look and palette it
+finds, lists the rest, and refuses only when nothing at all applies.
+
 The prompt is read clause by clause (sentences, commas, "then", and "and"/"but" before a new verb,
 so "black and white" stays whole). In each clause:
 
 - a look phrase (see looks.py) applies that look, unless a negation comes shortly before it in the
   same clause ("not black and white", "without grain", "remove the grain"); "but"/"instead"
   starts afresh, so "not sepia but black and white" applies black and white;
-- an @Image/@Element label lends its palette to the whole clip ("transform the landscape into
-  @Image1", "in the colours of @Element1"), unless the clause asks to put that thing *into* the
-  video ("Replace the character with @Element1"): recolouring the whole clip with a character's
-  palette would be wrong, so that clause is reported as needing Kling O1 instead;
+- a look named only in a comparison ("like an old film") is implied; a grade the user names
+  outright wins over an implied one ("black and white, like an old film" stays black and white,
+  not sepia), because the words they chose say what they want and the simile only sets a mood;
+- an @Image/@Element label lends its palette to the whole clip wherever it sits in the clause
+  ("transform the landscape into the snowy evening of @Image1", "in the colours of @Element1"),
+  unless it is the thing a verb puts *into* the video ("Replace the character with @Element1"):
+  recolouring the whole clip with a character's palette would be wrong;
 - a generative request (replace, swap, add, remove, change the background, turn X into a Y that
-  is not a look, make him/her/the person do something) is reported as needing Kling O1;
+  is not a look, make him/her/the person do something) is reported as needing Kling O1; when the
+  same clause also carried a look or a palette, that part is applied and the clause is reported
+  as only partly previewed;
 - anything else is reported as ignored.
 """
 
@@ -20,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from components.engines.local.looks import VOCABULARY, Look, describe_vocabulary
+from components.engines.local.looks import BY_KEY, VOCABULARY, Look, describe_vocabulary
 from components.errors import InputError
 from components.labels import LabelMatch, find_labels
 
@@ -50,6 +58,14 @@ _SUBJECT_VERB = re.compile(
     r"(?!video|clip|footage|scene|image|shot|frame|picture|whole|colou?rs?|look|style|mood|tone)\w+)",
     re.IGNORECASE)
 _WORD = re.compile(r"[\w'@&/]+")
+# A look after one of these is a comparison, not a request: "like an old film", "as in a dream".
+_SIMILE = re.compile(r"\b(?:like|as if|as though|as in|reminiscent of|evok\w*|recalling)\b", re.IGNORECASE)
+_SIMILE_WORDS = 4  # "like a faded old film": the cue is at most this many words before the look
+# Words that make a label a source of colour even after a verb that puts things in:
+# "replace the sky with the colours of @Image1", "give it @Image1's palette".
+_PALETTE_CUE = re.compile(
+    r"\b(?:colou?r\w*|palette|tones?|tint|hues?|look|style|mood|grade|grading|light\w*|atmosphere|feel|"
+    r"vibe|like|of)\b", re.IGNORECASE)
 _NEAR_WORDS = 3  # a look or label this close after a verb is its object: "add film grain"
 
 
@@ -60,6 +76,9 @@ class EditPlan:
     needs_kling: tuple[str, ...]  # clauses only generative editing can do, as the user wrote them
     ignored: tuple[str, ...]  # clauses outside the local vocabulary
     negated: tuple[Look, ...] = ()  # looks named only to be ruled out
+    partly: tuple[str, ...] = ()  # clauses whose look or palette is applied but whose rest needs Kling
+    # (the user's words, the implied look, the explicit grade that won over it)
+    overridden: tuple[tuple[str, Look, Look], ...] = ()
 
     @property
     def does_something(self) -> bool:
@@ -75,6 +94,10 @@ class EditPlan:
     def notes(self) -> list[str]:
         """The lines EditResult.notes carries: applied first, then what could not be done."""
         notes = [f"Applied: {', '.join(self.applied())}."] if self.does_something else []
+        notes += [f"“{words}” was read as a comparison: {explicit.label}, which you asked for, wins over "
+                  f"{implied.label}." for words, implied, explicit in self.overridden]
+        notes += [f"{clause}: previewed as a look and palette only; the rest {NEEDS_KLING}."
+                  for clause in self.partly]
         notes += [f"{clause}: {NEEDS_KLING}." for clause in self.needs_kling]
         notes += [f"Not understood by the local preview, left out: {clause}." for clause in self.ignored]
         return notes
@@ -99,36 +122,61 @@ class _Hit:
     start: int
     end: int
     negated: bool
+    implied: bool = False  # named in a comparison: "like an old film"
 
 
 def plan_edit(prompt: str) -> EditPlan:
     labels = find_labels(prompt)
     looks: set[str] = set()
+    implied: dict[str, str] = {}  # look key -> the words that implied it
     negated: set[str] = set()
     references: dict[str, LabelMatch] = {}
     needs_kling: list[str] = []
+    partly: list[str] = []
     ignored: list[str] = []
     for start, end in _clauses(prompt):
         text = prompt[start:end]
         hits = _look_hits(text)
         clause_labels = [m for m in labels if start <= m.start < end]
         label_spans = [(m.start - start, m.end - start) for m in clause_labels]
-        generative = _generative(text, hits, label_spans)
+        palette_spans = [(a, b) for a, b in label_spans if not _is_put_in(text, a, b)]
+        generative = _generative(text, hits, label_spans, palette_spans)
+        applied_here = False
         for hit in hits:
-            (negated if hit.negated else looks).add(hit.look.key)
-        if generative:
-            needs_kling.append(text.strip())
-        else:
-            for m in clause_labels:
+            if hit.negated:
+                negated.add(hit.look.key)
+            else:
+                if hit.implied:
+                    implied.setdefault(hit.look.key, text[hit.start:hit.end])
+                else:
+                    looks.add(hit.look.key)
+                applied_here = True
+        for m, (a, b) in zip(clause_labels, label_spans, strict=True):
+            if (a, b) in palette_spans:
                 references.setdefault(m.label, m)
-        if not hits and not clause_labels and not generative and _WORD.search(text):
+                applied_here = True
+        if generative:
+            (partly if applied_here else needs_kling).append(text.strip())
+        elif not hits and not clause_labels and _WORD.search(text):
             ignored.append(text.strip())
+    explicit_grades = [BY_KEY[k] for k in looks if BY_KEY[k].grade]
+    overridden = []
+    for key, words in implied.items():
+        look = BY_KEY[key]
+        if key in looks:
+            continue
+        if look.grade and explicit_grades:
+            overridden.append((words, look, explicit_grades[0]))
+        else:
+            looks.add(key)
     return EditPlan(
         looks=tuple(look for look in VOCABULARY if look.key in looks),
         references=tuple(references.values()),
         needs_kling=tuple(needs_kling),
         ignored=tuple(ignored),
         negated=tuple(look for look in VOCABULARY if look.key in negated - looks),
+        partly=tuple(partly),
+        overridden=tuple(overridden),
     )
 
 
@@ -152,8 +200,27 @@ def _look_hits(text: str) -> list[_Hit]:
         if any(a < y and x < b for x, y in taken):
             continue
         taken.append((a, b))
-        hits.append(_Hit(look, a, b, _is_negated(text[:a])))
+        hits.append(_Hit(look, a, b, _is_negated(text[:a]), _is_simile(text[:a])))
     return sorted(hits, key=lambda h: h.start)
+
+
+def _is_simile(before: str) -> bool:
+    """Whether a comparison word ("like", "as in") comes within a few words before a look."""
+    words = _WORD.findall(before)[-_SIMILE_WORDS:]
+    return bool(_SIMILE.search(" ".join(words)))
+
+
+def _is_put_in(text: str, start: int, end: int) -> bool:
+    """Whether the label at text[start:end] is what a verb puts into (or takes out of) the picture,
+    "Replace the character with @Element1", rather than a source of colour: true when an object
+    verb comes before it in the clause and no colour word ("colours of", "look", "like") lies
+    between them or right after it ("@Image1's palette")."""
+    verbs = [m for m in _OBJECT_VERB.finditer(text) if m.end() <= start]
+    if not verbs:
+        return False
+    between = text[verbs[-1].end():start]
+    after = " ".join(_WORD.findall(text[end:])[:2])
+    return not (_PALETTE_CUE.search(between) or _PALETTE_CUE.search(after))
 
 
 def _is_negated(before: str) -> bool:
@@ -164,9 +231,11 @@ def _is_negated(before: str) -> bool:
     return bool(_NEGATION.search(" ".join(words)))
 
 
-def _generative(text: str, hits: list[_Hit], label_spans: list[tuple[int, int]]) -> bool:
+def _generative(text: str, hits: list[_Hit], label_spans: list[tuple[int, int]],
+                palette_spans: list[tuple[int, int]]) -> bool:
     """Whether the clause asks for something only a generative model can do."""
     look_starts = [h.start for h in hits]
+    palette_starts = [a for a, _ in palette_spans]
     inside_look = [(h.start, h.end) for h in hits]
 
     def near(pos: int, starts: list[int]) -> bool:
@@ -175,10 +244,12 @@ def _generative(text: str, hits: list[_Hit], label_spans: list[tuple[int, int]])
     for m in _OBJECT_VERB.finditer(text):
         if any(a <= m.start() < b for a, b in inside_look):
             continue  # "remove the colour" is itself a look phrase
-        if not near(m.end(), look_starts):
-            return True
+        if not near(m.end(), look_starts + palette_starts):
+            return True  # "add @Image1's palette" is a palette; "add a hat" is not
     restyle = _RESTYLE.search(text)
     if restyle:
+        # "into @Image1" or "into a cartoon" is a look; "into the snowy evening of @Image1" is also
+        # a scene change: its palette still applies (plan_edit), the rest needs Kling.
         return not near(restyle.end(), look_starts + [a for a, _ in label_spans])
     subject = _SUBJECT_VERB.search(text)
     return bool(subject) and not near(subject.end(), look_starts)

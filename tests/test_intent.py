@@ -1,0 +1,119 @@
+"""One job per intent: the same owner sending the same edit twice while the first is starting gets
+one job and one clear sentence, through the real edit service, runner and local engine."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from components.config import Settings
+from components.errors import RateLimitError
+from components.intent import DuplicateSubmission, SubmissionGuard, fingerprint
+from components.jobs.runner import JobRunner
+from components.jobs.store import JobStore
+from components.ratelimit import SessionLimiter
+from components.request import EditRequest
+from components.service import EditService
+from components.spend import Caller, ServerKeyGuard
+from components.trusted_files import TrustedFiles
+from tests.mediagen import make_clip
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=3, width=1280, height=720,
+                     fps=24, audio=False)
+
+
+def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, owner: str, key, request,
+               guard: SubmissionGuard):
+    """The service as the page builds it, with this test's duplicate guard and limiter."""
+    service = EditService(settings, runner, TrustedFiles.of([request.video.parent]),
+                          ServerKeyGuard(settings, runner.store), limiter, guard)
+    return service.start(Caller(owner, "198.51.100.1"), key, request)
+
+
+@pytest.fixture
+def env(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    yield settings, runner, SessionLimiter(100, 10)
+    runner.close()
+
+
+def test_the_fingerprint_is_the_content_not_the_path(clip, tmp_path):
+    copy = tmp_path / "again.mp4"
+    copy.write_bytes(clip.read_bytes())
+    a = EditRequest(prompt="Make it  black and white", video=clip)
+    assert fingerprint(a) == fingerprint(EditRequest(prompt="Make it black and white", video=copy))
+    assert fingerprint(a) != fingerprint(EditRequest(prompt="Make it sepia", video=clip))
+    assert fingerprint(a) != fingerprint(EditRequest(prompt="Make it black and white", video=clip,
+                                                     keep_audio=True))
+
+
+def test_a_double_click_starts_one_job_and_says_why_the_second_did_not(env, clip):
+    settings, runner, limiter = env
+    guard = SubmissionGuard()
+    request = EditRequest(prompt="Make it black and white", video=clip)
+    barrier = threading.Barrier(2)
+
+    def click():
+        barrier.wait()  # both "clicks" reach the server at the same moment
+        return start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(click) for _ in range(2)]
+    outcomes = [f.exception() or f.result() for f in futures]
+    refused = [o for o in outcomes if isinstance(o, DuplicateSubmission)]
+    started = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(started) == 1 and len(refused) == 1, outcomes
+    assert "already starting" in str(refused[0]) and "not started twice" in str(refused[0])
+    assert len(runner.history("owner-a")) == 1
+
+    # Another owner, or the same owner with another instruction, starts as usual.
+    start_edit(runner, limiter, settings, "owner-b", None, request, guard=guard)
+    start_edit(runner, limiter, settings, "owner-a", None,
+               EditRequest(prompt="Make it sepia", video=clip), guard=guard)
+    with pytest.raises(DuplicateSubmission, match=started[0].id[:8]):
+        start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+
+
+def test_once_the_first_job_has_finished_the_same_edit_may_run_again(env, clip):
+    settings, runner, limiter = env
+    guard = SubmissionGuard()
+    request = EditRequest(prompt="Make it black and white", video=clip)
+    first = start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+
+    async def wait() -> None:
+        async for _ in runner.watch(first.id, "owner-a"):
+            pass
+
+    asyncio.run(wait())
+    second = start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+    assert second.id != first.id
+
+
+def test_a_refused_submission_does_not_block_the_retry(env, clip):
+    settings, runner, _ = env
+    guard = SubmissionGuard()
+    request = EditRequest(prompt="Make it black and white", video=clip)
+
+    with pytest.raises(RateLimitError) as err:  # the session limit refuses it: no job exists
+        start_edit(runner, SessionLimiter(10, 0), settings, "owner-a", None, request, guard=guard)
+    assert not isinstance(err.value, DuplicateSubmission)
+    start_edit(runner, SessionLimiter(10, 10), settings, "owner-a", None, request, guard=guard)
+
+
+def test_claims_expire_after_the_window():
+    now = [0.0]
+    guard = SubmissionGuard(window_s=5, clock=lambda: now[0])
+    guard.claim("o", "k", lambda _: True)
+    guard.started("o", "k", "job-1")
+    with pytest.raises(DuplicateSubmission):
+        guard.claim("o", "k", lambda _: True)
+    now[0] = 5.1
+    guard.claim("o", "k", lambda _: True)  # a deliberate second run later is the user's call
