@@ -2,7 +2,7 @@
 
 fal answers a rejected input with a 422 whose ``detail`` is a list of ``{loc, msg, type}``; we name
 the field and add the model's limit for it from ``Settings``, so "video_url: duration 2.0 s" comes
-with "Kling O1 accepts 3-10 s". Everything else is sorted by what the user can do: fix the key
+with "Kling O1 accepts 3-10.05 s". Everything else is sorted by what the user can do: fix the key
 (401/403), wait (429), try again (5xx, timeouts, dropped connections: ``temporary=True``).
 Messages quote fal's text only after removing the key, in case a server ever echoes it.
 """

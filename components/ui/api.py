@@ -28,7 +28,7 @@ def build(deps: Deps) -> None:
                    elements: list[dict] | None = None, keep_audio: bool = False, fal_key: str = "",
                    model: str = MODEL_ID,
                    request: gr.Request = None) -> tuple[FileData, FileData, dict]:  # type: ignore[assignment]
-        """Edit a 3-10 s clip with Kling O1 (or the local preview when no fal key is available).
+        """Edit a 3-10.05 s clip with Kling O1 (or the local preview when no fal key is available).
 
         Args:
             video: the clip to edit (.mp4/.mov, 3-10.05 s, 720-2160 px each side, 24-60 fps, <= 200 MB).

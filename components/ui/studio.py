@@ -38,7 +38,8 @@ def build(deps: Deps) -> gr.Blocks:
     # gradio's own cache (uploads and served copies) is cleaned like the scratch folder.
     with gr.Blocks(title="Kling O1 Edit Studio", delete_cache=(max(60, ttl_s // 4), ttl_s)) as demo:
         with gr.Row(elem_id="title-row"):
-            gr.Markdown(f"# Kling O1 Edit Studio\nEdit a 3-10 s clip with words and pictures: {MODEL_NAME} "
+            span = f"{settings.video.min_seconds:g}-{settings.video.max_seconds:g} s"
+            gr.Markdown(f"# Kling O1 Edit Studio\nEdit a {span} clip with words and pictures: {MODEL_NAME} "
                         "keeps the motion, you choose what changes.", elem_id="studio-title")
             if settings.hf_oauth:
                 gr.LoginButton(elem_id="hf-login", scale=0)
