@@ -11,7 +11,8 @@ player fails this (its loop wraps: 95th percentile 117 ms, near three frames); o
 only with this module's two burners the new one keeps 95% within one frame (see the figures).
 A page starved of the CPU for more than STALL_MS runs none of the player's code, so samples in
 the RECOVER_MS after such a freeze are reported (overall max and p95) but not held to the bound.
-The clips match the studio's: 1280x720 at 24 fps, same length, each with its own tone. Figures: tests/artifacts/sync_drift.json.
+The clips match the studio's: 1280x720 at 24 fps, same length, each with its own tone.
+Figures: tests/artifacts/sync_drift.json.
 """
 
 from __future__ import annotations
