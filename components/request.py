@@ -24,6 +24,17 @@ class Element:
     def files(self) -> list[Path]:
         return ([self.frontal] if self.frontal else []) + list(self.references)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"frontal": str(self.frontal) if self.frontal else None,
+                "references": [str(r) for r in self.references]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Element:
+        """The element from its dict form (the page's state and the job store keep it so):
+        ``{"frontal": path | None, "references": [paths]}``."""
+        return cls(frontal=Path(d["frontal"]) if d.get("frontal") else None,
+                   references=tuple(Path(r) for r in d.get("references") or ()))
+
 
 @dataclass(frozen=True)
 class EditRequest:
@@ -72,8 +83,7 @@ class EditRequest:
             "prompt": self.prompt,
             "video": str(self.video),
             "images": [str(p) for p in self.images],
-            "elements": [{"frontal": str(e.frontal) if e.frontal else None,
-                          "references": [str(r) for r in e.references]} for e in self.elements],
+            "elements": [e.to_dict() for e in self.elements],
             "keep_audio": self.keep_audio,
             "model": self.model,
             "extra": dict(self.extra),
@@ -85,9 +95,7 @@ class EditRequest:
             prompt=d["prompt"],
             video=Path(d["video"]),
             images=tuple(Path(p) for p in d.get("images", ())),
-            elements=tuple(Element(frontal=Path(e["frontal"]) if e.get("frontal") else None,
-                                   references=tuple(Path(r) for r in e.get("references", ())))
-                           for e in d.get("elements", ())),
+            elements=tuple(Element.from_dict(e) for e in d.get("elements", ())),
             keep_audio=bool(d.get("keep_audio", False)),
             model=str(d.get("model") or MODEL_ID),  # jobs stored before tiers existed ran Kling O1
             extra=dict(d.get("extra", {})),

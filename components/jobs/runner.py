@@ -38,6 +38,7 @@ from components.jobs.render import SideBySide, SideBySideRenderer
 from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
+from components.media.thumbnail import make_thumbnail
 from components.request import EditRequest
 from components.request_id import check_request_id
 
@@ -192,6 +193,8 @@ class JobRunner:
             self._live.on_event(live, event)
 
         try:
+            if request.video.is_file():  # history's still of the input, made off the page's path
+                await asyncio.to_thread(make_thumbnail, request.video)
             async with self._slots.hold(engine.concurrency_key, live.cancel):
                 live.started = True
                 self._live.publish(live, urgent=True, status="running", started_at=time.time(),
@@ -228,6 +231,7 @@ class JobRunner:
                            remote_url=result.remote_url, request_id=result.request_id or live.job.request_id,
                            arguments=result.arguments,
                            message="The edit is ready; rendering the side-by-side mp4 for download")
+        await asyncio.to_thread(make_thumbnail, result.video)
         original = None if live.job.is_stub else request.video
         rendered = await self._renderer.render(live.job.id, original, result.video, workdir, report)
         notes = list(result.notes) + ([rendered.note] if rendered.note else [])

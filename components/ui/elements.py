@@ -32,9 +32,7 @@ class ElementHandles:
 
 
 def as_elements(items: list[dict]) -> list[Element]:
-    return [Element(frontal=Path(e["frontal"]) if e.get("frontal") else None,
-                    references=tuple(Path(r) for r in e.get("references", [])))
-            for e in items]
+    return [Element.from_dict(e) for e in items]
 
 
 def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) -> ElementHandles:

@@ -13,9 +13,8 @@ from pathlib import Path
 import gradio as gr
 
 from components.config import Settings
-from components.errors import MediaError
 from components.jobs.models import Job
-from components.media.ffmpeg import run
+from components.media.thumbnail import existing_thumbnail
 from components.ui.progress import STATUS_WORDS
 
 COLUMNS = ["When", "Status", "Engine", "Prompt", "Request id", "Job"]
@@ -33,6 +32,27 @@ class HistoryHandles:
     compare: gr.Button
     request_id: gr.Textbox
     resume: gr.Button
+
+    @property
+    def outputs(self) -> list[gr.components.Component]:
+        return [self.gallery, self.table, self.job_ids, self.gallery_ids, self.compare_a, self.compare_b]
+
+    def show(self, jobs: list[Job]) -> dict:
+        """Named updates listing the owner's ``jobs``: gallery, table, both compare pickers."""
+        rows = [[_when(j.created_at), status_text(j), engine_text(j), _short(j.request.get("prompt", ""), 90),
+                 j.request_id or "", j.id[:8]] for j in jobs]
+        with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
+        done = [(f"{_when(j.created_at)} · {j.id[:8]} · {_short(j.request.get('prompt', ''), 40)}", j.id)
+                for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
+        return {
+            self.gallery: [(str(t), f"{status_text(j)} · {_short(j.request.get('prompt', ''), 40)}")
+                           for j, t in with_thumbs],
+            self.table: {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]},
+            self.job_ids: [j.id for j in jobs],
+            self.gallery_ids: [j.id for j, _ in with_thumbs],
+            self.compare_a: gr.Dropdown(choices=done, value=None),
+            self.compare_b: gr.Dropdown(choices=done, value=None),
+        }
 
 
 def build() -> HistoryHandles:
@@ -58,20 +78,6 @@ def build() -> HistoryHandles:
                           request_id, resume)
 
 
-def listing(jobs: list[Job]):
-    """Values for (gallery, table, job ids, gallery ids, compare A, compare B) from the owner's jobs."""
-    rows = [[_when(j.created_at), status_text(j), engine_text(j), _short(j.request.get("prompt", ""), 90),
-             j.request_id or "", j.id[:8]] for j in jobs]
-    with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
-    thumbs = [(str(t), f"{status_text(j)} · {_short(j.request.get('prompt', ''), 40)}")
-              for j, t in with_thumbs]
-    done = [(f"{_when(j.created_at)} · {j.id[:8]} · {_short(j.request.get('prompt', ''), 40)}", j.id)
-            for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
-    table = {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]}
-    return (thumbs, table, [j.id for j in jobs], [j.id for j, _ in with_thumbs],
-            gr.Dropdown(choices=done, value=None), gr.Dropdown(choices=done, value=None))
-
-
 def engine_text(job: Job) -> str:
     """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"."""
     if job.engine != "fal":
@@ -90,21 +96,10 @@ def status_text(job: Job) -> str:
 
 
 def thumbnail(job: Job) -> Path | None:
-    """A small frame of the result (or of the input while there is none), cached in the job's folder."""
-    source = job.output_video if job.output_video and Path(job.output_video).exists() else None
-    if source is None:
-        video = Path(job.request.get("video", ""))
-        source = video if video.is_file() else None
-    if source is None:
-        return None
-    thumb = Path(source).parent / f"{Path(source).stem}.thumb.jpg"
-    if not thumb.exists():
-        try:
-            run(["-loglevel", "error", "-y", "-ss", "0.5", "-i", str(source), "-frames:v", "1",
-                 "-vf", "scale=240:-2", str(thumb)], file=Path(source), action="make a thumbnail of")
-        except MediaError:
-            return None
-    return thumb if thumb.exists() else None
+    """The runner's still of the result, or of the input while there is none (never made here)."""
+    output = Path(job.output_video) if job.output_video else None
+    video = Path(job.request.get("video") or "") if job.request.get("video") else None
+    return existing_thumbnail(output) or existing_thumbnail(video)
 
 
 def _when(ts: float) -> str:

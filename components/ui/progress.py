@@ -8,12 +8,14 @@ it keeps the phase list, the bar and the logs in one place instead of a modal gr
 from __future__ import annotations
 
 import html
+from typing import get_args
 
 import gradio as gr
 
+from components.engines.base import Phase
 from components.jobs.models import Job
 
-PHASES = ("preparing", "uploading", "submitted", "queued", "running", "downloading", "rendering", "done")
+PHASES: tuple[str, ...] = get_args(Phase)  # the engines' own list, in order
 STATUS_WORDS = {"queued": "Waiting for a slot", "running": "Running", "succeeded": "Done",
                 "failed": "Failed", "cancelled": "Cancelled", "waiting_for_key": "Waiting for your fal key"}
 LOG_LINES_SHOWN = 12

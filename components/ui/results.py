@@ -31,6 +31,14 @@ class ResultHandles:
     def outputs(self) -> list[gr.components.Component]:
         return [self.player, self.edited, self.side_by_side, self.python_code, self.curl_code, self.details]
 
+    def show(self, job: Job, settings: Settings) -> dict:
+        """Named updates presenting ``job`` (empty values while it has no result)."""
+        return dict(zip(self.outputs, _values(job, settings), strict=True))
+
+    def clear(self) -> dict:
+        return {self.player: None, self.edited: None, self.side_by_side: None, self.python_code: "",
+                self.curl_code: "", self.details: ""}
+
 
 def build() -> ResultHandles:
     player = comparison.build("Original vs edited")
@@ -45,7 +53,7 @@ def build() -> ResultHandles:
     return ResultHandles(player, edited, side_by_side, python_code, curl_code, details)
 
 
-def values(job: Job, settings: Settings) -> list:
+def _values(job: Job, settings: Settings) -> list:
     """Result values for ``job``, in ``ResultHandles.outputs`` order; empty ones while it has none."""
     request = job.edit_request()
     arguments = job.arguments or (None if job.is_stub else placeholder_arguments(request))
@@ -68,10 +76,6 @@ def model_label(job: Job, settings: Settings) -> str:
     tier = settings.tier(model)
     name = tier.name if tier else model
     return name if job.engine == "fal" else f"local preview (chosen: {name})"
-
-
-def empty() -> list:
-    return [None, None, None, "", "", ""]
 
 
 def details_html(job: Job, settings: Settings | None = None) -> str:

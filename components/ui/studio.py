@@ -79,8 +79,7 @@ def build(deps: Deps) -> gr.Blocks:
         api.build(deps)
 
         watch_outputs = [status, job_id, cancel, *result.outputs]
-        hist_outputs = [hist.gallery, hist.table, hist.job_ids, hist.gallery_ids, hist.compare_a,
-                        hist.compare_b]
+        hist_outputs = hist.outputs
 
         def owner_of(owner: object, profile: gr.OAuthProfile | None) -> str | None:
             return resolve_owner(owner, profile, secret)
@@ -95,19 +94,18 @@ def build(deps: Deps) -> gr.Blocks:
                 if job.is_finished or job.status == "waiting_for_key":
                     if job.status == "failed":
                         notify(job.error or "The edit failed.", "The edit failed")
-                    yield [progress.render(job), None, gr.Button(visible=False),
-                           *results.values(job, settings)]
+                    yield {status: progress.render(job), job_id: None, cancel: gr.Button(visible=False),
+                           **result.show(job, settings)}
                 elif job.output_video is not None and not shown:
                     shown = True  # the edit exists: nothing left to cancel
-                    yield [progress.render(job), job.id, gr.Button(visible=False),
-                           *results.values(job, settings)]
+                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=False),
+                           **result.show(job, settings)}
                 else:
-                    yield [progress.render(job), job.id, gr.Button(visible=not shown),
-                           *[gr.skip()] * len(result.outputs)]
+                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=not shown)}
 
         def history(owner: object, profile: gr.OAuthProfile | None):
             who = owner_of(owner, profile)
-            return history_panel.listing(runner.history(who)) if who else [gr.skip()] * len(hist_outputs)
+            return hist.show(runner.history(who)) if who else gr.skip()
 
         # ----- what gates Generate ---------------------------------------------------------------
         def recheck(clip, video_findings, text, paths, items):
@@ -136,12 +134,13 @@ def build(deps: Deps) -> gr.Blocks:
                 # over its progress and result.
                 notify(str(refused), "Already started")
                 if refused.job_id is None:
-                    yield [gr.skip()] * len(watch_outputs)
+                    yield gr.skip()
                     return
                 async for update in follow(refused.job_id, caller.owner):
                     yield update
                 return
-            yield [progress.render(job), job.id, gr.Button(visible=True), *results.empty()]
+            yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=True),
+                   **result.clear()}
             async for update in follow(job.id, caller.owner):
                 yield update
 
@@ -169,10 +168,10 @@ def build(deps: Deps) -> gr.Blocks:
                 async for update in follow(running[0].id, who):
                     yield update
             elif jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
-                yield [progress.render(jobs[0]), None, gr.Button(visible=False),
-                       *results.values(jobs[0], settings)]
+                yield {status: progress.render(jobs[0]), job_id: None, cancel: gr.Button(visible=False),
+                       **result.show(jobs[0], settings)}
             else:
-                yield [gr.skip()] * len(watch_outputs)
+                yield gr.skip()
 
         def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
             return owner_of(owner, profile) or session.ensure_owner(None)
@@ -211,16 +210,16 @@ def build(deps: Deps) -> gr.Blocks:
             ok = who and isinstance(index, int) and 0 <= index < len(ids)
             job = runner.snapshot(ids[index], who) if ok else None
             if job is None or job.is_stub or job.expired:
-                return [gr.skip()] * (7 + len(result.outputs))
+                return gr.skip()
             try:  # the inputs become this tab's attachments again: copies, like fresh uploads
                 req = copy_inputs(job.edit_request(), deps.scratch.new_folder())
             except InputError:
-                return [gr.skip()] * (7 + len(result.outputs))
-            return [str(req.video), req.prompt, [str(p) for p in req.images],
-                    [{"frontal": str(e.frontal) if e.frontal else None,
-                      "references": [str(r) for r in e.references]}
-                     for e in req.elements], req.keep_audio, progress.render(job),
-                    *results.values(job, settings), req.model]
+                return gr.skip()
+            return {video.video: str(req.video), prompt.prompt: req.prompt,
+                    refs.images: [str(p) for p in req.images],
+                    elems.elements: [e.to_dict() for e in req.elements],
+                    keep_audio: req.keep_audio, status: progress.render(job), engine.tier: req.model,
+                    **result.show(job, settings)}
 
         restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
                     *result.outputs, engine.tier]
