@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from components import labels
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.errors import Finding, InputError, MediaError
 from components.images import inspect_image
 from components.media.limits import check_video
@@ -57,7 +57,7 @@ def check_prompt(prompt: str, n_images: int, n_elements: int, settings: Settings
         else:
             fix = f"Labels count from 1: {labels.label(miss.kind, 1)} is the first {miss.kind.lower()}."
         findings.append(Finding("error", "prompt",
-                                f"“{miss.text}” is not a label Kling O1 knows.", fix))
+                                f"“{miss.text}” is not a label {MODEL_NAME} knows.", fix))
 
     markers = [marker for _, _, marker in labels.find_removed_markers(prompt)]
     for marker in dict.fromkeys(markers):  # one finding per kind of marker, however often it appears
@@ -89,7 +89,7 @@ def check_references(images: Sequence[Path], elements: Sequence[Element],
         findings.append(Finding(
             "error", "references",
             f"{total} references are attached ({_count(len(images), 'image')} + "
-            f"{_count(len(elements), 'element')}); Kling O1 takes at most "
+            f"{_count(len(elements), 'element')}); {MODEL_NAME} takes at most "
             f"{settings.max_references} images and elements together.",
             f"Remove {total - settings.max_references}."))
 
@@ -164,7 +164,7 @@ def _frontal_findings(path: Path, settings: Settings, field: str) -> list[Findin
     crop = f"at least {limits.min_aspect:g}" if shape == "tall" else f"at most {limits.max_aspect:g}"
     return [Finding("error", field,
                     f"{result.path.name} is {result.width:,}x{result.height:,} px, an aspect ratio (width / "
-                    f"height) of {aspect:.2f}; Kling O1 takes frontal images of {limits.min_aspect:g}-"
+                    f"height) of {aspect:.2f}; {MODEL_NAME} takes frontal images of {limits.min_aspect:g}-"
                     f"{limits.max_aspect:g}.",
                     f"It is too {shape}: crop it to a width / height of {crop} (e.g. 3:4 or 1:1) and "
                     "attach it again.")]
@@ -177,11 +177,12 @@ def _reference_count(i: int, n: int, settings: Settings) -> list[Finding]:
     if n < low:
         return [Finding("error", field,
                         f"Element {i + 1} has {_count(n, 'reference image')} besides the frontal one; "
-                        f"Kling O1 needs {low}-{high}.",
+                        f"{MODEL_NAME} needs {low}-{high}.",
                         f"Add at least {_count(low - n, 'picture')} of it from another angle (side, back).")]
     if n > high:
         return [Finding("error", field,
-                        f"Element {i + 1} has {n} reference images besides the frontal one; Kling O1 takes "
+                        f"Element {i + 1} has {n} reference images besides the frontal one; "
+                        f"{MODEL_NAME} takes "
                         f"{low}-{high}.", f"Remove {n - high}.")]
     return []
 

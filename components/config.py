@@ -19,7 +19,7 @@ MB = 1024 * 1024  # every size limit and every size in a message uses this unit 
 
 MODEL_ID = "fal-ai/kling-video/o1/video-to-video/edit"
 MODEL_ID_STANDARD = "fal-ai/kling-video/o1/standard/video-to-video/edit"
-MODEL_NAME = "Kling O1 Edit Video"
+MODEL_NAME = "Kling O1"  # how every message names the model; the tiers add to it
 # USD per second of input video. fal publishes no price in the schema: O1 edit is what third-party
 # apps quote; Standard is O1 edit scaled by fal's Standard/O1 ratio for image-to-video
 # ($0.084 vs $0.112 per second). Both are estimates, and the page says so.
@@ -150,8 +150,8 @@ class Settings:
     @property
     def tiers(self) -> tuple[ModelTier, ...]:
         """The endpoints a user may choose, the default first."""
-        return (ModelTier(MODEL_ID, "Kling O1", self.price_per_second),
-                ModelTier(MODEL_ID_STANDARD, "Kling O1 Standard", self.price_per_second_standard))
+        return (ModelTier(MODEL_ID, MODEL_NAME, self.price_per_second),
+                ModelTier(MODEL_ID_STANDARD, f"{MODEL_NAME} Standard", self.price_per_second_standard))
 
     def tier(self, model_id: str | None = None) -> ModelTier | None:
         """The tier of an endpoint id (``None``: the default one); ``None`` for any other id, which

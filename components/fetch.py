@@ -25,7 +25,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from components.config import VideoLimits
+from components.config import MODEL_NAME, VideoLimits
 from components.errors import InputError
 from components.media.limits import human_size
 
@@ -186,7 +186,7 @@ def _short(url: str) -> str:
 def _too_big(url: str, size: int, limit: int) -> InputError:
     return InputError(f"{_short(url)} is larger than {human_size(limit)} "
                       f"(got {human_size(size, limit)} so far).",
-                      fix=f"Use a shorter or smaller clip (Kling O1 takes up to "
+                      fix=f"Use a shorter or smaller clip ({MODEL_NAME} takes up to "
                           f"{human_size(VideoLimits().max_bytes)}).", field="video_url")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from components.config import ImageLimits
+from components.config import MODEL_NAME, ImageLimits
 from components.errors import Finding
 from components.media.limits import human_size
 
@@ -93,7 +93,7 @@ def _inspect(path: Path, mtime_ns: int, size: int, limits: ImageLimits) -> Image
         if orientation in _ROTATED:
             w, h = h, w
         if fmt not in limits.formats:
-            findings.append(Finding("error", field, f"{name} is a {fmt} image; Kling O1 takes {allowed}.",
+            findings.append(Finding("error", field, f"{name} is a {fmt} image; {MODEL_NAME} takes {allowed}.",
                                     f"Convert it to {allowed} and attach it again."))
         if min(w, h) < limits.min_side:
             findings.append(Finding(

@@ -24,13 +24,13 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.errors import RateLimitError
 from components.jobs.store import JobStore
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
-BRING_YOUR_KEY = ("Paste your own fal key (fal.ai/dashboard/keys) to run Kling O1 now, "
+BRING_YOUR_KEY = (f"Paste your own fal key (fal.ai/dashboard/keys) to run {MODEL_NAME} now, "
                   "or clear the key to use the free local preview.")
 
 
@@ -73,7 +73,7 @@ class ServerKeyGuard:
         spent = self.spent_today()
         if spent + cost > budget + 1e-9:
             raise BudgetSpent(
-                f"This server's daily budget for Kling O1 runs on its own key is spent: "
+                f"This server's daily budget for {MODEL_NAME} runs on its own key is spent: "
                 f"${spent:.2f} of ${budget:.2f} went in the last 24 hours and this edit would cost "
                 f"${cost:.2f}.",
                 fix=BRING_YOUR_KEY)

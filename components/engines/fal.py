@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import fal_client
 from fal_client.client import AsyncRequestHandle, Completed, FalClientHTTPError, InProgress, Queued
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.engines.base import CancelToken, EditResult, ProgressCallback, ProgressEvent
 from components.engines.download import download_result
 from components.engines.fal_errors import to_studio_error
@@ -93,7 +93,7 @@ class UploadStats:
 
 class FalEngine:
     name = "fal"
-    label = "Kling O1 via fal"
+    label = f"{MODEL_NAME} via fal"
     concurrency_key = "fal"  # remote waits: a large pool of slots
     can_resume = True  # fal keeps a request by id, so a restart can reattach
 
@@ -238,7 +238,7 @@ class FalEngine:
         run.request_id = rid
         notes: list[str] = []
         seen_logs = 0
-        last_line = "Kling O1 is editing the clip"
+        last_line = f"{MODEL_NAME} is editing the clip"
         queued_since = time.monotonic()
         running = cancel_refused = False
         while True:

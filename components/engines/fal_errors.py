@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from fal_client.client import FalClientHTTPError, FalClientTimeoutError
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.errors import AuthError, EngineError, RateLimitError, StudioError
 from components.media.limits import human_size
 from components.secret import Secret
@@ -94,21 +94,22 @@ def field_limit(name: str, msg: str, settings: Settings) -> str:
     low = msg.lower()
     if name == "video_url":
         if "duration" in low or "second" in low:
-            return f"Kling O1 accepts {v.min_seconds:g}-{v.max_seconds:g} s."
+            return f"{MODEL_NAME} accepts {v.min_seconds:g}-{v.max_seconds:g} s."
         if "dimension" in low or "pixel" in low or "resolution" in low or "width" in low or "height" in low:
-            return f"Kling O1 accepts a width and height of {v.min_side}-{v.max_side} px each."
+            return f"{MODEL_NAME} accepts a width and height of {v.min_side}-{v.max_side} px each."
         if "fps" in low or "frame rate" in low:
-            return f"Kling O1 accepts {v.min_fps:g}-{v.max_fps:g} fps (Fix it re-times a clip)."
+            return f"{MODEL_NAME} accepts {v.min_fps:g}-{v.max_fps:g} fps (Fix it re-times a clip)."
         if "mb" in low or "size" in low or "large" in low:
-            return f"Kling O1 accepts up to {human_size(v.max_bytes)}."
+            return f"{MODEL_NAME} accepts up to {human_size(v.max_bytes)}."
         if "format" in low or "codec" in low:
-            return f"Kling O1 accepts {' or '.join('.' + c for c in v.containers)}."
-        return (f"Kling O1 accepts {'/'.join(v.containers)} clips of {v.min_seconds:g}-{v.max_seconds:g} s, "
+            return f"{MODEL_NAME} accepts {' or '.join('.' + c for c in v.containers)}."
+        return (f"{MODEL_NAME} accepts {'/'.join(v.containers)} clips of "
+                f"{v.min_seconds:g}-{v.max_seconds:g} s, "
                 f"{v.min_side}-{v.max_side} px.")
     if name == "prompt":
         return f"The prompt is required and may have up to {settings.prompt_max_chars} characters."
     if name.startswith(("image_urls", "elements", "body")):
-        return (f"Kling O1 takes at most {settings.max_references} elements and images together, each "
+        return (f"{MODEL_NAME} takes at most {settings.max_references} elements and images together, each "
                 f"element with a frontal image and {settings.min_element_references}-"
                 f"{settings.max_element_references} reference images.")
     return ""

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.engines.base import Engine, KeySource
 from components.secret import Secret
 
-FAL_LABEL = "Kling O1 via fal"
+FAL_LABEL = f"{MODEL_NAME} via fal"
 LOCAL_LABEL = "Local preview — no key"
 
 
@@ -43,10 +43,10 @@ def choose_engine(settings: Settings, user_key: Secret | None = None, *,
         return EngineChoice("fal", settings.fal_key, "server", FAL_LABEL,
                             "Runs on fal with this server's key.")
     if settings.fal_key and not settings.require_user_key:
-        why = ("This server's key runs Kling O1 only for the Hugging Face users its owner allowed: "
+        why = (f"This server's key runs {MODEL_NAME} only for the Hugging Face users its owner allowed: "
                "sign in, or bring your own fal key.")
     elif settings.fal_key:
-        why = "This server needs your own fal key for real Kling O1 runs."
+        why = f"This server needs your own fal key for real {MODEL_NAME} runs."
     else:
         why = "No fal key is set."
     return EngineChoice("local", None, None, LOCAL_LABEL,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from components.config import VideoLimits
+from components.config import MODEL_NAME, VideoLimits
 from components.errors import InputError, MediaError
 from components.media.ffmpeg import (
     AAC_ARGS,
@@ -36,7 +36,6 @@ from components.media.ffmpeg import (
 )
 from components.media.limits import (
     FPS_TOLERANCE,
-    MODEL,
     check_video,
     fps_text,
     frame_rate_problem,
@@ -88,7 +87,8 @@ def fit_size(width: int, height: int, limits: VideoLimits) -> tuple[int, int]:
     short, long_ = min(width, height), max(width, height)
     if long_ * limits.min_side > short * limits.max_side:
         raise InputError(
-            f"Video is {width}x{height}, an aspect ratio of {long_ / short:.1f}:1; {MODEL} needs the short "
+            f"Video is {width}x{height}, an aspect ratio of {long_ / short:.1f}:1; "
+            f"{MODEL_NAME} needs the short "
             f"side >= {limits.min_side} px and the long side <= {limits.max_side} px, which no scaling "
             f"reaches beyond {limits.max_side / limits.min_side:.1f}:1.",
             fix="Crop it to a less extreme shape (16:9 or 9:16 work best).", field="video")
@@ -119,7 +119,7 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
     stop = min(stop, round(begin + limits.max_seconds - _TRIM_MARGIN, 3))
     if stop - begin < limits.min_seconds:
         raise InputError(
-            f"The part to keep is {stop - begin:.1f} s; {MODEL} accepts "
+            f"The part to keep is {stop - begin:.1f} s; {MODEL_NAME} accepts "
             f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s.",
             fix=f"Keep at least {seconds(limits.min_seconds)} s (use a longer clip if it is shorter).",
             field="video")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config import MB, VideoLimits
+from components.config import MB, MODEL_NAME, VideoLimits
 from components.errors import Finding
 
 if TYPE_CHECKING:
     from components.media.probe import MediaInfo
 
-MODEL = "Kling O1"  # how messages name the model
 FPS_TOLERANCE = 0.005  # timestamps round: 24 fps may measure 23.999; 23.976 is far outside it
 _FORMAT_NAMES = {"matroska": "MKV/WebM", "mpegts": "MPEG-TS"}  # ffmpeg's demuxer -> what users call it
 
@@ -30,29 +29,31 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
     if info.container not in limits.containers:
         accepted = " or ".join(c.upper() for c in limits.containers)
         name = _FORMAT_NAMES.get(info.container, info.container.upper())
-        error(f"Video is a {name} file; {MODEL} accepts {accepted}.",
+        error(f"Video is a {name} file; {MODEL_NAME} accepts {accepted}.",
               "Convert it to MP4 (use Fix it).")
     span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
     measured = measure(info.duration, limits.min_seconds, limits.max_seconds)
     if info.duration > limits.max_seconds:
-        error(f"Video is {measured} s; {MODEL} accepts {span}.",
+        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
               f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it).")
     elif info.duration < limits.min_seconds:
-        error(f"Video is {measured} s; {MODEL} accepts {span}.",
+        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
               f"Use a clip of at least {seconds(limits.min_seconds)} s (Fix it cannot make a clip longer).")
     sides = f"{limits.min_side}-{limits.max_side} px"
     for side, px in (("width", info.width), ("height", info.height)):
         shape = f"{info.width}x{info.height}"
         if px < limits.min_side:
-            error(f"Video's {side} is {px} px ({shape}); {MODEL} accepts a width and height of {sides} each.",
+            error(f"Video's {side} is {px} px ({shape}); "
+                  f"{MODEL_NAME} accepts a width and height of {sides} each.",
                   "Scale it up (use Fix it) or use a higher-resolution clip.")
         elif px > limits.max_side:
-            error(f"Video's {side} is {px} px ({shape}); {MODEL} accepts a width and height of {sides} each.",
+            error(f"Video's {side} is {px} px ({shape}); "
+                  f"{MODEL_NAME} accepts a width and height of {sides} each.",
                   "Scale it down (use Fix it).")
     if (rate := frame_rate_problem(info, limits)) is not None:
         error(*rate)
     if info.size_bytes > limits.max_bytes:
-        error(f"Video is {human_size(info.size_bytes, limits.max_bytes)}; {MODEL} accepts at most "
+        error(f"Video is {human_size(info.size_bytes, limits.max_bytes)}; {MODEL_NAME} accepts at most "
               f"{human_size(limits.max_bytes)}.", "Re-encode it smaller (use Fix it).")
     return found
 
@@ -67,7 +68,7 @@ def frame_rate_problem(info: MediaInfo, limits: VideoLimits) -> tuple[str, str] 
     span = f"{limits.min_fps:g}-{limits.max_fps:g} fps"
     rate = (f"variable, {fps_text(fps)} fps on average" if info.vfr else f"{fps_text(fps)} fps")
     target = retime_target(info, limits)
-    return (f"Video's frame rate is {rate}; {MODEL} accepts {span}.",
+    return (f"Video's frame rate is {rate}; {MODEL_NAME} accepts {span}.",
             f"Use Fix it to re-time it to a constant {target:g} fps (motion and duration are kept).")
 
 

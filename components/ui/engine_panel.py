@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from components.config import PRICE_NOTE, Settings
+from components.config import MODEL_NAME, PRICE_NOTE, Settings
 from components.engines.select import choose_engine
 from components.errors import InputError
 from components.key_vault import KeyVault
@@ -38,7 +38,8 @@ def build(settings: Settings) -> EngineHandles:
     if settings.allow_user_key:
         with gr.Row(equal_height=True):
             key = gr.Textbox(label="Your fal key (optional)", type="password", elem_id="fal-key", scale=4,
-                             placeholder="Paste a key from fal.ai/dashboard/keys to run the real Kling O1",
+                             placeholder=f"Paste a key from fal.ai/dashboard/keys to run the real "
+                                         f"{MODEL_NAME}",
                              info="Kept in this server's memory for this tab only; "
                                   "never stored or shown again.")
             forget = gr.Button("Forget my key", size="sm", scale=1, visible=False, elem_id="forget-key")

@@ -157,7 +157,7 @@ def panel_html(info: Any, findings: list[Finding]) -> str:
                 ("File", f"{human_size(info.size_bytes)}, {info.container}")]
         facts = "".join(f"<div><dt>{k}</dt><dd>{html.escape(v)}</dd></div>" for k, v in rows)
         facts = f'<dl class="preflight-facts">{facts}</dl>'
-    return f'<div class="preflight">{facts}{findings_html(findings, ok="Within Kling O1 limits.")}</div>'
+    return f'<div class="preflight">{facts}{findings_html(findings, ok="Within {MODEL_NAME} limits.")}</div>'
 
 
 def findings_html(findings: list[Finding], ok: str = "") -> str:

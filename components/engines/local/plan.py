@@ -28,11 +28,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from components.config import MODEL_NAME
 from components.engines.local.looks import BY_KEY, VOCABULARY, Look, describe_vocabulary
 from components.errors import InputError
 from components.labels import LabelMatch, find_labels
 
-NEEDS_KLING = "needs Kling O1 — set a fal key"
+NEEDS_KLING = f"needs {MODEL_NAME} — set a fal key"
 
 _VERB = (r"make|turn|give|add|change|replace|remove|transform|apply|use|keep|set|put|swap|convert|render|"
          r"insert|erase|delete|style|restyle")
