@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.errors import RateLimitError
+from components.media.limits import human_duration
 from components.request import EditRequest
 
 DEFAULT_WINDOW_S = 15.0
@@ -90,7 +91,8 @@ class SubmissionGuard:
                 which = f" (job {previous.job_id[:8]})" if previous.job_id else ""
                 raise DuplicateSubmission(
                     f"This exact edit is already starting{which}: the same clip, instruction and "
-                    f"references were sent {now - previous.at:.1f} s ago, so it was not started twice.",
+                    f"references were sent {human_duration(now - previous.at)} ago, so it was not started "
+                    "twice.",
                     fix="Its progress is shown; change the instruction or an input to start another.",
                     job_id=previous.job_id)
             self._claims[(owner, key)] = _Claim(at=now)

@@ -39,6 +39,7 @@ from components.media.limits import (
     check_video,
     fps_text,
     frame_rate_problem,
+    human_duration,
     human_size,
     retime_target,
     seconds,
@@ -114,12 +115,13 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
     begin = max(start or 0.0, 0.0)
     stop = min(end if end is not None else info.duration, info.duration)
     if begin >= stop:
-        raise InputError(f"The chosen start ({begin:.1f} s) is not before the end ({stop:.1f} s) of the "
-                         f"{info.duration:.1f} s video.", fix="Pick a start before the end.", field="video")
+        raise InputError(f"The chosen start ({human_duration(begin)}) is not before the end "
+                         f"({human_duration(stop)}) of the {human_duration(info.duration)} video.",
+                         fix="Pick a start before the end.", field="video")
     stop = min(stop, round(begin + limits.max_seconds - _TRIM_MARGIN, 3))
     if stop - begin < limits.min_seconds:
         raise InputError(
-            f"The part to keep is {stop - begin:.1f} s; {MODEL_NAME} accepts "
+            f"The part to keep is {human_duration(stop - begin)}; {MODEL_NAME} accepts "
             f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s.",
             fix=f"Keep at least {seconds(limits.min_seconds)} s (use a longer clip if it is shorter).",
             field="video")
@@ -142,7 +144,8 @@ def conform(path: Path | str, plan: ConformPlan, out_dir: Path | str, *,
     end = min(plan.end if plan.end is not None else info.duration, info.duration)
     duration = end - start
     if duration <= 0:
-        raise InputError(f"Nothing to keep: the start ({start:.1f} s) is not before the end ({end:.1f} s).",
+        raise InputError(f"Nothing to keep: the start ({human_duration(start)}) is not before the end "
+                         f"({human_duration(end)}).",
                          fix="Pick a start before the end.", field="video")
     width, height = fit_size(info.width, info.height, plan.limits)
     max_bytes = plan.max_bytes or plan.limits.max_bytes
@@ -331,8 +334,8 @@ def _bitrate_cap(width: int, height: int, fps: float, duration: float, max_bytes
         return None
     cap = int((max_bytes * 8 * _SIZE_MARGIN - audio * duration) / (duration + _BUFFER_SECONDS))
     if cap < _MIN_VIDEO_BITRATE:
-        raise InputError(f"{duration:.1f} s of video cannot fit in {human_size(max_bytes)} at a watchable "
-                         "quality.", fix="Trim it shorter.", field="video")
+        raise InputError(f"{human_duration(duration)} of video cannot fit in {human_size(max_bytes)} at a "
+                         "watchable quality.", fix="Trim it shorter.", field="video")
     return cap
 
 
@@ -340,8 +343,8 @@ def _describe(info: MediaInfo, start: float, duration: float, size: tuple[int, i
               keep_audio: bool, cap: int | None, max_bytes: int) -> list[str]:
     changes = []
     if start > 0 or duration < info.duration - 0.05:
-        where = f" (from {start:.1f} s)" if start > 0 else ""
-        changes.append(f"trimmed {info.duration:.1f} s -> {duration:.1f} s{where}")
+        where = f" (from {human_duration(start)})" if start > 0 else ""
+        changes.append(f"trimmed {human_duration(info.duration)} -> {human_duration(duration)}{where}")
     if info.rotation:
         changes.append(f"rotation of {info.rotation}° baked in (stored "
                        f"{info.coded_width}x{info.coded_height}, shown {info.width}x{info.height})")

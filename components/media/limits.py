@@ -122,6 +122,11 @@ def _size(n: int, digits: int) -> str:
     return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
 
 
+def human_duration(value: float) -> str:
+    """A clip's or a part's length as messages show it: one decimal and the unit, "12.0 s"."""
+    return f"{value:.1f} s"
+
+
 def seconds(value: float) -> str:
     """A limit in seconds without a needless ".0": 3 -> "3", 2.5 -> "2.5", 10.05 -> "10.05"."""
     return f"{value:g}"

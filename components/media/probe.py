@@ -16,7 +16,7 @@ from pathlib import Path
 from components.errors import MediaError
 from components.media import mp4index
 from components.media.ffmpeg import media_error, run
-from components.media.limits import human_size
+from components.media.limits import human_duration, human_size
 
 _INPUT = re.compile(r"^Input #0, (\S+), from ", re.M)
 _BRAND = re.compile(r"major_brand\s*:\s*(\S+)")
@@ -72,8 +72,8 @@ class MediaInfo:
         """One line for the UI: "1920x1080 h264 mp4, 12.0 s, 25 fps, audio aac, 12.1 MB"."""
         rate = f"{self.fps:g} fps" + (" (variable)" if self.vfr else "")
         audio = f"audio {self.audio_codec}" if self.audio_codec else "no audio"
-        return (f"{self.width}x{self.height} {self.video_codec} {self.container}, {self.duration:.1f} s, "
-                f"{rate}, {audio}, {human_size(self.size_bytes)}")
+        return (f"{self.width}x{self.height} {self.video_codec} {self.container}, "
+                f"{human_duration(self.duration)}, {rate}, {audio}, {human_size(self.size_bytes)}")
 
 
 def probe(path: Path | str) -> MediaInfo:

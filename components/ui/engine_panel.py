@@ -16,6 +16,7 @@ from components.config import MODEL_NAME, PRICE_NOTE, Settings
 from components.engines.select import choose_engine
 from components.errors import InputError
 from components.key_vault import KeyVault
+from components.media.limits import human_duration
 from components.secret import Secret, parse_user_key
 from components.ui.session import session_id, user_key
 
@@ -86,7 +87,7 @@ def status_html(settings: Settings, key: Secret | None, seconds: float | None,
         cost = "Free: runs on this machine."
     elif seconds:
         cost = (f"Estimated cost on {html.escape(tier.name)}: <b>${settings.cost(seconds, tier.id):.2f}</b> "
-                f"({seconds:.1f} s × ${tier.price_per_second:.3f}/s; {PRICE_NOTE})")
+                f"({human_duration(seconds)} × ${tier.price_per_second:.3f}/s; {PRICE_NOTE})")
     else:
         cost = (f"{html.escape(tier.name)} costs about ${tier.price_per_second:.3f} per second of video "
                 f"({PRICE_NOTE}).")

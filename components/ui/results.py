@@ -15,6 +15,7 @@ import gradio as gr
 from components.codegen import as_curl, as_python, placeholder_arguments
 from components.config import Settings
 from components.jobs.models import Job
+from components.media.limits import human_duration
 from components.ui import comparison
 
 
@@ -84,7 +85,7 @@ def details_html(job: Job, settings: Settings | None = None) -> str:
     if job.request_id:
         rows.append(("fal request id", job.request_id))
     if job.timings:
-        rows.append(("Timings", ", ".join(f"{k} {v:.1f} s" for k, v in job.timings.items())))
+        rows.append(("Timings", ", ".join(f"{k} {human_duration(v)}" for k, v in job.timings.items())))
     if job.error:
         rows.append(("Error", job.error))
     if job.expired:

@@ -18,7 +18,7 @@ from components.config import Settings
 from components.errors import Finding, MediaError
 from components.fetch import fetch_to_file
 from components.media.conform import conform, plan_for
-from components.media.limits import check_video, human_size
+from components.media.limits import check_video, human_duration, human_size
 from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
@@ -140,8 +140,9 @@ def cut_note(start: float | None, asked_end: float | None, kept_end: float | Non
     if asked_end is None or kept_end is None or asked_end <= kept_end + 0.005:
         return ""
     limit = settings.video.max_seconds
-    return (f"**Cut:** the end you chose ({asked_end:.1f} s) is more than {limit:g} s after the start "
-            f"({start or 0.0:.1f} s), so the clip now ends at {kept_end:.1f} s.  \n")
+    return (f"**Cut:** the end you chose ({human_duration(asked_end)}) is more than {limit:g} s after the "
+            f"start ({human_duration(start or 0.0)}), so the clip now ends at "
+            f"{human_duration(kept_end)}.  \n")
 
 
 def panel_html(info: Any, findings: list[Finding]) -> str:
@@ -152,7 +153,7 @@ def panel_html(info: Any, findings: list[Finding]) -> str:
     if info is not None:
         audio = "yes" if info.has_audio else "none"
         fps = f"{info.fps:.3g}{' (variable)' if getattr(info, 'vfr', False) else ''}"
-        rows = [("Duration", f"{info.duration:.1f} s"), ("Size", f"{info.width}×{info.height}"),
+        rows = [("Duration", human_duration(info.duration)), ("Size", f"{info.width}×{info.height}"),
                 ("Frame rate", f"{fps} fps"), ("Audio", audio),
                 ("File", f"{human_size(info.size_bytes)}, {info.container}")]
         facts = "".join(f"<div><dt>{k}</dt><dd>{html.escape(v)}</dd></div>" for k, v in rows)
