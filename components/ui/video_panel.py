@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.errors import Finding, MediaError
 from components.fetch import fetch_to_file
 from components.media.conform import conform, plan_for
@@ -158,7 +158,8 @@ def panel_html(info: Any, findings: list[Finding]) -> str:
                 ("File", f"{human_size(info.size_bytes)}, {info.container}")]
         facts = "".join(f"<div><dt>{k}</dt><dd>{html.escape(v)}</dd></div>" for k, v in rows)
         facts = f'<dl class="preflight-facts">{facts}</dl>'
-    return f'<div class="preflight">{facts}{findings_html(findings, ok="Within {MODEL_NAME} limits.")}</div>'
+    ok = findings_html(findings, ok=f"Within {MODEL_NAME} limits.")
+    return f'<div class="preflight">{facts}{ok}</div>'
 
 
 def findings_html(findings: list[Finding], ok: str = "") -> str:
