@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -78,12 +79,23 @@ class MediaInfo:
 
 def probe(path: Path | str) -> MediaInfo:
     """Read ``path``'s facts without decoding it. Raises ``MediaError`` naming the file when it is
-    missing, not a video, audio-only or cut off."""
+    missing, not a video, audio-only or cut off.
+
+    Remembered per file version (path, size, mtime): the page probes a clip when it arrives, the
+    edit service again on Generate and once more for the bill, and each is the same answer."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        isobmff = mp4index.looks_like_isobmff(path)
+        st = path.stat()
     except OSError as e:  # strerror, not str(e): that would show the server's path
+        raise media_error(path, "read", e.strerror or "") from None
+    return _probe(path, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _probe(path: Path, size: int, mtime_ns: int) -> MediaInfo:
+    try:
+        isobmff = mp4index.looks_like_isobmff(path)
+    except OSError as e:
         raise media_error(path, "read", e.strerror or "") from None
     if size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes).", fix="Upload the video again.", field="video")
