@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -46,6 +48,16 @@ def build_page(pairs: dict[str, dict[str, Path]]) -> tuple[gr.Blocks, Comparison
         load_broken.click(lambda: player_value(pairs["broken"]["original"], pairs["broken"]["edited"]),
                           outputs=player)
     return page, player
+
+
+@contextmanager
+def serving(page: gr.Blocks, folder: Path) -> Iterator[str]:
+    """``page`` served in this process (its clips in ``folder``) until the block ends; yields its URL."""
+    page.launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
+    try:
+        yield page.local_url
+    finally:
+        page.close()
 
 
 if __name__ == "__main__":

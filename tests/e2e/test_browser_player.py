@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.browser import chromium_page
-from tests.e2e.player_page import PAIRS, build_page, make_pairs
+from tests.e2e.player_page import PAIRS, build_page, make_pairs, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -30,11 +30,8 @@ FRAME = 1 / ORIG_FPS  # "within one frame" of the follower
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("player")
     page, _ = build_page(make_pairs(folder))
-    page.launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
-    try:
-        yield page.local_url
-    finally:
-        page.close()
+    with serving(page, folder) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ import pytest
 
 from components.ui.comparison import build, player_value
 from tests.e2e.browser import chromium_page
+from tests.e2e.player_page import serving
 from tests.mediagen import make_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -61,11 +62,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     with gr.Blocks() as page:
         player = build()
         gr.Button("Load", elem_id="load").click(lambda: player_value(original, edited), outputs=player)
-    page.launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
-    try:
-        yield page.local_url
-    finally:
-        page.close()
+    with serving(page, folder) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
