@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assets import make_examples as ex
 from tests.e2e.app_server import running_app
@@ -69,6 +70,20 @@ def _history_rows(page) -> list[str]:
     return [t.strip() for t in texts if t.strip()]
 
 
+def _upload_until_seen(page, selector: str, file, seen_js: str, attempts: int = 3) -> None:
+    """Drop ``file`` on ``selector`` until the page shows ``seen_js``. gr.render redraws the element
+    cards after each change; a drop that lands on the card being replaced is lost (a gradio
+    limitation), and a user would drop the file again, so the test does too."""
+    for attempt in range(attempts):
+        page.locator(selector).set_input_files(str(file))
+        try:
+            page.wait_for_function(seen_js, timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def _build_edit(page) -> None:
     """By hand, from an empty form: the example clip, @Image1, @Element1 and a prompt that names
     both, put in with the label buttons at the cursor; ends with Generate enabled."""
@@ -92,9 +107,9 @@ def _build_edit(page) -> None:
     # fal needs at least one other angle of an element: until it is there, the checks say so.
     page.wait_for_function("() => document.querySelector('#prompt-checks').innerText"
                            ".includes('0 reference images besides the frontal one')")
-    page.locator(".element-references input[type=file]").set_input_files(str(ex.SIDE))
-    page.wait_for_function("() => !document.querySelector('#prompt-checks').innerText"
-                           ".includes('reference images besides the frontal one')")
+    _upload_until_seen(page, ".element-references input[type=file]", ex.SIDE,
+                       "() => !document.querySelector('#prompt-checks').innerText"
+                       ".includes('reference images besides the frontal one')")
 
     box = page.locator(PROMPT)
     box.fill("Make it look like , cold winter, in the colours of ")
