@@ -16,6 +16,7 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from components.config import Settings
+from components.engines.local import LocalEngine
 from components.http_guard import GuardMiddleware, UploadAllowance
 from components.jobs import JobRunner, JobStore
 from components.key_vault import KeyVault
@@ -34,13 +35,13 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
     store = JobStore(settings.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, settings)
-    runner.recover(_server_fal_engine(settings))
+    runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
     # A path from a client is opened only inside gradio's upload folder or our scratch folder.
     files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir])
     guard = ServerKeyGuard(settings, store)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    service = EditService(settings, runner, files, guard, limiter)
+    service = EditService(settings, runner, files, guard, limiter, scratch)
     demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch))
     demo.queue(default_concurrency_limit=4)
     return demo, runner

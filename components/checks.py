@@ -17,8 +17,9 @@ from components import labels
 from components.config import MODEL_NAME, Settings
 from components.errors import Finding, InputError, MediaError
 from components.images import inspect_image
-from components.media.limits import check_video
-from components.media.probe import probe
+from components.media.conform import fit_size
+from components.media.limits import check_video, human_duration, measure, seconds
+from components.media.probe import MediaInfo, probe
 from components.request import EditRequest, Element
 
 
@@ -127,6 +128,28 @@ def preflight(request: EditRequest, settings: Settings,
     return [*check_model(request.model, settings), *video_findings,
             *check_prompt(request.prompt, len(request.images), len(request.elements), settings),
             *check_references(request.images, request.elements, settings)]
+
+
+def check_long_clip(info: MediaInfo, settings: Settings) -> list[Finding]:
+    """What a clip edited in segments must be: longer than one edit takes (else it is sent
+    whole), at most ``max_source_seconds``, and of a shape the segments can be scaled into. Its
+    frame rate, size and container need not fit: each segment is re-encoded to the model's limits."""
+    limits = settings.video
+    longest = settings.max_source_seconds
+    found = []
+    if info.duration <= limits.max_seconds:
+        found.append(Finding("error", "segments", f"The clip is {human_duration(info.duration)}, short "
+                             f"enough for one {MODEL_NAME} edit, so it needs no segments.",
+                             "Turn segments off and edit it in one go."))
+    elif info.duration > longest:
+        found.append(Finding("error", "video", f"Video is {measure(info.duration, 0, longest)} s; the studio "
+                             f"edits clips of up to {seconds(longest)} s in segments.",
+                             f"Trim it to {seconds(longest)} s or less, or edit a part of it (Fix it)."))
+    try:
+        fit_size(info.width, info.height, limits)
+    except InputError as error:
+        found.append(Finding("error", "video", error.message, error.fix))
+    return found
 
 
 def preflight_files(request: EditRequest, settings: Settings) -> list[Finding]:

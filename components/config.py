@@ -78,6 +78,11 @@ class Settings:
     min_element_references: int = 1  # reference images per element besides the frontal one: fal
     max_element_references: int = 4  # requires at least one and takes at most four
     video: VideoLimits = field(default_factory=VideoLimits)
+    # A longer clip is edited in segments of at most video.max_seconds each, joined afterwards;
+    # takes run one edit several times at once to choose from.
+    max_source_seconds: float = 60.0
+    max_takes: int = 4
+    max_overlap_seconds: float = 1.0  # the crossfade between segments; each second of it is billed
     image: ImageLimits = field(default_factory=ImageLimits)
 
     data_dir: Path = Path("data")
@@ -121,6 +126,8 @@ class Settings:
             price_per_second_standard=_float(e, "STUDIO_PRICE_PER_SECOND_STANDARD",
                                              DEFAULT_PRICE_PER_SECOND_STANDARD),
             prompt_max_chars=_int(e, "STUDIO_PROMPT_MAX_CHARS", 2500),
+            max_source_seconds=_float(e, "STUDIO_MAX_SOURCE_SECONDS", 60.0),
+            max_takes=max(1, _int(e, "STUDIO_MAX_TAKES", 4)),
             data_dir=Path(e.get("STUDIO_DATA_DIR", "data")),
             fal_key=Secret(key) if key else None,
             allow_user_key=_bool(e, "STUDIO_ALLOW_USER_KEY", True),

@@ -12,26 +12,33 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from components.checks import ensure_ok, preflight_files
+from components.checks import check_long_clip, ensure_ok, preflight, preflight_files
 from components.config import MODEL_ID, Settings
+from components.engines.base import Engine, KeySource
 from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
 from components.intent import SubmissionGuard, fingerprint
-from components.jobs.models import IN_FLIGHT_STATUSES, Job
+from components.jobs.family import latest_parts, part_count, retryable
+from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.media.probe import probe
+from components.modes import SINGLE, EditMode, parse_mode
+from components.parts import segment_plan, segment_requests, take_requests
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.request_id import check_request_id
+from components.scratch import Scratch
 from components.secret import Secret
+from components.segments.plan import SegmentPlan
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
 
 
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
-                 limiter: SessionLimiter, intents: SubmissionGuard | None = None) -> None:
+                 limiter: SessionLimiter, scratch: Scratch, intents: SubmissionGuard | None = None) -> None:
         self.settings = settings
+        self.scratch = scratch  # where a long clip's segments are cut before their jobs copy them
         self.runner = runner
         self.files = files
         self.guard = guard
@@ -56,12 +63,17 @@ class EditService:
             # The tier as the client sent it (None: the default); the pre-flight refuses an unknown one.
             model=(model.strip() if isinstance(model, str) else "") or MODEL_ID)
 
-    def start(self, caller: Caller, user_key: Secret | None, request: EditRequest) -> Job:
+    def start(self, caller: Caller, user_key: Secret | None, request: EditRequest,
+              mode: EditMode = SINGLE) -> Job:
         """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError
-        (DuplicateSubmission when the same owner sent this very edit moments ago and it is starting)."""
-        ensure_ok(preflight_files(request, self.settings))
+        (DuplicateSubmission when the same owner sent this very edit moments ago and it is starting).
+        ``mode`` makes it several takes, or a long clip's segments; each is a child of one parent."""
+        if mode.segments:
+            ensure_ok(preflight(request, self.settings, check_long_clip(probe(request.video), self.settings)))
+        else:
+            ensure_ok(preflight_files(request, self.settings))
         choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
-        intent = fingerprint(request)
+        intent = f"{fingerprint(request)};{mode.key}"
 
         def still_running(job_id: str) -> bool:
             job = self.runner.snapshot(job_id, caller.owner)
@@ -69,24 +81,71 @@ class EditService:
 
         self.intents.claim(caller.owner, intent, still_running)
         try:
-            job = self._submit(caller, choice, request)
+            job = self._submit(caller, choice, request, mode)
         except BaseException:
             self.intents.release(caller.owner, intent)
             raise
         self.intents.started(caller.owner, intent, job.id)
         return job
 
-    def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest) -> Job:
+    def plan(self, video: Any, overlap: Any = 0.0) -> SegmentPlan:
+        """The segments a long clip would be edited in (what the page's timeline shows)."""
+        mode = parse_mode(1, True, overlap, self.settings)
+        path = self.files.require(video, "The clip", "video")
+        ensure_ok(check_long_clip(probe(path), self.settings))
+        return segment_plan(path, mode.overlap, self.settings)
+
+    def retry(self, caller: Caller, user_key: Secret | None, parent_id: Any) -> Job:
+        """Run again only the failed parts of a finished segmented edit or set of takes."""
+        parent = self.runner.snapshot(parent_id, caller.owner) if isinstance(parent_id, str) else None
+        if parent is None or not parent.is_parent:
+            raise InputError("There is no such segmented edit or set of takes in your history.",
+                             fix="Pick one from the history list.")
+        choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
+        engine = build_engine(choice, self.settings)
+        if choice.key_source != "server":
+            return self.runner.retry_parts(parent.id, caller.owner, engine, choice.key_source)
+        parts = latest_parts(self.runner.store.children(parent.id))
+        model = parent.edit_request().model
+        costs = {i: self.settings.cost(_seconds(parts[i].edit_request()), model)
+                 for i in retryable(parts, part_count(parent)) if i in parts}
+        with self.guard.lock:
+            self.guard.admit(caller, sum(costs.values()), edits=len(costs))
+            return self.runner.retry_parts(parent.id, caller.owner, engine, "server", billed=costs)
+
+    def choose(self, caller: Caller, parent_id: Any, part: Any) -> Job:
+        """Make one take the result of a set of takes."""
+        if not isinstance(parent_id, str) or isinstance(part, bool) or not isinstance(part, int):
+            raise InputError("Pick a take to choose.", fix="Click “Choose” under a finished take.")
+        return self.runner.choose_take(parent_id, caller.owner, part)
+
+    def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode) -> Job:
         in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
-        if choice.key_source != "server":
-            return self.runner.submit(caller.owner, request, engine, choice.key_source)
-        cost = self.settings.cost(_seconds(request), request.model)
-        billed = replace(request, extra={**request.extra, "billed_usd": cost})
-        with self.guard.lock:  # the budget check and the job row that counts against it, as one step
-            self.guard.admit(caller, cost)
-            return self.runner.submit(caller.owner, billed, engine, "server")
+        kind: JobKind = "edit"
+        parent, parts = request, [request]
+        if mode.segments:
+            plan = segment_plan(request.video, mode.overlap, self.settings)
+            kind = "segments"
+            parent = replace(request, extra={**request.extra, "plan": plan.to_dict()})
+            parts = segment_requests(request, plan, self.scratch.new_folder(), self.settings)
+        elif mode.takes > 1:
+            kind, parts = "takes", take_requests(request, mode.takes)
+        if choice.key_source == "server":
+            costs = [self.settings.cost(_seconds(part), request.model) for part in parts]
+            parts = [replace(p, extra={**p.extra, "billed_usd": c})
+                     for p, c in zip(parts, costs, strict=True)]
+            with self.guard.lock:  # the budget check and the job rows that count against it, as one step
+                self.guard.admit(caller, sum(costs), edits=len(parts))
+                return self._hand_over(caller, kind, parent, parts, engine, "server")
+        return self._hand_over(caller, kind, parent, parts, engine, choice.key_source)
+
+    def _hand_over(self, caller: Caller, kind: JobKind, parent: EditRequest, parts: list[EditRequest],
+                   engine: Engine, key_source: KeySource | None) -> Job:
+        if kind == "edit":
+            return self.runner.submit(caller.owner, parts[0], engine, key_source)
+        return self.runner.submit_parent(caller.owner, kind, parent, parts, engine, key_source)
 
     def resume(self, caller: Caller, user_key: Secret | None, request_id: Any) -> Job:
         """Reattach to a fal request: any id with the user's own key, only the caller's own

@@ -66,9 +66,9 @@ class ServerKeyGuard:
         """US dollars of server-key edits in the last 24 hours that fal charged or will charge."""
         return sum(self.store.server_key_costs_since(self._clock() - DAY_S))
 
-    def admit(self, caller: Caller, cost: float) -> None:
-        """Raise ``BudgetSpent`` unless one more edit costing ``cost`` US dollars fits; call with
-        ``lock`` held."""
+    def admit(self, caller: Caller, cost: float, edits: int = 1) -> None:
+        """Raise ``BudgetSpent`` unless ``edits`` more edits (the segments or takes of one Generate)
+        costing ``cost`` US dollars in all fit; call with ``lock`` held."""
         budget = self.settings.server_budget_usd_per_day
         spent = self.spent_today()
         if spent + cost > budget + 1e-9:
@@ -82,12 +82,15 @@ class ServerKeyGuard:
         while starts and now - starts[0] >= HOUR_S:
             starts.popleft()
         per_hour = self.settings.server_edits_per_ip_per_hour
-        if len(starts) >= per_hour:
+        if edits > per_hour:
+            raise BudgetSpent(f"This edit is {edits} runs (segments or takes); this server's key runs at "
+                              f"most {per_hour} edits per address per hour.", fix=BRING_YOUR_KEY)
+        if len(starts) + edits > per_hour:
             wait_min = math.ceil((HOUR_S - (now - starts[0])) / 60)
             raise BudgetSpent(
                 f"Your address has started {len(starts)} edits on this server's key in the last hour "
                 f"(limit {per_hour}).", fix=f"Try again in {wait_min} min. {BRING_YOUR_KEY}")
-        starts.append(now)
+        starts.extend([now] * edits)
 
 
 def client_address(headers: Mapping[str, str], peer: str | None, trusted_proxies: Iterable[str]) -> str:

@@ -27,7 +27,7 @@ def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:
         target = folder / f"{len(copies):02d}" / source.name
         target.parent.mkdir()
         try:
-            _link_or_copy(source, target)
+            link_or_copy(source, target)
         except FileNotFoundError:
             raise InputError(f"The file {source.name} is no longer on the server.",
                              fix="Add it again and resubmit.") from None
@@ -47,7 +47,8 @@ def stub_request(request_id: str) -> EditRequest:
     return EditRequest(prompt="", video=Path(""), extra={"stub": True, "reattached_request_id": request_id})
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """Give ``target`` the bytes of ``source`` for free when both are on one file system."""
     # A hard link costs nothing for a 200 MB clip and survives gradio deleting its copy; across
     # file systems it is impossible, so the bytes are copied.
     try:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 
 from components.engines.base import CancelToken, ProgressEvent
@@ -48,7 +48,7 @@ class LiveJobs:
         self._store = store
         self._call_later = call_later
         self._persist_every_s = persist_every_s
-        self._watch_tick_s = watch_tick_s
+        self.watch_tick_s = watch_tick_s  # how often a watcher looks even when nothing announced a change
         self._watch_min_gap_s = watch_min_gap_s
         self._lock = threading.Lock()
         self._live: dict[str, LiveJob] = {}
@@ -142,6 +142,30 @@ class LiveJobs:
         for wake in wakes:
             wake()
 
+    async def changed(self, job_ids: Iterable[str], timeout: float) -> None:
+        """Return when any of ``job_ids`` changes, or after ``timeout`` seconds: how a parent job
+        follows its children without polling them."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+        ids = list(job_ids)
+        with self._lock:
+            for job_id in ids:
+                self._watchers.setdefault(job_id, set()).add(wake)
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=timeout)
+        finally:
+            with self._lock:
+                for job_id in ids:
+                    self._watchers[job_id].discard(wake)
+                    if not self._watchers[job_id]:
+                        del self._watchers[job_id]
+
     async def watch(self, job_id: str, owner: str) -> AsyncIterator[Job]:
         """Snapshots of a job on every change (at most one per ``watch_min_gap_s``, coalescing
         bursts) and at least every ``watch_tick_s``, from any loop.
@@ -171,7 +195,7 @@ class LiveJobs:
                     return
                 yielded = time.monotonic()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout=self._watch_tick_s)
+                    await asyncio.wait_for(changed.wait(), timeout=self.watch_tick_s)
                 # A chatty engine sends hundreds of events a second; a tab needs ten at most.
                 await asyncio.sleep(max(0.0, self._watch_min_gap_s - (time.monotonic() - yielded)))
         finally:

@@ -16,6 +16,9 @@ from components.request import EditRequest
 
 # The one job-status vocabulary: the store, the runner, the UI and the API all import these.
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "waiting_for_key"]
+# A job is one edit, or a parent that owns child edits: the segments of a long clip (joined into
+# one result) or several takes of the same edit (one of them chosen). Children are plain "edit"s.
+JobKind = Literal["edit", "segments", "takes"]
 
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # What recovery looks at after a restart; also what retention never touches.
@@ -52,6 +55,14 @@ class Job:
     finished_at: float | None = None
     expired: bool = False  # retention removed its files; the record stays for history
     expired_reason: str | None = None
+    kind: JobKind = "edit"
+    parent_id: str | None = None  # set on a child edit: the parent job that owns it
+    part: int | None = None  # a child's place in its parent: segment index or take index, from 0
+    chosen: int | None = None  # a takes parent: the take its result shows
+
+    @property
+    def is_parent(self) -> bool:
+        return self.kind != "edit"
 
     @property
     def is_finished(self) -> bool:

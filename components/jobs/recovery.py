@@ -2,7 +2,8 @@
 
 A fal job with a request id is paid for and may be done already, so it is never failed: with the
 server's key it resumes; with a user's key (never stored) it waits until the user enters it again.
-Anything that never reached fal is failed, with the reassurance that nothing was charged.
+Anything that never reached fal is failed, with the reassurance that nothing was charged; except a
+part of a parent job (a segment or a take), which runs again, since its parent still needs it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class Restart:
+    """Run a part of a parent again from its inputs: it never reached fal, or ran locally."""
+
+
+@dataclass(frozen=True)
 class WaitForKey:
     """Park the job until its owner enters a key; ``message`` tells them why."""
 
@@ -36,7 +42,7 @@ class Fail:
     error: str
 
 
-Decision = Resume | WaitForKey | Fail
+Decision = Resume | Restart | WaitForKey | Fail
 
 
 def decide(job: Job, server_key_engine: bool) -> Decision:
@@ -49,4 +55,12 @@ def decide(job: Job, server_key_engine: bool) -> Decision:
                else "your fal key is never stored, so the restart forgot it")
         return WaitForKey(f"The app restarted while fal ran request {job.request_id}, and {who}. "
                           "Enter your fal key to pick up the result; fal keeps it for a while.")
+    if job.parent_id is not None:
+        # A part of a long clip or a take: its parent still wants it, and this try cost nothing.
+        if job.engine == "local" or (job.key_source == "server" and server_key_engine):
+            return Restart()
+        if job.engine == "fal":
+            return WaitForKey("The app restarted before this part reached fal, and your fal key is "
+                              "never stored. Enter it to run the parts that are left; nothing was "
+                              "charged for them.")
     return Fail(INTERRUPTED_LOCAL if job.engine == "local" else INTERRUPTED_BEFORE_SUBMIT)

@@ -9,7 +9,9 @@ This module is the orchestration of one job (stage inputs -> record -> wait for 
 - ``slots``: engine slots per ``Engine.concurrency_key``, a wait that a cancel ends;
 - ``render``: the side-by-side render after an edit;
 - ``inputs``: copying a job's files into its folder;
-- ``recovery``: what a restart does with jobs a previous process left unfinished.
+- ``recovery``: what a restart does with jobs a previous process left unfinished;
+- ``family``: a parent job's state derived from its children; ``outcome``: what a finished family
+  produces (the joined clip of a long clip's segments, the chosen take).
 
 A job is cancelled one way only: its ``CancelToken``. It stops a job waiting for a slot (the
 wait wakes up) as well as a running engine (which polls it). Task cancellation means only that the
@@ -23,18 +25,19 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from components.config import Settings
 from components.engines.base import EditResult, Engine, ProgressEvent
 from components.errors import EngineError, InputError, JobCancelled, StudioError
-from components.jobs import recovery
+from components.jobs import family, outcome, recovery
 from components.jobs.inputs import copy_inputs, stub_request
 from components.jobs.live import LiveJob, LiveJobs
 from components.jobs.loop import RunnerLoop
-from components.jobs.models import Job, KeySource
-from components.jobs.render import SideBySide, SideBySideRenderer
+from components.jobs.models import Job, JobKind, KeySource
+from components.jobs.render import Rendered, SideBySide, SideBySideRenderer
 from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
@@ -78,6 +81,100 @@ class JobRunner:
         self._start(job, engine, copied)
         return job
 
+    def submit_parent(self, owner: str, kind: JobKind, request: EditRequest, parts: Sequence[EditRequest],
+                      engine: Engine, key_source: KeySource | None = None) -> Job:
+        """Record a parent (``kind`` "segments" or "takes") and its child edits, one per part,
+        all before any runs, then start them; returns the parent at once.
+
+        ``request`` is what the user asked for (the whole clip); each part is an ordinary edit
+        request (a segment's file, or the same request again for a take)."""
+        parent_id = uuid.uuid4().hex
+        made: list[str] = [parent_id]
+        try:
+            staged = copy_inputs(replace(request, extra={**request.extra, "parts": len(parts)}),
+                                 self.store.job_dir(parent_id) / "inputs")
+            parent = self.store.create(owner, staged, engine.name, key_source, job_id=parent_id, kind=kind,
+                                       message=f"Starting {len(parts)} {family.PART_NOUN[kind]}s")
+            children = []
+            for index, part in enumerate(parts):
+                child_id = uuid.uuid4().hex
+                made.append(child_id)
+                # A segment is half of a result: it gets no side-by-side of its own (``_finish``).
+                tagged = replace(part, extra={**part.extra, "part_of": kind})
+                copied = copy_inputs(tagged, self.store.job_dir(child_id) / "inputs")
+                children.append((self.store.create(owner, copied, engine.name, key_source, job_id=child_id,
+                                                   parent_id=parent_id, part=index,
+                                                   message="Waiting for a free engine slot"), copied))
+        except BaseException:
+            for job_id in made:  # nothing has run yet: no half-made family is left behind
+                shutil.rmtree(self.store.job_dir(job_id), ignore_errors=True)
+                self.store.delete(job_id)
+            raise
+        for child, copied in children:
+            self._start(child, engine, copied)
+        self._start_parent(parent)
+        return parent
+
+    def children(self, parent_id: str, owner: str) -> list[Job]:
+        """A parent's current parts (each part's newest attempt) in order, with live progress."""
+        parent = self.snapshot(parent_id, owner)
+        if parent is None or not parent.is_parent:
+            return []
+        live = self._live.current()
+        parts = family.latest_parts(live.get(j.id, j) for j in self.store.children(parent_id))
+        return [parts[i] for i in sorted(parts)]
+
+    def retry_parts(self, parent_id: str, owner: str, engine: Engine, key_source: KeySource | None = None,
+                    billed: Mapping[int, float] | None = None) -> Job:
+        """Run again only the parts of a finished parent that failed, were cancelled or never
+        started; the parts that succeeded are kept (and not paid for again). ``billed`` is each
+        retried part's cost on the server's key, what its budget counts."""
+        parent = self.snapshot(parent_id, owner)
+        if parent is None or not parent.is_parent or not parent.is_finished or self._live.is_live(parent_id):
+            raise InputError("Only a finished segmented edit or set of takes can be retried.",
+                             fix="Pick one from the history list once it has ended.")
+        parts = family.latest_parts(self.store.children(parent_id))
+        todo = family.retryable(parts, family.part_count(parent))
+        if not todo:
+            raise InputError("Every part of this edit succeeded, so there is nothing to retry.")
+        starts = []
+        for index in todo:
+            source = parts.get(index)
+            if source is None or source.expired:
+                raise InputError(f"The inputs of {family.PART_NOUN[parent.kind]} {index + 1} are gone.",
+                                 fix="Start the edit again from the clip.")
+            child_id = uuid.uuid4().hex
+            again = source.edit_request()
+            extra = {k: v for k, v in again.extra.items() if k != "billed_usd"}
+            if billed is not None:
+                extra["billed_usd"] = billed[index]
+            copied = copy_inputs(replace(again, extra=extra), self.store.job_dir(child_id) / "inputs")
+            starts.append((self.store.create(owner, copied, engine.name, key_source, job_id=child_id,
+                                             parent_id=parent_id, part=index,
+                                             message="Waiting for a free engine slot"), copied))
+        parent = self.store.update(parent_id, status="queued", error=None, finished_at=None,
+                                   key_source=key_source, message=f"Retrying {len(todo)} part(s)")
+        for child, copied in starts:
+            self._start(child, engine, copied)
+        self._start_parent(parent)
+        return parent
+
+    def choose_take(self, parent_id: str, owner: str, part: int) -> Job:
+        """Make take ``part`` (from 0) the parent's result: its player, downloads and share link."""
+        parent = self.snapshot(parent_id, owner)
+        if parent is None or parent.kind != "takes" or not parent.is_finished:
+            raise InputError("Takes can be chosen once the takes have finished.",
+                             fix="Wait for the takes to finish, then pick one.")
+        take = family.latest_parts(self.store.children(parent_id)).get(part)
+        if take is None or take.status != "succeeded" or take.expired or take.output_video is None:
+            raise InputError(f"Take {part + 1} has no result to choose.", fix="Pick a take that finished.")
+        chosen = outcome.chosen_take(take, self.store.job_dir(parent_id))
+        job = self.store.update(parent_id, chosen=part, output_video=chosen.video,
+                                side_by_side=chosen.side_by_side, request_id=take.request_id,
+                                arguments=take.arguments, remote_url=take.remote_url)
+        self._live.notify(parent_id)
+        return job
+
     def snapshot(self, job_id: str, owner: str) -> Job | None:
         """The newest state of ``owner``'s job: live if this process runs it, else as stored."""
         return self._live.snapshot(job_id, owner)
@@ -110,29 +207,50 @@ class JobRunner:
         self._live.notify(job_id)
         return True
 
-    def recover(self, fal_engine_for_server_key: Engine | None) -> list[Job]:
-        """Decide about every job a previous process left queued or running (``recovery``'s policy).
-        Returns them as now recorded."""
+    def recover(self, fal_engine_for_server_key: Engine | None,
+                local_engine: Engine | None = None) -> list[Job]:
+        """Decide about every job a previous process left queued or running (``recovery``'s policy),
+        then let every unfinished parent follow its parts again. Returns them as now recorded."""
         touched = []
-        for job in self.store.unfinished():
-            if job.status == "waiting_for_key" or self._live.is_live(job.id):
+        unfinished = self.store.unfinished()
+        for job in unfinished:
+            if job.is_parent or job.status == "waiting_for_key" or self._live.is_live(job.id):
                 continue
             decision = recovery.decide(job, fal_engine_for_server_key is not None)
             if isinstance(decision, recovery.Resume):
                 assert fal_engine_for_server_key is not None
                 touched.append(self._resume(job, fal_engine_for_server_key, "server"))
+            elif isinstance(decision, recovery.Restart):
+                engine = fal_engine_for_server_key if job.engine == "fal" else local_engine
+                if engine is None:
+                    text = recovery.INTERRUPTED_LOCAL
+                    touched.append(self.store.update(job.id, status="failed", error=text, message=text))
+                else:
+                    touched.append(self._restart(job, engine))
             elif isinstance(decision, recovery.WaitForKey):
                 touched.append(self.store.update(job.id, status="waiting_for_key", message=decision.message))
             else:
                 touched.append(self.store.update(job.id, status="failed", error=decision.error,
                                                  message=decision.error))
+        for job in unfinished:
+            if job.is_parent and job.status != "waiting_for_key" and not self._live.is_live(job.id):
+                self._start_parent(job)
+                touched.append(job)
         self._loop.run(self._retention_once())
         return touched
 
     def resume_waiting(self, owner: str, engine: Engine, key_source: KeySource = "user") -> list[Job]:
-        """Pick up ``owner``'s jobs that waited for a key, with the engine built from that key."""
-        return [self._resume(job, engine, key_source) for job in self.store.waiting_for_key(owner)
-                if not self._live.is_live(job.id)]
+        """Pick up ``owner``'s jobs that waited for a key, with the engine built from that key: each
+        edit resumes its fal request (or, a part that never reached fal, runs), then each waiting
+        parent follows its parts again."""
+        waiting = [j for j in self.store.waiting_for_key(owner) if not self._live.is_live(j.id)]
+        resumed = [self._resume(j, engine, key_source) if j.request_id else self._restart(j, engine)
+                   for j in waiting if not j.is_parent]
+        for parent in (j for j in waiting if j.is_parent):
+            self._start_parent(self.store.update(parent.id, status="queued", key_source=key_source,
+                                                 message="Picking up its parts"))
+            resumed.append(parent)
+        return resumed
 
     def resume_by_request_id(self, owner: str, request_id: str, engine: Engine,
                              key_source: KeySource = "user") -> Job:
@@ -174,6 +292,93 @@ class JobRunner:
     def _start(self, job: Job, engine: Engine, request: EditRequest, resume_id: str | None = None) -> None:
         live = self._live.add(job)
         self._loop.run(self._drive(live, engine, request, resume_id))
+
+    def _restart(self, job: Job, engine: Engine) -> Job:
+        """Run a part again from its inputs: it never reached fal (or ran locally), so nothing was
+        charged for the try a restart cut short."""
+        job = self.store.update(job.id, status="queued", error=None, finished_at=None,
+                                message="Starting again after a restart")
+        self._start(job, engine, job.edit_request())
+        return job
+
+    def _start_parent(self, parent: Job) -> None:
+        live = self._live.add(parent)
+        live.cancel.on_cancel(lambda: self._cancel_parts(parent))
+        self._loop.run(self._drive_parent(live))
+
+    def _cancel_parts(self, parent: Job) -> None:
+        for child in self.store.children(parent.id):
+            self.cancel(child.id, parent.owner)
+
+    async def _drive_parent(self, live: LiveJob) -> None:
+        """Follow the parent's parts until none is in flight, then make what they add up to."""
+        parent = live.job
+        total = family.part_count(parent)
+        try:
+            while True:
+                parts = family.latest_parts(self._current(self.store.children(parent.id)))
+                state = family.progress(parent.kind, parts, total)
+                if state.status == "running":
+                    self._live.publish(live, urgent=live.job.status != "running", status="running",
+                                       started_at=live.job.started_at or time.time(), message=state.message,
+                                       fraction=state.fraction, phase="running")
+                    await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
+                    continue
+                break
+            if live.cancel.cancelled:
+                self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
+                                   message="Cancelled; the parts that had finished are kept.")
+            elif state.waiting_for_key:
+                self._live.publish(live, urgent=True, status="waiting_for_key", message=state.message)
+            else:
+                await self._settle_parent(live, parts, total)
+        except StudioError as error:
+            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=str(error),
+                               message=str(error))
+        except Exception:
+            log.exception("parent job %s failed unexpectedly", parent.id)
+            text = INTERNAL_FAILURE.format(id=parent.id)
+            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=text,
+                               message=text)
+        finally:
+            self._live.remove(parent.id)
+
+    async def _settle_parent(self, live: LiveJob, parts: dict[int, Job], total: int) -> None:
+        parent = live.job
+        problems = family.failures(parent.kind, parts, total)
+        workdir = self.store.job_dir(parent.id)
+
+        def report(message: str, urgent: bool) -> None:
+            self._live.publish(live, urgent=urgent, phase="rendering", message=message)
+
+        if parent.kind == "segments":
+            if problems:
+                raise EngineError(" ".join(problems) + " Use “Retry failed parts” to run only those again; "
+                                  "the others are kept and not paid for twice.")
+            report(f"Joining {total} segments", True)
+            made = await asyncio.to_thread(outcome.join_parts, parent, [parts[i] for i in range(total)],
+                                           workdir)
+            result = EditResult(video=made.video, engine=parent.engine, notes=made.notes,
+                                timings={"join": made.seconds})
+        else:
+            done = [i for i in range(total) if i in parts and parts[i].status == "succeeded"]
+            if not done:
+                raise EngineError(" ".join(problems))
+            pick = parent.chosen if parent.chosen in done else done[0]
+            chosen = outcome.chosen_take(parts[pick], workdir)
+            notes = [f"{len(done)} of {total} takes finished; take {pick + 1} is chosen.", *problems]
+            now = time.time()
+            self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
+                               finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",
+                               output_video=chosen.video, side_by_side=chosen.side_by_side,
+                               request_id=parts[pick].request_id, arguments=parts[pick].arguments,
+                               remote_url=parts[pick].remote_url, notes=tuple(notes))
+            return
+        await self._finish(live, parent.edit_request(), result, workdir)
+
+    def _current(self, jobs: list[Job]) -> list[Job]:
+        live = self._live.current()
+        return [live.get(j.id, j) for j in jobs]
 
     def _resume(self, job: Job, engine: Engine, key_source: KeySource) -> Job:
         if not engine.can_resume:
@@ -233,7 +438,10 @@ class JobRunner:
                            message="The edit is ready; rendering the side-by-side mp4 for download")
         await asyncio.to_thread(make_thumbnail, result.video)
         original = None if live.job.is_stub else request.video
-        rendered = await self._renderer.render(live.job.id, original, result.video, workdir, report)
+        if request.extra.get("part_of") == "segments":  # its parent renders the joined clip instead
+            rendered = Rendered(None, None)
+        else:
+            rendered = await self._renderer.render(live.job.id, original, result.video, workdir, report)
         notes = list(result.notes) + ([rendered.note] if rendered.note else [])
         timings = dict(result.timings)
         if rendered.seconds is not None:

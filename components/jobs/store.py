@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from components.jobs.models import FINAL_STATUSES, MAX_LOG_LINES, UNFINISHED_STATUSES, Job, KeySource
+from components.jobs.models import FINAL_STATUSES, MAX_LOG_LINES, UNFINISHED_STATUSES, Job, JobKind, KeySource
 from components.request import EditRequest
 
 _JSON_FIELDS = {"request", "arguments", "timings", "notes", "logs"}
@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS jobs_owner_created ON jobs (owner, created_at);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_request_id ON jobs (request_id);
 """
+# Made after the columns exist: a data folder from before parent jobs gets them by migration first.
+_PARENT_INDEX = "CREATE INDEX IF NOT EXISTS jobs_parent ON jobs (parent_id, part)"
 
 
 class JobStore:
@@ -47,13 +49,16 @@ class JobStore:
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
+        _add_missing_columns(conn)
+        conn.execute(_PARENT_INDEX)
 
     def job_dir(self, job_id: str) -> Path:
         return self.jobs_root / job_id
 
     def create(self, owner: str, request: EditRequest, engine: str, key_source: KeySource | None,
                *, job_id: str | None = None, status: str = "queued", message: str = "Waiting to start",
-               request_id: str | None = None) -> Job:
+               request_id: str | None = None, kind: JobKind = "edit", parent_id: str | None = None,
+               part: int | None = None) -> Job:
         """Record a job before any engine work, so a crash right after still leaves a trace.
 
         ``job_id`` lets the runner copy inputs into the job's folder before the row points at them.
@@ -61,7 +66,8 @@ class JobStore:
         now = time.time()
         job = Job(id=job_id or uuid.uuid4().hex, owner=owner, engine=engine, key_source=key_source,
                   status=status, request=request.to_dict(), created_at=now, updated_at=now,
-                  message=message, request_id=request_id)
+                  message=message, request_id=request_id, kind=kind, parent_id=parent_id,
+                  part=part)
         row = _to_row({f: getattr(job, f) for f in _COLUMNS})
         self._connect().execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                                 list(row.values()))
@@ -77,8 +83,13 @@ class JobStore:
         return rows[0] if rows else None
 
     def list_for_owner(self, owner: str, limit: int = 50) -> list[Job]:
-        """History, newest first."""
-        return self._select("WHERE owner = ? ORDER BY created_at DESC LIMIT ?", (owner, limit))
+        """History, newest first: single edits and parents; children show inside their parent."""
+        return self._select("WHERE owner = ? AND parent_id IS NULL ORDER BY created_at DESC LIMIT ?",
+                            (owner, limit))
+
+    def children(self, parent_id: str) -> list[Job]:
+        """A parent's child edits by part, a retried part's newest attempt last."""
+        return self._select("WHERE parent_id = ? ORDER BY part, created_at", (parent_id,))
 
     def waiting_for_key(self, owner: str) -> list[Job]:
         return self._select("WHERE owner = ? AND status = 'waiting_for_key' ORDER BY created_at", (owner,))
@@ -101,10 +112,13 @@ class JobStore:
         return self._select(f"WHERE status IN ({marks}) ORDER BY created_at", UNFINISHED_STATUSES)
 
     def finished_with_files(self) -> list[Job]:
-        """Finished jobs whose folder retention has not removed yet, oldest finish first."""
+        """Finished jobs whose folder retention has not removed yet, oldest finish first; a child
+        only once its parent is finished too (the join or the take grid still needs its output)."""
         marks = ", ".join("?" * len(FINAL_STATUSES))
-        return self._select(f"WHERE status IN ({marks}) AND expired = 0 "
-                            "ORDER BY COALESCE(finished_at, updated_at)", tuple(sorted(FINAL_STATUSES)))
+        final = tuple(sorted(FINAL_STATUSES))
+        return self._select(f"WHERE status IN ({marks}) AND expired = 0 AND (parent_id IS NULL OR "
+                            f"parent_id IN (SELECT id FROM jobs WHERE status IN ({marks}))) "
+                            "ORDER BY COALESCE(finished_at, updated_at)", final + final)
 
     def update(self, job_id: str, **changes: Any) -> Job:
         """Write the given fields (names of ``Job``); ``updated_at`` and, on a final status,
@@ -127,6 +141,10 @@ class JobStore:
         assert job is not None
         return job
 
+    def delete(self, job_id: str) -> None:
+        """Forget a row that never ran: only for a family whose making failed half-way."""
+        self._connect().execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
     def _select(self, where: str, params: tuple) -> list[Job]:
         conn = self._connect()
         cur = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {where}", params)
@@ -144,6 +162,14 @@ class JobStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
         return conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A store written before a field existed gets its column (empty: the field's default)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for name in _COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {name}")
 
 
 def _to_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -170,4 +196,5 @@ def _from_row(row: dict[str, Any]) -> Job:
     row["notes"] = tuple(row["notes"] or ())
     row["logs"] = tuple(row["logs"] or ())
     row["expired"] = bool(row["expired"])
+    row["kind"] = row["kind"] or "edit"  # a row from before parent jobs
     return Job(**row)

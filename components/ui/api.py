@@ -14,6 +14,7 @@ from gradio.data_classes import FileData
 
 from components.config import MODEL_ID
 from components.errors import EngineError, JobCancelled
+from components.modes import parse_mode
 from components.secret import parse_user_key
 from components.spend import Caller
 from components.ui.deps import Deps
@@ -26,9 +27,10 @@ API_NAME = "edit"
 def build(deps: Deps) -> None:
     async def edit(video: FileData, prompt: str, images: list[FileData] | None = None,
                    elements: list[dict] | None = None, keep_audio: bool = False, fal_key: str = "",
-                   model: str = MODEL_ID,
+                   model: str = MODEL_ID, takes: int = 1, segments: bool = False, overlap: float = 0.0,
                    request: gr.Request = None) -> tuple[FileData, FileData, dict]:  # type: ignore[assignment]
-        """Edit a 3-10.05 s clip with Kling O1 (or the local preview when no fal key is available).
+        """Edit a 3-10.05 s clip with Kling O1 (or the local preview when no fal key is available);
+        a longer clip (up to STUDIO_MAX_SOURCE_SECONDS) in segments, or one clip as several takes.
 
         Args:
             video: the clip to edit (.mp4/.mov, 3-10.05 s, 720-2160 px each side, 24-60 fps, <= 200 MB).
@@ -38,16 +40,22 @@ def build(deps: Deps) -> None:
             keep_audio: keep the clip's original sound track.
             fal_key: your own fal key (optional; never stored).
             model: fal endpoint id: Kling O1 (default) or "fal-ai/kling-video/o1/standard/video-to-video/edit"
+            takes: run the edit 1-4 times at once; the first take to finish is returned, every take
+                is listed in details["parts"] and stays in the session's history.
+            segments: edit a clip longer than 10.05 s in segments of 3-10 s (cut at shot changes),
+                joined into one clip of the source's length.
+            overlap: seconds of crossfade between segments (0-1; billed).
         Returns:
             the edited clip, the original | edited side-by-side mp4, and details
-            {engine, request_id, notes, timings, job_id}.
+            {engine, request_id, notes, timings, job_id, kind, parts}.
         """
         caller = Caller(api_owner(request), address_of(request, deps.settings))
         # Every file must be one gradio received from this caller (handle_file); a bare server
         # path is refused inside make_request, before anything is read.
         edit_request = deps.service.make_request(video, prompt, images, elements, keep_audio, model)
         key = parse_user_key(fal_key if isinstance(fal_key, str) else None)
-        job = await asyncio.to_thread(deps.service.start, caller, key, edit_request)
+        mode = parse_mode(takes, segments, overlap, deps.settings)
+        job = await asyncio.to_thread(deps.service.start, caller, key, edit_request, mode)
         async for snapshot in deps.runner.watch(job.id, caller.owner):
             job = snapshot
         if job.status == "cancelled":
@@ -55,8 +63,11 @@ def build(deps: Deps) -> None:
         if job.status != "succeeded" or job.output_video is None:
             raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
                               request_id=job.request_id)
+        parts = [{"part": p.part, "status": p.status, "request_id": p.request_id, "job_id": p.id,
+                  "error": p.error} for p in deps.runner.children(job.id, caller.owner)]
         details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
-                   "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model}
+                   "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model,
+                   "kind": job.kind, "parts": parts}
         side = job.side_by_side or job.output_video
         return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
                 FileData(path=str(side), orig_name="side_by_side.mp4"), details)

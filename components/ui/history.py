@@ -13,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from components.config import Settings
+from components.jobs.family import PART_NOUN, part_count
 from components.jobs.models import Job
 from components.media.thumbnail import existing_thumbnail
 from components.ui.progress import STATUS_WORDS
@@ -88,6 +89,8 @@ def engine_text(job: Job) -> str:
 
 def status_text(job: Job) -> str:
     word = STATUS_WORDS.get(job.status, job.status)
+    if job.is_parent:  # "done · 4 segments", "done · 3 takes"
+        word = f"{word} · {part_count(job)} {PART_NOUN[job.kind]}s"
     if job.expired:
         return f"{word}; {job.expired_reason or 'output removed (retention)'}"
     if job.status == "failed" and job.error:

@@ -16,12 +16,25 @@ from components.config import MODEL_NAME, Settings
 from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.intent import DuplicateSubmission
+from components.jobs.family import part_count
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret, server_secret
 from components.jobs.runner import copy_inputs
-from components.ui import api, engine_panel, examples, progress, references, results, session, video_panel
+from components.modes import parse_mode
+from components.ui import (
+    api,
+    engine_panel,
+    examples,
+    long_clip,
+    progress,
+    references,
+    results,
+    session,
+    video_panel,
+)
 from components.ui import elements as elements_panel
 from components.ui import history as history_panel
+from components.ui import parts as parts_panel
 from components.ui import prompt as prompt_panel
 from components.ui.comparison import player_value
 from components.ui.deps import Deps
@@ -51,6 +64,7 @@ def build(deps: Deps) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
                 video = video_panel.build(deps)
+                long = long_clip.build(settings)
                 prompt = prompt_panel.build(settings)
                 with gr.Column(elem_id="attachments"), gr.Group():  # a Group repeats its elem_id
                     counter = gr.HTML(_counter(0, 0, settings), elem_id="reference-counter", padding=False)
@@ -60,9 +74,15 @@ def build(deps: Deps) -> gr.Blocks:
                     with gr.Tab("Elements"):
                         elems = elements_panel.build(deps, refs.images, prompt.prompt, elements_state)
                 prompt_panel.wire(prompt, refs.images, elems.elements, settings)
-                keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
+                with gr.Row(equal_height=True):
+                    keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
+                    takes = gr.Slider(1, settings.max_takes, value=1, step=1, elem_id="takes",
+                                      label=f"Takes: run it 1-{settings.max_takes} times at once, "
+                                            "then choose (each is billed)")
                 engine = engine_panel.build(settings)
-                engine_panel.wire(engine, video.duration, vault, settings)
+                billed = gr.State(None)  # seconds one Generate bills: the clip per take, or the segments
+                engine_panel.wire(engine, billed, vault, settings)
+                long_clip.wire(long, video.video, video.duration, engine.tier, deps)
             with gr.Column(scale=6, elem_id="results"):
                 with gr.Row(elem_id="generate-row"):
                     generate = gr.Button("Generate", variant="primary", interactive=False,
@@ -70,6 +90,7 @@ def build(deps: Deps) -> gr.Blocks:
                     cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel", scale=1)
                 status = progress.build()
                 result = results.build()
+                parts_view = parts_panel.build(settings)
         with examples_row:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
@@ -78,11 +99,16 @@ def build(deps: Deps) -> gr.Blocks:
         hist = history_panel.build()
         api.build(deps)
 
-        watch_outputs = [status, job_id, cancel, *result.outputs]
+        watch_outputs = [status, job_id, cancel, *result.outputs, *parts_view.outputs]
         hist_outputs = hist.outputs
 
         def owner_of(owner: object, profile: gr.OAuthProfile | None) -> str | None:
             return resolve_owner(owner, profile, secret)
+
+        def present(job: Job, owner: str) -> dict:
+            """The result area for ``job``: its result, and a parent's parts (takes, retry)."""
+            shown = runner.children(job.id, owner) if job.is_parent else []
+            return {**result.show(job, settings), **parts_view.show(job, shown)}
 
         async def follow(job_to_watch: str, owner: str):
             """Yield UI updates for one job until it ends: the tab watches, the runner works.
@@ -95,11 +121,14 @@ def build(deps: Deps) -> gr.Blocks:
                     if job.status == "failed":
                         notify(job.error or "The edit failed.", "The edit failed")
                     yield {status: progress.render(job), job_id: None, cancel: gr.Button(visible=False),
-                           **result.show(job, settings)}
+                           **present(job, owner)}
                 elif job.output_video is not None and not shown:
                     shown = True  # the edit exists: nothing left to cancel
                     yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=False),
-                           **result.show(job, settings)}
+                           **present(job, owner)}
+                elif job.is_parent:  # each part's state as it changes
+                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=not shown),
+                           **parts_view.show(job, runner.children(job.id, owner))}
                 else:
                     yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=not shown)}
 
@@ -108,26 +137,37 @@ def build(deps: Deps) -> gr.Blocks:
             return hist.show(runner.history(who)) if who else gr.skip()
 
         # ----- what gates Generate ---------------------------------------------------------------
-        def recheck(clip, video_findings, text, paths, items):
+        def recheck(clip, video_findings, segmented, long_findings, text, paths, items):
             text = text if isinstance(text, str) else ""
+            if segmented is True:  # a long clip edited in segments: its length is no longer a problem
+                video_findings = long_findings
             findings = prompt_panel.prompt_findings(text, paths, items, settings)
             ok = bool(clip) and not any(f.level == "error" for f in [*video_findings, *findings])
             return (prompt_panel.checks_html(findings, len(text), settings),
                     _counter(len(paths), len(items), settings), gr.Button(interactive=ok))
 
-        gr.on([video.video.change, video.findings.change, prompt.prompt.change, refs.images.change,
-               elems.elements.change], recheck,
-              [video.video, video.findings, prompt.prompt, refs.images, elems.elements],
+        gr.on([video.video.change, video.findings.change, long.use.change, long.findings.change,
+               prompt.prompt.change, refs.images.change, elems.elements.change], recheck,
+              [video.video, video.findings, long.use, long.findings, prompt.prompt, refs.images,
+               elems.elements],
               [prompt.checks, counter, generate], show_progress="hidden", trigger_mode="always_last")
 
         # ----- generate, cancel, reattach ------------------------------------------------------
+        def bill(seconds, plan, segmented, n_takes):
+            return long_clip.billed_seconds(seconds, plan, segmented is True, n_takes)
+
+        gr.on([video.duration.change, long.plan.change, long.use.change, takes.change], bill,
+              [video.duration, long.plan, long.use, takes], billed, queue=False, show_progress="hidden")
+
         @shows_errors
-        async def on_generate(owner, clip, text, paths, items, audio, model, request: gr.Request,
-                              profile: gr.OAuthProfile | None):
+        async def on_generate(owner, clip, text, paths, items, audio, model, n_takes, segmented, overlap,
+                              request: gr.Request, profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
             edit = deps.service.make_request(clip, text, paths, items, audio, model)
+            mode = parse_mode(n_takes, segmented, overlap, settings)
             try:
-                job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit)
+                job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit,
+                                              mode)
             except DuplicateSubmission as refused:
                 # One job per intent: the same edit sent again while it starts is not run twice;
                 # say so and keep showing the job that is starting, instead of painting errors
@@ -140,14 +180,15 @@ def build(deps: Deps) -> gr.Blocks:
                     yield update
                 return
             yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=True),
-                   **result.clear()}
+                   **result.clear(), **parts_view.clear()}
             async for update in follow(job.id, caller.owner):
                 yield update
 
         # One job per intent: the page disables Generate from the first click until the job is
         # known (progress.HOLD_UNTIL_KNOWN_JS); the service refuses a duplicate that gets through.
         generate.click(on_generate, [owner_state, video.video, prompt.prompt, refs.images,
-                                     elems.elements, keep_audio, engine.tier], watch_outputs,
+                                     elems.elements, keep_audio, engine.tier, takes, long.use, long.overlap],
+                       watch_outputs,
                        concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
                        ).then(history, owner_state, hist_outputs, queue=False)
 
@@ -169,7 +210,7 @@ def build(deps: Deps) -> gr.Blocks:
                     yield update
             elif jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
                 yield {status: progress.render(jobs[0]), job_id: None, cancel: gr.Button(visible=False),
-                       **result.show(jobs[0], settings)}
+                       **present(jobs[0], who)}
             else:
                 yield gr.skip()
 
@@ -219,10 +260,11 @@ def build(deps: Deps) -> gr.Blocks:
                     refs.images: [str(p) for p in req.images],
                     elems.elements: [e.to_dict() for e in req.elements],
                     keep_audio: req.keep_audio, status: progress.render(job), engine.tier: req.model,
-                    **result.show(job, settings)}
+                    long.use: job.kind == "segments", takes: part_count(job) if job.kind == "takes" else 1,
+                    **present(job, who)}
 
         restored = [video.video, prompt.prompt, refs.images, elems.elements, keep_audio, status,
-                    *result.outputs, engine.tier]
+                    *result.outputs, engine.tier, long.use, takes, *parts_view.outputs]
         hist.table.select(restore, [owner_state, hist.job_ids], restored)
         hist.gallery.select(restore, [owner_state, hist.gallery_ids], restored)
 
@@ -238,6 +280,31 @@ def build(deps: Deps) -> gr.Blocks:
             first, second = jobs
             return player_value(first.output_video, second.output_video, None,
                                 labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
+
+        # ----- a parent's parts: choose a take, retry what failed ----------------------------------
+        def choose_take(index: int):
+            @shows_errors
+            def choose(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
+                caller = page_caller(owner, request, profile, settings, secret)
+                job = deps.service.choose(caller, parent, index)
+                return {status: progress.render(job), **present(job, caller.owner)}
+            return choose
+
+        for index, button in enumerate(parts_view.choose):
+            button.click(choose_take(index), [owner_state, parts_view.parent],
+                         [status, *result.outputs, *parts_view.outputs]
+                         ).then(history, owner_state, hist_outputs, queue=False)
+
+        @shows_errors
+        async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
+            caller = page_caller(owner, request, profile, settings, secret)
+            job = await asyncio.to_thread(deps.service.retry, caller, user_key(vault, request), parent)
+            async for update in follow(job.id, caller.owner):
+                yield update
+
+        parts_view.retry.click(retry, [owner_state, parts_view.parent], watch_outputs,
+                               concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch",
+                               show_progress="hidden").then(history, owner_state, hist_outputs, queue=False)
 
         hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], result.player)
 

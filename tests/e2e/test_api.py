@@ -158,7 +158,8 @@ def test_edit_is_the_only_public_endpoint(local_app):
     info = httpx.get(f"{local_app.url}gradio_api/info", timeout=10, trust_env=False).json()
     assert list(info["named_endpoints"]) == ["/edit"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/edit"]["parameters"]] == [
-        "video", "prompt", "images", "elements", "keep_audio", "fal_key", "model"]
+        "video", "prompt", "images", "elements", "keep_audio", "fal_key", "model", "takes", "segments",
+        "overlap"]
 
 
 def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):

@@ -14,7 +14,9 @@ times it fires (``None``: every time). Names:
 ``submit_status`` (status=401/429/500..), ``drop_submit`` (answer cut off mid-body),
 ``slow`` (seconds=; delays every queue call), ``stuck_in_queue``, ``drop_download`` (result file cut
 off mid-body), ``cdn_upload_status`` (status=; forces the client's GCS fallback),
-``result_status`` (status=), ``status_status`` (status=; the status poll answers an error).
+``result_status`` (status=), ``status_status`` (status=; the status poll answers an error),
+``hold_after`` (first=N; every request after the first N submitted stays queued while it is set:
+some parts of a long clip finish and the others wait, as a crash test needs).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class FakeJob:
     output_size: int = 0
     detail: list[dict[str, Any]] | None = None  # 422 detail when the input was rejected
     endpoint: str = ENDPOINTS[0]
+    serial: int = 0  # 0 for the first request submitted to this fake, 1 for the next...
 
 
 class FakeFal:
@@ -402,7 +405,7 @@ class FakeFal:
         except json.JSONDecodeError:
             return JSONResponse({"detail": "Body is not JSON"}, status_code=400)
         rid = str(uuid.uuid4())
-        job = FakeJob(rid, owner, arguments, time.monotonic(), endpoint=endpoint)
+        job = FakeJob(rid, owner, arguments, time.monotonic(), endpoint=endpoint, serial=self.submits)
         self.jobs[rid] = job
         self.submits += 1
         self.submits_by_endpoint[endpoint] = self.submits_by_endpoint.get(endpoint, 0) + 1
@@ -441,7 +444,9 @@ class FakeFal:
         if job.cancelled:
             return {"status": "COMPLETED", "logs": [] if with_logs else None, "metrics": {},
                     "error": "Request cancelled", "error_type": "client_cancelled"}
-        if self._active("stuck_in_queue") is not None or elapsed < self.queue_s:
+        hold = self._active("hold_after")
+        held = hold is not None and job.serial >= int(hold.get("first", 0))
+        if held or self._active("stuck_in_queue") is not None or elapsed < self.queue_s:
             left = 1.0 if self.queue_s <= 0 else max(0.0, (self.queue_s - elapsed) / self.queue_s)
             position = max(0, math.ceil(self.queue_positions * left) - 1)
             return {"status": "IN_QUEUE", "queue_position": position}

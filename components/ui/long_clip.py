@@ -1,0 +1,117 @@
+"""The long-clip offer: beside trimming, "edit all of it in N segments", with its plan on a timeline.
+
+The plan (where the segments start, which of those are shot changes, what the overlap adds to the
+bill) is shown before anything is spent, and it is the same plan Generate submits: both come from
+``EditService.plan``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+
+from components.checks import check_long_clip
+from components.config import MODEL_NAME, PRICE_NOTE, Settings
+from components.errors import Finding, StudioError
+from components.media.limits import human_duration
+from components.media.probe import probe
+from components.segments.plan import SegmentPlan
+from components.ui.deps import Deps
+
+PLAN_CONCURRENCY_ID = "conform"  # scene detection reads the whole clip: CPU work, like Fix it
+
+
+@dataclass(frozen=True)
+class LongClipHandles:
+    group: gr.Column
+    use: gr.Checkbox  # edit the whole clip in segments instead of trimming it
+    overlap: gr.Slider  # seconds of crossfade between segments (billed)
+    timeline: gr.HTML
+    plan: gr.State  # SegmentPlan.to_dict() of the clip shown, or None
+    findings: gr.State  # list[Finding]: what stands in the way of segmenting this clip
+
+
+def build(settings: Settings) -> LongClipHandles:
+    with gr.Column(visible=False, elem_id="long-clip", variant="panel") as group:
+        use = gr.Checkbox(False, label="Edit all of it in segments", elem_id="use-segments")
+        overlap = gr.Slider(0.0, settings.max_overlap_seconds, value=0.0, step=0.25,
+                            label="Crossfade between segments (s): hides seams, each second is billed",
+                            elem_id="segment-overlap")
+        timeline = gr.HTML("", elem_id="segment-timeline", padding=False)
+    return LongClipHandles(group, use, overlap, timeline, gr.State(None), gr.State([]))
+
+
+def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, deps: Deps) -> None:
+    settings = deps.settings
+
+    def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None):
+        long_enough = bool(seconds and settings.video.max_seconds < seconds)
+        if not path or not long_enough:
+            return gr.Column(visible=False), gr.Checkbox(value=False), "", None, []
+        clip = deps.files.optional(path, "The clip", "video")
+        findings = check_long_clip(probe(clip), settings) if clip else []
+        if any(f.level == "error" for f in findings) or clip is None:
+            return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
+                    _refused(findings), None, findings)
+        try:
+            plan = deps.service.plan(path, overlap or 0.0)
+        except StudioError as error:
+            finding = Finding("error", "segments", error.message, error.fix)
+            return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
+                    _refused([finding]), None, [finding])
+        return (gr.Column(visible=True),
+                gr.Checkbox(interactive=True, label=f"Edit all of it in {plan.count} segments "
+                                                    f"({_price(plan, model, settings)})"),
+                timeline_html(plan, model, settings), plan.to_dict(), [])
+
+    gr.on([duration.change, h.overlap.release, tier.change], on_clip, [video, duration, h.overlap, tier],
+          [h.group, h.use, h.timeline, h.plan, h.findings], concurrency_limit=1,
+          concurrency_id=PLAN_CONCURRENCY_ID, show_progress="minimal", trigger_mode="always_last")
+
+
+def billed_seconds(seconds: float | None, plan: dict | None, use_segments: bool, takes: int) -> float | None:
+    """What one Generate bills, in seconds of video: the segments' files (overlap included) or
+    the clip once per take."""
+    if use_segments and plan:
+        return SegmentPlan.from_dict(plan).billed_seconds
+    return None if seconds is None else seconds * max(1, int(takes or 1))
+
+
+def _price(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
+    tier = settings.tier(model) or settings.tiers[0]
+    return f"${settings.cost(plan.billed_seconds, tier.id):.2f} on {tier.name}"
+
+
+def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
+    """The segments as blocks on the clip's length, shot changes marked, the price below."""
+    total = plan.source_seconds or 1.0
+    blocks = []
+    for seg in plan.segments:
+        start, end = seg.start_frame / plan.fps, seg.end_frame / plan.fps
+        left, width = 100 * start / total, 100 * (end - start) / total
+        cut = " shot" if seg.at_shot_change else ""
+        title = f"Segment {seg.index + 1}: {human_duration(start)}-{human_duration(end)}"
+        if seg.lead_frames:
+            title += f", with {human_duration(seg.lead_frames / plan.fps)} of crossfade before"
+        blocks.append(f'<div class="seg{cut}" style="left:{left:.3f}%;width:{width:.3f}%" '
+                      f'title="{html.escape(title)}"><span>{seg.index + 1}</span></div>')
+    cuts = "".join(f'<i class="cut" style="left:{100 * c / total:.3f}%"></i>' for c in plan.cuts)
+    shots = len(plan.cuts)
+    found = f"{shots} shot change{'s' * (shots != 1)} found" if shots else "no shot changes found"
+    extra = (f"; the crossfades add {human_duration(plan.extra_seconds)}" if plan.extra_seconds else "")
+    tier = settings.tier(model) or settings.tiers[0]
+    return (f'<div class="segment-plan" data-segments="{plan.count}">'
+            f'<div class="seg-track">{"".join(blocks)}{cuts}</div>'
+            f'<p>{html.escape(plan.describe())}</p>'
+            f"<p>{found}. {MODEL_NAME} edits each segment with the same instruction and references, "
+            f"all at once; the studio joins them into one clip of the source's length{extra}. "
+            f"Total billed: {human_duration(plan.billed_seconds)}, about "
+            f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
+            f"({PRICE_NOTE}).</p></div>")
+
+
+def _refused(findings: list[Finding]) -> str:
+    items = "".join(f"<li>{html.escape(f.message)} <i>{html.escape(f.fix)}</i></li>" for f in findings)
+    return f'<ul class="findings segment-refused">{items}</ul>'

@@ -1,0 +1,164 @@
+"""Parent jobs: takes and segments are ordinary child edits whose parent shows what they add up to,
+and the family survives a cancel, a failed part and a restart like a single edit does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.config import Settings
+from components.engines.local import LocalEngine
+from components.errors import EngineError, InputError
+from components.jobs.runner import JobRunner
+from components.jobs.store import JobStore
+from components.media.probe import probe
+from components.modes import EditMode
+from components.ratelimit import SessionLimiter
+from components.request import EditRequest
+from components.scratch import Scratch
+from components.secret import Secret
+from components.segments.plan import SegmentPlan
+from components.service import EditService
+from components.spend import Caller, ServerKeyGuard
+from components.trusted_files import TrustedFiles
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip, make_shots_clip
+from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
+
+OWNER = "owner-a"
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2, width=320, height=240,
+                     fps=12, audio=False)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def runner(settings):
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    yield runner
+    runner.close()
+
+
+def _takes(runner: JobRunner, clip: Path, engine, n: int = 3):
+    request = EditRequest(prompt="black and white, like an old film", video=clip)
+    return runner.submit_parent(OWNER, "takes", request, [request] * n, engine)
+
+
+def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
+    parent = _takes(runner, clip, LocalEngine(settings))
+    final = watch_in_thread(runner, parent.id, OWNER)[-1]
+    assert final.status == "succeeded", final.error
+    takes = runner.children(parent.id, OWNER)
+    assert [t.part for t in takes] == [0, 1, 2] and all(t.status == "succeeded" for t in takes)
+    assert all(t.parent_id == parent.id and t.side_by_side.is_file() for t in takes)
+    # History shows the family once; the first take to finish is the result until another is chosen.
+    assert [j.id for j in runner.history(OWNER)] == [parent.id]
+    assert final.chosen == 0 and final.output_video.read_bytes() == takes[0].output_video.read_bytes()
+    chosen = runner.choose_take(parent.id, OWNER, 2)
+    assert chosen.chosen == 2 and chosen.output_video.parent.is_relative_to(runner.store.job_dir(parent.id))
+    assert chosen.output_video.read_bytes() == takes[2].output_video.read_bytes()
+    assert chosen.side_by_side.is_file()
+    # Nobody else sees or steers the family; nothing that is not a finished take can be chosen.
+    assert runner.children(parent.id, "owner-b") == []
+    for owner, part in (("owner-b", 1), (OWNER, 3), (OWNER, -1)):
+        with pytest.raises(InputError):
+            runner.choose_take(parent.id, owner, part)
+
+
+def test_cancelling_the_parent_cancels_every_part(runner, clip):
+    engine = HeldEngine()
+    parent = _takes(runner, clip, engine, n=2)
+    wait_for(engine.started.is_set, "the first take to run")
+    assert runner.cancel(parent.id, OWNER) is True
+    final = watch_in_thread(runner, parent.id, OWNER)[-1]
+    assert final.status == "cancelled"
+    assert {t.status for t in runner.children(parent.id, OWNER)} == {"cancelled"}
+
+
+def test_a_failed_part_is_retried_alone(runner, clip, settings):
+    failing = HeldEngine(fail=EngineError("fal said no"))
+    failing.release.set()
+    parent = _takes(runner, clip, failing, n=2)
+    failed = watch_in_thread(runner, parent.id, OWNER)[-1]
+    assert failed.status == "failed" and "Take 1 of 2 failed: fal said no" in failed.error
+    first_try = {t.id for t in runner.children(parent.id, OWNER)}
+
+    runner.retry_parts(parent.id, OWNER, LocalEngine(settings))
+    final = watch_in_thread(runner, parent.id, OWNER)[-1]
+    assert final.status == "succeeded", final.error
+    retried = runner.children(parent.id, OWNER)
+    assert {t.part for t in retried} == {0, 1} and not first_try & {t.id for t in retried}
+    assert len(runner.store.children(parent.id)) == 4  # the failed tries stay on record
+    with pytest.raises(InputError, match="nothing to retry"):
+        runner.retry_parts(parent.id, OWNER, LocalEngine(settings))
+
+
+def test_a_restart_runs_the_parts_that_were_left_and_keeps_the_finished_ones(settings, clip):
+    """A process dies with one take done and one never started; the next one finishes the family
+    without running the finished take again."""
+    first = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    held = HeldEngine()
+    request = EditRequest(prompt="black and white", video=clip)
+    try:
+        parent = first.submit_parent(OWNER, "takes", request, [request, request], held)
+        wait_for(held.started.is_set, "the first take to run")
+    finally:
+        first.close()  # the loop stops as a SIGKILL would leave the rows: running / queued
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    done, left = store.children(parent.id)
+    store.update(done.id, status="succeeded", output_video=Path(done.request["video"]))
+    assert store.get(parent.id).status in ("queued", "running") and left.status in ("queued", "running")
+
+    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    try:
+        second.recover(None, LocalEngine(settings))
+        final = watch_in_thread(second, parent.id, OWNER)[-1]
+        assert final.status == "succeeded", final.error
+        after = {t.part: t for t in second.children(parent.id, OWNER)}
+        assert after[0].id == done.id and after[1].id == left.id  # the same rows: nothing ran twice
+        assert after[1].status == "succeeded" and after[1].output_video.is_file()
+    finally:
+        second.close()
+
+
+# ----- a long clip in segments, through the service and the fake fal ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    return make_shots_clip(tmp_path_factory.mktemp("long") / "long.mp4", shots=(7.0, 8.0), audio=True)
+
+
+def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_path, long_clip):
+    settings = Settings(data_dir=tmp_path / "data", fal_key=Secret("server-key"))
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    service = EditService(settings, runner, TrustedFiles.of([long_clip.parent, settings.scratch_dir]),
+                          ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10),
+                          Scratch(settings.scratch_dir, 3600))
+    request = EditRequest(prompt="Make it look like winter", video=long_clip, keep_audio=True)
+    try:
+        with running_fake_fal(keys=("server-key",)) as fake:
+            parent = service.start(Caller(OWNER, "198.51.100.7"), None, request, EditMode(segments=True))
+            final = watch_in_thread(runner, parent.id, OWNER)[-1]
+            assert final.status == "succeeded", final.error
+            plan = SegmentPlan.from_dict(final.request["extra"]["plan"])
+            assert plan.count == 2 and fake.submits == 2
+            source, joined = probe(long_clip), probe(final.output_video)
+            assert joined.frame_count == source.frame_count == plan.frame_count
+            assert abs(joined.duration - source.duration) <= 1 / plan.fps + 0.03 and joined.has_audio
+            assert final.side_by_side.is_file()
+            parts = runner.children(parent.id, OWNER)
+            assert [p.side_by_side for p in parts] == [None, None]  # only the joined clip gets one
+            # The budget counts each segment at its own length.
+            billed = [p.request["extra"]["billed_usd"] for p in parts]
+            assert sum(billed) == pytest.approx(settings.cost(plan.billed_seconds), abs=0.01)
+    finally:
+        runner.close()
