@@ -1,0 +1,80 @@
+"""A long clip in segments, through the real app: planned at shot changes, edited in parallel on
+fal (the fake), joined to the source's length and frame count, and not paid twice when the app is
+SIGKILLed half-way (the segments that finished are kept, the others resume by request id)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from gradio_client import handle_file
+
+from components.jobs.store import JobStore
+from components.media.probe import probe
+from components.segments.plan import SegmentPlan
+from tests.e2e.app_server import AppServer, api_client
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_shots_clip
+
+pytestmark = pytest.mark.timeout(300)
+
+KEY = "server-key"
+# 14 s, 3 shot changes: four segments, one per shot (bench/bench_segments.py runs the 40 s case).
+SHOTS = (3.5, 3.5, 3.5, 3.5)
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _family(store: JobStore) -> tuple:
+    parents = [j for j in store.unfinished() + store.finished_with_files() if j.kind == "segments"]
+    if not parents:
+        return None, []
+    return parents[0], store.children(parents[0].id)
+
+
+def test_kill_with_two_of_four_segments_done_then_the_other_two_finish(tmp_path):
+    clip = make_shots_clip(tmp_path / "long.mp4", shots=SHOTS, audio=True)
+    data = tmp_path / "data"
+    with running_fake_fal(keys=(KEY,), hold_after={"first": 2}) as fake:
+        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).start()
+        try:
+            client = api_client(app.url)
+            client.submit(handle_file(str(clip)), "Make it look like winter", [], [], True, "", None, 1, True,
+                          0.0, api_name="/edit")
+            store = JobStore(data / "jobs.sqlite3")
+
+            def two_done():
+                parent, parts = _family(store)
+                return parent and sum(p.status == "succeeded" for p in parts) == 2 and (parent, parts)
+
+            parent, parts = _wait(two_done, 120, "two of the four segments to finish")
+            assert len(parts) == 4 and fake.submits == 4
+            plan = SegmentPlan.from_dict(parent.request["extra"]["plan"])
+            assert [round(s.start, 2) for s in plan.segments] == [0.0, 3.5, 7.0, 10.5]
+            assert [s.at_shot_change for s in plan.segments] == [False, True, True, True]
+            waiting = {p.id for p in parts if p.status != "succeeded"}
+            assert all(p.request_id for p in parts)  # every segment reached fal before the crash
+            app.kill()
+
+            fake.clear_faults()
+            app.start()
+            final = _wait(lambda: (j := store.get(parent.id)).is_finished and j, 120, "the joined result")
+            assert final.status == "succeeded", final.error
+            after = store.children(parent.id)
+            assert len(after) == 4 and fake.submits == 4, "a restart must not submit a segment again"
+            assert all(p.status == "succeeded" for p in after) and waiting <= {p.id for p in after}
+            source, joined = probe(clip), probe(final.output_video)
+            assert joined.frame_count == source.frame_count == plan.frame_count
+            assert abs(joined.duration - source.duration) <= 1 / plan.fps + 0.03
+            assert joined.has_audio and Path(final.side_by_side).is_file()
+        finally:
+            app.stop()
