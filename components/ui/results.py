@@ -42,7 +42,7 @@ class ResultHandles:
 
 
 def build() -> ResultHandles:
-    player = comparison.build("Original vs edited")
+    player = comparison.build("Original vs edited", elem_id="result-player")
     with gr.Row():
         edited = gr.File(label="Edited clip", interactive=False, elem_id="download-edited", height=90)
         side_by_side = gr.File(label="Side-by-side mp4", interactive=False, elem_id="download-sbs", height=90)

@@ -1,0 +1,95 @@
+"""Long clips and takes on the page, in Debian's chromium, against the fake fal on a server key.
+
+A 14 s clip gets the offer beside trimming: its segments on a timeline, shot changes marked, the
+price, and Generate only once the user chooses segments; the joined result plays. Two takes of a
+short clip appear side by side, and choosing the second moves the result to it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.app_server import running_app
+from tests.e2e.browser import chromium_page
+from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip, make_shots_clip
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+KEY = "server-key"
+PROMPT = "#prompt-box textarea"
+BOTH_VIDEOS_READY = ("() => [...document.querySelectorAll('#result-player .kcmp video')]"
+                     ".filter(v => v.readyState >= 2).length === 2")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    data = tmp_path_factory.mktemp("parts")
+    with running_fake_fal(keys=(KEY,)) as fake, \
+            running_app(data, fal_key=KEY, fake_fal_url=fake.url) as app, chromium_page() as page:
+        page.set_default_timeout(60_000)
+        page.goto(app.url)
+        page.wait_for_selector("#generate")
+        yield page
+
+
+def _fresh(page, clip) -> None:
+    page.reload()
+    page.wait_for_selector("#generate")
+    page.set_input_files("#input-video input[type=file]", str(clip))
+    page.locator("#preflight .preflight").wait_for()
+    page.locator(PROMPT).fill("Make it look like winter")
+
+
+def _generate_enabled(page) -> bool:
+    return page.evaluate("() => !document.querySelector('#generate').disabled")
+
+
+def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_path):
+    clip = make_shots_clip(tmp_path / "long.mp4", shots=(3.5, 3.5, 3.5, 3.5), audio=True)
+    _fresh(page, clip)
+    page.wait_for_selector("#segment-timeline .segment-plan")
+    assert page.locator("#segment-timeline .seg").count() == 4
+    assert page.locator("#segment-timeline .seg.shot").count() == 3
+    offer = page.locator("#use-segments").inner_text()
+    assert "Edit all of it in 4 segments ($" in offer, offer
+    timeline = page.locator("#segment-timeline").inner_text()
+    assert "3 shot changes found" in timeline and "Total billed: 14" in timeline
+    # Too long for one edit: Generate waits until the user picks segments (or trims with Fix it).
+    page.wait_for_function("() => document.querySelector('#generate').disabled")
+    assert page.locator("#fix-it-button").is_visible()
+    page.locator("#use-segments input[type=checkbox]").check()
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    assert "$" in page.locator("#engine-status").inner_text()
+    page.locator("#generate").click()
+    page.wait_for_function("() => document.querySelector('#parts-summary')?.innerText.includes('4 segments')",
+                           timeout=120_000)
+    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
+    page.wait_for_function(BOTH_VIDEOS_READY)
+    summary = page.locator("#parts-summary").inner_text()
+    assert "4 segments" in summary and summary.count("succeeded") == 4
+    durations = page.locator("#result-player .kcmp video").evaluate_all("vs => vs.map(v => v.duration)")
+    assert abs(durations[0] - durations[1]) < 0.1 and durations[1] > 13.5
+
+
+def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, tmp_path):
+    clip = make_clip(tmp_path / "short.mp4", seconds=3.2, width=1280, height=720, crf=40, audio=False)
+    _fresh(page, clip)
+    takes = page.locator("#takes input[type=number]")
+    takes.fill("2")
+    takes.press("Enter")
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    page.locator("#generate").click()
+    page.wait_for_function("() => [...document.querySelectorAll('#takes-grid .take-cell')]"
+                           ".filter(c => c.offsetParent !== null).length === 2")
+    page.wait_for_function("() => [...document.querySelectorAll('#takes-grid .kcmp video')]"
+                           ".filter(v => v.readyState >= 2).length === 4")
+    # Once both are in, the first take to finish is the result until the user picks another.
+    page.wait_for_function("() => document.querySelector('#parts-summary')?.innerText"
+                           ".includes('Take 1 is the result')")
+    assert page.locator("#choose-take-1").inner_text().strip() == "✓ Chosen"
+    first = page.locator("#result-player .kcmp-v-edit").get_attribute("src")
+    page.locator("#choose-take-2").click()
+    page.wait_for_function("() => document.querySelector('#choose-take-2').innerText.includes('Chosen')")
+    assert "Take 2 is the result" in page.locator("#parts-summary").inner_text()
+    page.wait_for_function(f"() => document.querySelector('#result-player .kcmp-v-edit').src !== {first!r}")
