@@ -1,4 +1,4 @@
-"""The child edits one Generate becomes: the segments of a long clip, or takes of one edit.
+"""The child edits a long clip becomes: its segments, planned and cut.
 
 The plan of a long clip is what the page shows on its timeline before anything is spent and what
 Generate submits, so both come from ``segment_plan``, remembered per file version: scene detection
@@ -37,9 +37,4 @@ def segment_requests(request: EditRequest, plan: SegmentPlan, folder: Path,
     """One request per segment: the segment's own file, the same words and references. Segments
     never keep their audio: the joined clip takes the source's track whole, so seams cannot click."""
     files = cut_segments(request.video, plan, folder, settings.video)
-    return [replace(request, video=path, keep_audio=False, extra={"segment": i})
-            for i, path in enumerate(files)]
-
-
-def take_requests(request: EditRequest, takes: int) -> list[EditRequest]:
-    return [replace(request, extra={**request.extra, "take": i}) for i in range(takes)]
+    return [replace(request, video=path, keep_audio=False) for path in files]

@@ -23,7 +23,7 @@ from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.media.probe import probe
 from components.modes import SINGLE, EditMode, parse_mode
-from components.parts import segment_plan, segment_requests, take_requests
+from components.parts import segment_plan, segment_requests
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.request_id import check_request_id
@@ -131,7 +131,7 @@ class EditService:
             parent = replace(request, extra={**request.extra, "plan": plan.to_dict()})
             parts = segment_requests(request, plan, self.scratch.new_folder(), self.settings)
         elif mode.takes > 1:
-            kind, parts = "takes", take_requests(request, mode.takes)
+            kind, parts = "takes", [request] * mode.takes
         if choice.key_source == "server":
             costs = [self.settings.cost(_seconds(part), request.model) for part in parts]
             parts = [replace(p, extra={**p.extra, "billed_usd": c})

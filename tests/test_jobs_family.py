@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from components.config import Settings
@@ -48,7 +50,7 @@ def runner(settings):
 
 
 def _takes(runner: JobRunner, clip: Path, engine, n: int = 3):
-    request = EditRequest(prompt="black and white, like an old film", video=clip)
+    request = EditRequest(prompt="Make it look like winter", video=clip)
     return runner.submit_parent(OWNER, "takes", request, [request] * n, engine)
 
 
@@ -59,6 +61,10 @@ def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
     takes = runner.children(parent.id, OWNER)
     assert [t.part for t in takes] == [0, 1, 2] and all(t.status == "succeeded" for t in takes)
     assert all(t.parent_id == parent.id and t.side_by_side.is_file() for t in takes)
+    # The local preview cannot invent a new take: it turns the colours and says so.
+    colours = [_mean_colour(t.output_video) for t in takes]
+    assert min(abs(a - b).max() for a, b in ((colours[0], colours[1]), (colours[1], colours[2]))) > 5
+    assert all(f"Take {t.part + 1}: the local preview cannot invent" in " ".join(t.notes) for t in takes)
     # History shows the family once; the first take to finish is the result until another is chosen.
     assert [j.id for j in runner.history(OWNER)] == [parent.id]
     assert final.chosen == 0 and final.output_video.read_bytes() == takes[0].output_video.read_bytes()
@@ -71,6 +77,14 @@ def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
     for owner, part in (("owner-b", 1), (OWNER, 3), (OWNER, -1)):
         with pytest.raises(InputError):
             runner.choose_take(parent.id, owner, part)
+
+
+def _mean_colour(video: Path) -> np.ndarray:
+    capture = cv2.VideoCapture(str(video))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, video
+    return frame.reshape(-1, 3).mean(axis=0)
 
 
 def test_cancelling_the_parent_cancels_every_part(runner, clip):

@@ -99,8 +99,9 @@ class JobRunner:
             for index, part in enumerate(parts):
                 child_id = uuid.uuid4().hex
                 made.append(child_id)
-                # A segment is half of a result: it gets no side-by-side of its own (``_finish``).
-                tagged = replace(part, extra={**part.extra, "part_of": kind})
+                # A part knows what it is part of: a segment gets no side-by-side of its own
+                # (``_finish``), and the local preview turns each take's colours differently.
+                tagged = replace(part, extra={**part.extra, "part_of": kind, "part": index})
                 copied = copy_inputs(tagged, self.store.job_dir(child_id) / "inputs")
                 children.append((self.store.create(owner, copied, engine.name, key_source, job_id=child_id,
                                                    parent_id=parent_id, part=index,

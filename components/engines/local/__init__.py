@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.engines.base import CancelToken, EditResult, ProgressCallback, ProgressEvent
 from components.engines.local.palette import lab_stats, load_picture, video_samples, write_transfer_clut
 from components.engines.local.plan import EditPlan, plan_edit
@@ -27,6 +28,7 @@ __all__ = ["LocalEngine"]
 
 OUTPUT_NAME = "edited.mp4"
 _PROGRESS_EVERY_S = 0.25
+TAKE_HUE_STEP = 40  # degrees between local takes: enough to tell them apart at a glance
 
 
 class LocalEngine:
@@ -89,8 +91,11 @@ def _edit(request: EditRequest, workdir: Path, emit: ProgressCallback, cancel: C
 
     cancel.raise_if_cancelled()
     event("rendering", f"Rendering {what}", 0.05)
-    render(info, recipe(plan.looks, info.height, clut), output, keep_audio=request.keep_audio,
-           on_progress=on_progress, cancel=cancel)
+    steps = recipe(plan.looks, info.height, clut)
+    take = _take(request)
+    if take:  # something to choose between, said plainly in the notes
+        steps = replace(steps, after=(*steps.after, f"hue=h={take * TAKE_HUE_STEP}"))
+    render(info, steps, output, keep_audio=request.keep_audio, on_progress=on_progress, cancel=cancel)
     timings["rendering"] = time.monotonic() - render_start
     event("done", "Local preview ready", 1.0)
     return EditResult(video=output, engine="local", timings=timings, notes=_notes(plan, info, request))
@@ -120,6 +125,12 @@ def _palette_clut(request: EditRequest, references: tuple[LabelMatch, ...], info
 
 def _notes(plan: EditPlan, info: MediaInfo, request: EditRequest) -> list[str]:
     notes = plan.notes()
+    take = _take(request)
+    if take is not None:
+        turned = f"its colours are turned {take * TAKE_HUE_STEP}° round the hue wheel" if take else \
+            "the other takes turn its colours round the hue wheel"
+        notes.append(f"Take {take + 1}: the local preview cannot invent a different take, so {turned}; "
+                     f"{MODEL_NAME} makes a genuinely different take each run.")
     if request.keep_audio and not info.has_audio:
         notes.append("The source clip has no audio to keep.")
     size = even_size(info.width, info.height)
@@ -127,3 +138,9 @@ def _notes(plan: EditPlan, info: MediaInfo, request: EditRequest) -> list[str]:
         notes.append(f"Padded {info.width}x{info.height} to {size[0]}x{size[1]} by repeating the edge: "
                      f"browsers play H.264 only in even sizes.")
     return notes
+
+
+def _take(request: EditRequest) -> int | None:
+    """Which take (from 0) this edit is, when it is one of several."""
+    part = request.extra.get("part")
+    return part if request.extra.get("part_of") == "takes" and isinstance(part, int) else None
