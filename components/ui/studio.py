@@ -23,6 +23,7 @@ from components.ui import api, engine_panel, examples, progress, references, res
 from components.ui import elements as elements_panel
 from components.ui import history as history_panel
 from components.ui import prompt as prompt_panel
+from components.ui import share_panel as sharing
 from components.ui.comparison import player_value
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
@@ -76,6 +77,7 @@ def build(deps: Deps) -> gr.Blocks:
             examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch,
                            video.changes)
         hist = history_panel.build()
+        sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 
         watch_outputs = [status, job_id, cancel, *result.outputs]
