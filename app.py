@@ -23,17 +23,24 @@ from components.key_vault import KeyVault
 from components.ratelimit import SessionLimiter
 from components.scratch import Scratch
 from components.service import EditService
+from components.share import ShareStore
+from components.share import routes as share_routes
 from components.spend import ServerKeyGuard, client_address
 from components.trusted_files import TrustedFiles
-from components.ui import studio
+from components.ui import share_panel, studio
 from components.ui.deps import Deps
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 
 
+def jobs_db(settings: Settings) -> Path:
+    """The one SQLite file of jobs and share links."""
+    return settings.data_dir / "jobs.sqlite3"
+
+
 def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
-    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
@@ -42,7 +49,8 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     guard = ServerKeyGuard(settings, store)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
     service = EditService(settings, runner, files, guard, limiter, scratch)
-    demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch))
+    demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,
+                             ShareStore(jobs_db(settings))))
     demo.queue(default_concurrency_limit=4)
     return demo, runner
 
@@ -53,8 +61,11 @@ def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) 
                        upload_dir=Path(get_upload_folder()), min_free_bytes=settings.min_free_disk_mb * mb,
                        client_address=lambda headers, peer: client_address(headers, peer,
                                                                            settings.trusted_proxies))
+    # Share pages are plain routes on gradio's app, matched before gradio's own (components/share).
+    shares = share_routes(ShareStore(jobs_db(settings)), share_panel.player())
     demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
-                ssr_mode=False, mcp_server=mcp, css_paths=[CSS], app_kwargs={"middleware": [guard]}, **kwargs)
+                ssr_mode=False, mcp_server=mcp, css_paths=[CSS],
+                app_kwargs={"middleware": [guard], "routes": shares}, **kwargs)
 
 
 def _allowed_paths(settings: Settings) -> list[str]:

@@ -12,6 +12,7 @@ from components.jobs.runner import JobRunner
 from components.key_vault import KeyVault
 from components.scratch import Scratch
 from components.service import EditService
+from components.share import ShareStore
 from components.spend import ServerKeyGuard
 from components.trusted_files import TrustedFiles
 
@@ -25,3 +26,4 @@ class Deps:
     keys: KeyVault  # users' fal keys, per gradio session, in memory only
     files: TrustedFiles  # the only folders a client-named path may point into
     scratch: Scratch  # files the server makes for a session before a job exists
+    shares: ShareStore  # share links: read-only pages of finished results

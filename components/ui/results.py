@@ -27,18 +27,20 @@ class ResultHandles:
     python_code: gr.Code
     curl_code: gr.Code
     details: gr.HTML
+    shown: gr.State  # the id of the job presented here (None when empty): what "Share link" shares
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        return [self.player, self.edited, self.side_by_side, self.python_code, self.curl_code, self.details]
+        return [self.player, self.edited, self.side_by_side, self.python_code, self.curl_code, self.details,
+                self.shown]
 
     def show(self, job: Job, settings: Settings) -> dict:
         """Named updates presenting ``job`` (empty values while it has no result)."""
-        return dict(zip(self.outputs, _values(job, settings), strict=True))
+        return dict(zip(self.outputs, [*_values(job, settings), job.id], strict=True))
 
     def clear(self) -> dict:
         return {self.player: None, self.edited: None, self.side_by_side: None, self.python_code: "",
-                self.curl_code: "", self.details: ""}
+                self.curl_code: "", self.details: "", self.shown: None}
 
 
 def build() -> ResultHandles:
@@ -51,11 +53,12 @@ def build() -> ResultHandles:
         python_code = gr.Code(language="python", label="Python (fal_client)", interactive=False,
                               elem_id="code-python")
         curl_code = gr.Code(language="shell", label="curl", interactive=False, elem_id="code-curl")
-    return ResultHandles(player, edited, side_by_side, python_code, curl_code, details)
+    return ResultHandles(player, edited, side_by_side, python_code, curl_code, details, gr.State(None))
 
 
 def _values(job: Job, settings: Settings) -> list:
-    """Result values for ``job``, in ``ResultHandles.outputs`` order; empty ones while it has none."""
+    """Result values for ``job``, in ``ResultHandles.outputs`` order up to ``shown``; empty ones while
+    it has none."""
     request = job.edit_request()
     arguments = job.arguments or (None if job.is_stub else placeholder_arguments(request))
     tier = settings.tier(request.model)

@@ -36,6 +36,7 @@ from components.ui import elements as elements_panel
 from components.ui import history as history_panel
 from components.ui import parts as parts_panel
 from components.ui import prompt as prompt_panel
+from components.ui import share_panel as sharing
 from components.ui.comparison import player_value
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
@@ -97,6 +98,7 @@ def build(deps: Deps) -> gr.Blocks:
             examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch,
                            video.changes)
         hist = history_panel.build()
+        sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 
         watch_outputs = [status, job_id, cancel, *result.outputs, *parts_view.outputs]
@@ -278,8 +280,10 @@ def build(deps: Deps) -> gr.Blocks:
                 raise InputError("Result A and result B are the same edit, so there is nothing to compare.",
                                  fix="Pick a different result for B.")
             first, second = jobs
-            return player_value(first.output_video, second.output_video, None,
-                                labels=(f"A: {_short(first)}", f"B: {_short(second)}"))
+            # Two results in the player are no one result to share: "Share link" waits for one.
+            return {result.player: player_value(first.output_video, second.output_video, None,
+                                                labels=(f"A: {_short(first)}", f"B: {_short(second)}")),
+                    result.shown: None}
 
         # ----- a parent's parts: choose a take, retry what failed ----------------------------------
         def choose_take(index: int):
@@ -306,7 +310,8 @@ def build(deps: Deps) -> gr.Blocks:
                                concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch",
                                show_progress="hidden").then(history, owner_state, hist_outputs, queue=False)
 
-        hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], result.player)
+        hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b],
+                           [result.player, result.shown])
 
         @shows_errors
         async def resume(owner: object, request_id: object, request: gr.Request,

@@ -1,0 +1,6 @@
+"""Share links: a read-only page for one finished result, reachable only by an unguessable token."""
+
+from components.share.page import Player, routes
+from components.share.store import Share, SharedResult, ShareStore, is_token
+
+__all__ = ["Player", "Share", "ShareStore", "SharedResult", "is_token", "routes"]

@@ -1,0 +1,142 @@
+"""Share links: only an owner's finished result can be shared, only its owner revokes it, and every
+token that shows nothing (malformed, unknown, revoked, its files gone) answers the same None."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.config import Settings
+from components.errors import InputError
+from components.jobs.retention import apply_retention
+from components.request import EditRequest
+from components.share.store import ShareStore, is_token
+
+OWNER, OTHER = "a" * 32, "b" * 32
+
+
+@pytest.fixture
+def shares(tmp_path) -> ShareStore:
+    return ShareStore(tmp_path / "jobs.sqlite3")
+
+
+def _job(shares: ShareStore, *, owner: str = OWNER, status: str = "succeeded", prompt: str = "Make it snow",
+         original: bool = True, edited: bool = True) -> str:
+    """A job as the runner leaves it: its input copy and its output inside the job's folder."""
+    store = shares.jobs
+    folder = store.job_dir(secrets.token_hex(16))
+    (folder / "inputs").mkdir(parents=True)
+    clip = folder / "inputs" / "clip.mp4"
+    if original:
+        clip.write_bytes(b"original")
+    job = store.create(owner, EditRequest(prompt=prompt, video=clip), "local", None, job_id=folder.name)
+    output = folder / "edited.mp4"
+    if edited:
+        output.write_bytes(b"edited")
+    store.update(job.id, status=status, output_video=output)
+    return job.id
+
+
+def test_a_finished_result_is_shared_once_and_resolves_to_its_prompt_and_two_clips(shares):
+    job_id = _job(shares, prompt="Make it <b>snow</b>")
+    token = shares.create(job_id, OWNER)
+    assert is_token(token) and len(token) == 43
+    assert shares.create(job_id, OWNER) == token  # re-sharing gives the same link
+    shared = shares.resolve(token)
+    folder = shares.jobs.job_dir(job_id)
+    assert shared.prompt == "Make it <b>snow</b>"
+    assert (shared.original, shared.edited) == (folder / "inputs" / "clip.mp4", folder / "edited.mp4")
+    [listed] = shares.active_for_owner(OWNER)
+    assert (listed.token, listed.job_id, listed.prompt) == (token, job_id, "Make it <b>snow</b>")
+    assert shares.token_for(job_id, OWNER) == token
+
+
+def test_each_result_gets_its_own_token_and_the_list_is_newest_first(shares):
+    tokens = [shares.create(_job(shares), OWNER) for _ in range(5)]
+    assert len(set(tokens)) == 5
+    assert [s.token for s in shares.active_for_owner(OWNER)] == tokens[::-1]
+
+
+@pytest.mark.parametrize("job, message", [
+    (dict(owner=OTHER), "not in your history"),
+    (dict(status="running"), "this one is running"),
+    (dict(status="failed"), "this one is failed"),
+    (dict(status="waiting_for_key"), "this one is waiting for key"),
+    (dict(edited=False), "removed by retention"),
+    (dict(original=False), "no original clip"),
+])
+def test_what_cannot_be_shared_is_refused_with_a_sentence(shares, job, message):
+    job_id = _job(shares, **job)
+    with pytest.raises(InputError, match=message):
+        shares.create(job_id, OWNER)
+    assert shares.active_for_owner(OWNER) == []
+
+
+@pytest.mark.parametrize("job_id", [None, 7, "", "x" * 65, ["id"], "' OR 1=1 --"])
+def test_a_job_id_that_names_no_job_of_the_owner_is_refused(shares, job_id):
+    with pytest.raises(InputError, match="not in your history"):
+        shares.create(job_id, OWNER)
+
+
+def test_only_the_owner_revokes_and_a_revoked_link_resolves_to_nothing(shares):
+    job_id = _job(shares)
+    token = shares.create(job_id, OWNER)
+    assert not shares.revoke(token, OTHER)
+    assert shares.resolve(token) is not None
+    assert shares.revoke(token, OWNER)
+    assert not shares.revoke(token, OWNER)  # already gone
+    assert shares.resolve(token) is None
+    assert shares.active_for_owner(OWNER) == [] and shares.token_for(job_id, OWNER) is None
+    assert shares.create(job_id, OWNER) != token  # sharing again makes a new link, never the old one
+
+
+def test_another_owner_cannot_see_or_reuse_a_link(shares):
+    job_id = _job(shares)
+    shares.create(job_id, OWNER)
+    assert shares.active_for_owner(OTHER) == [] and shares.token_for(job_id, OTHER) is None
+    with pytest.raises(InputError):
+        shares.create(job_id, OTHER)
+
+
+def test_a_link_dies_with_its_files(shares, tmp_path):
+    gone = shares.create(_job(shares), OWNER)
+    kept = shares.create(_job(shares), OWNER)
+    # Each job folder holds 14 bytes; a 20-byte cap makes retention remove the older one.
+    [expired] = apply_retention(shares.jobs, Settings(data_dir=tmp_path, retention_max_gb=20 / 1024**3))
+    assert shares.resolve(gone) is None and shares.resolve(kept) is not None
+    with pytest.raises(InputError, match="removed by retention"):
+        shares.create(expired.id, OWNER)
+
+
+def test_a_link_to_a_file_outside_the_job_folders_resolves_to_nothing(shares, tmp_path):
+    job_id = _job(shares)
+    token = shares.create(job_id, OWNER)
+    outside = tmp_path / "elsewhere.mp4"
+    shutil.copyfile(shares.jobs.job_dir(job_id) / "edited.mp4", outside)
+    shares.jobs.update(job_id, output_video=outside)
+    assert shares.resolve(token) is None
+
+
+@pytest.mark.parametrize("token", [None, 3, "", "short", "A" * 42, "A" * 44, "A" * 42 + "/", "A" * 42 + ".",
+                                   "../" * 14 + "x", "A" * 42 + "\n", "é" * 43])
+def test_a_malformed_token_resolves_to_nothing_and_revokes_nothing(shares, token):
+    shares.create(_job(shares), OWNER)
+    assert shares.resolve(token) is None
+    assert not shares.revoke(token, OWNER)
+    assert len(shares.active_for_owner(OWNER)) == 1
+
+
+def test_an_unknown_well_formed_token_and_a_job_id_resolve_to_nothing(shares):
+    job_id = _job(shares)
+    shares.create(job_id, OWNER)
+    assert shares.resolve(secrets.token_urlsafe(32)) is None
+    assert shares.resolve(job_id) is None  # 32 hex characters: not a token's shape
+
+
+def test_links_survive_a_new_store_on_the_same_file(shares, tmp_path):
+    token = shares.create(_job(shares), OWNER)
+    again = ShareStore(Path(tmp_path / "jobs.sqlite3"))
+    assert again.resolve(token) is not None
