@@ -7,6 +7,9 @@ short clip appear side by side, and choosing the second moves the result to it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
 import pytest
 
 from tests.e2e.app_server import running_app
@@ -23,8 +26,12 @@ BOTH_VIDEOS_READY = ("() => [...document.querySelectorAll('#result-player .kcmp 
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    data = tmp_path_factory.mktemp("parts")
+def data(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("parts")
+
+
+@pytest.fixture(scope="module")
+def page(data):
     with running_fake_fal(keys=(KEY,)) as fake, \
             running_app(data, fal_key=KEY, fake_fal_url=fake.url) as app, chromium_page() as page:
         page.set_default_timeout(60_000)
@@ -72,7 +79,7 @@ def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_p
     assert abs(durations[0] - durations[1]) < 0.1 and durations[1] > 13.5
 
 
-def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, tmp_path):
+def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp_path):
     clip = make_clip(tmp_path / "short.mp4", seconds=3.2, width=1280, height=720, crf=40, audio=False)
     _fresh(page, clip)
     takes = page.locator("#takes input[type=number]")
@@ -93,3 +100,13 @@ def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, tmp_path)
     page.wait_for_function("() => document.querySelector('#choose-take-2').innerText.includes('Chosen')")
     assert "Take 2 is the result" in page.locator("#parts-summary").inner_text()
     page.wait_for_function(f"() => document.querySelector('#result-player .kcmp-v-edit').src !== {first!r}")
+    # The chosen take is what a share link shows (and the joined clip of a long clip, likewise).
+    page.wait_for_function("() => !document.querySelector('#share-create').disabled")
+    page.locator("#share-create").click()
+    page.wait_for_function("() => document.querySelector('#share-link textarea, #share-link input')"
+                           "?.value.includes('/share/')")
+    link = page.locator("#share-link textarea, #share-link input").first.input_value()
+    shared = httpx.get(link.rstrip("/") + "/edited.mp4", timeout=30, trust_env=False)
+    assert shared.status_code == 200
+    parent = page.locator("#result-details .result-details").get_attribute("data-job")
+    assert shared.content == (data / "jobs" / parent / "chosen" / "take-1.mp4").read_bytes()
