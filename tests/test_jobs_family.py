@@ -25,7 +25,7 @@ from components.service import EditService
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
 from tests.fakes.fal_fixtures import running_fake_fal
-from tests.mediagen import make_clip, make_shots_clip
+from tests.mediagen import make_clip, make_image, make_shots_clip
 from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
 
 OWNER = "owner-a"
@@ -157,7 +157,9 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
     service = EditService(settings, runner, TrustedFiles.of([long_clip.parent, settings.scratch_dir]),
                           ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10),
                           Scratch(settings.scratch_dir, 3600))
-    request = EditRequest(prompt="Make it look like winter", video=long_clip, keep_audio=True)
+    palette = make_image(long_clip.parent / "palette.png", width=640, height=640)
+    request = EditRequest(prompt="Make it look like winter, in the colours of @Image1", video=long_clip,
+                          images=(palette,), keep_audio=True)
     try:
         with running_fake_fal(keys=("server-key",)) as fake:
             parent = service.start(Caller(OWNER, "198.51.100.7"), None, request, EditMode(segments=True))
@@ -165,6 +167,11 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
             assert final.status == "succeeded", final.error
             plan = SegmentPlan.from_dict(final.request["extra"]["plan"])
             assert plan.count == 2 and fake.submits == 2
+            # Same words and references for every segment; the reference went up once, the
+            # two segment files once each.
+            assert {len(j.arguments["image_urls"]) for j in fake.jobs.values()} == {1}
+            assert len({j.arguments["image_urls"][0] for j in fake.jobs.values()}) == 1
+            assert fake.uploads == 3
             source, joined = probe(long_clip), probe(final.output_video)
             assert joined.frame_count == source.frame_count == plan.frame_count
             assert abs(joined.duration - source.duration) <= 1 / plan.fps + 0.03 and joined.has_audio
