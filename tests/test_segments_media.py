@@ -119,8 +119,12 @@ def test_cancel_stops_detection_and_cutting_without_leftovers(source, plan, tmp_
     with pytest.raises(JobCancelled):
         detect_cuts(source, cancel=lambda: True)
     with pytest.raises(JobCancelled):
-        cut_segments(source, plan, tmp_path, LIMITS, cancel=lambda: True)
-    assert list(tmp_path.iterdir()) == []
+        cut_segments(source, plan, tmp_path / "before", LIMITS, cancel=lambda: True)
+    seen: list[float] = []  # cancelled once ffmpeg has reported progress: mid-encode
+    with pytest.raises(JobCancelled, match="segment 1 of"):
+        cut_segments(source, plan, tmp_path / "during", LIMITS, on_progress=seen.append,
+                     cancel=lambda: bool(seen))
+    assert seen and [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_a_rotated_variable_rate_odd_sized_phone_clip_cuts_and_joins_exactly_without_audio(tmp_path):

@@ -60,6 +60,18 @@ def test_the_10_05_s_limit_keeps_a_margin_and_3_s_needs_a_frame_more():
         plan_segments(72, FPS, [], LIMITS)
 
 
+def test_limits_no_plan_can_meet_are_a_clear_refusal():
+    # Pieces of 6-8 s: 10 s is too long for one and too short for two.
+    narrow = VideoLimits(min_seconds=6.0, max_seconds=8.05)
+    with pytest.raises(InputError, match=r"No way to split 10.0 s into segments of 6-8.05 s exists") as e:
+        plan_segments(240, FPS, [], narrow)
+    assert e.value.fix == "Trim the clip a little and plan again."
+    with pytest.raises(InputError, match=r"6-8.05 s with a 0.5 s crossfade exists") as e:
+        plan_segments(240, FPS, [], narrow, overlap_seconds=0.5)
+    assert e.value.fix == "Use a shorter crossfade, or none."
+    assert [seg.frames for seg in plan_segments(312, FPS, [], narrow).segments] == [156, 156]
+
+
 def test_uses_as_many_shot_changes_as_fit():
     # Every 3.5 s: all five cuts can be boundaries, and the plan uses all of them, although two
     # 10.5 s halves would need fewer requests.

@@ -76,11 +76,10 @@ def cut_segments(source: Path, plan: SegmentPlan, out_dir: Path, limits: VideoLi
         if cancel is not None and cancel():  # ffmpeg would only notice after starting up
             raise JobCancelled(f"Cancelled before segment {seg.index + 1} of {plan.count} was cut.")
         out = out_dir / segment_name(seg.index)
-        share = seg.submitted_frames / total
 
-        def progress(fraction: float, before: float = done / total, share: float = share) -> None:
-            if on_progress is not None:
-                on_progress(before + fraction * share)
+        def progress(fraction: float, before: int = done, frames: int = seg.submitted_frames) -> None:
+            if on_progress is not None:  # whole frames add up exactly: the last call reports 1.0
+                on_progress((before + fraction * frames) / total)
 
         _cut_one(source, seg, plan, size, limits, out, progress, cancel)
         _check(out, seg, limits)
@@ -129,5 +128,5 @@ def _check(path: Path, seg: Segment, limits: VideoLimits) -> None:
         return
     path.unlink(missing_ok=True)
     raise MediaError(f"Segment {seg.index + 1} ({seg.start:.2f}-{seg.end:.2f} s) came out unusable: "
-                     f"{problems_text}.", fix="Convert the clip with Fix it first, then try again.",
+                     f"{problems_text}.", fix="Re-export the clip as MP4 (H.264) and try again.",
                      field="video")

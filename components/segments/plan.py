@@ -202,7 +202,7 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def clock(t: float) -> str:
@@ -246,12 +246,13 @@ def plan_segments(frame_count: int, fps: float, cuts: Sequence[float], limits: V
             "be split.", fix=f"Use a clip of at least {seconds(limits.min_seconds)} s.", field="video")
     anchors = [0, *sorted({f for c in cuts if 0 < (f := round(c * fps)) < frame_count}), frame_count]
     pieces = _best_pieces(anchors, fewest, most, lead)
-    if pieces is None:
+    if pieces is None:  # only with limits narrower than Kling's (max < 2 x min): some lengths never split
+        fade = f" with a {human_duration(overlap_seconds)} crossfade" if lead else ""
         raise InputError(
             f"No way to split {human_duration(frame_count / fps)} into segments of "
-            f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s with a "
-            f"{human_duration(overlap_seconds)} crossfade was found.",
-            fix="Use a shorter crossfade, or none.", field="overlap")
+            f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s{fade} exists.",
+            fix="Use a shorter crossfade, or none." if lead else "Trim the clip a little and plan again.",
+            field="overlap" if lead else "video")
     segments, start = [], 0
     for i, (own, lead_frames, at_cut) in enumerate(pieces):
         segments.append(Segment(i, start, start + own, lead_frames, at_cut, fps=fps))
