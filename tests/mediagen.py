@@ -178,3 +178,54 @@ def make_index_bomb(source: Path, path: Path, *, samples: int = 50_000_000, tabl
         struct.pack_into(">II", data, body, 1, samples)  # every sample 1 byte, this many of them
     Path(path).write_bytes(bytes(data))
     return Path(path)
+
+
+# Each shot of make_shots_clip has its own background colour, darker and lighter in turn (ffmpeg's
+# scene score weighs brightness, so two colours of equal luma would not read as a cut); a white bar
+# sweeping back and forth 20 px a frame makes every frame differ from its neighbours (a frame out
+# of place shows) and encodes in no time. It turns without a jump: a jump would score as a cut.
+_SHOT_COLOURS = ("0x802020", "0x20a0a0", "0x202080", "0xa08020", "0x602060", "0x40a040")
+_BAR_STEP = 20
+
+
+def make_shots_clip(path: Path, *, shots: tuple[float, ...] | list[float], width: int = 720,
+                    height: int = 720, fps: float = 24, audio: bool = True) -> Path:
+    """One clip of consecutive shots lasting ``shots`` seconds each, every shot a visibly different
+    picture: footage whose shot changes are known to the frame (at the running sums of ``shots``)."""
+    params = dict(shots=list(shots), width=width, height=height, fps=fps, audio=audio)
+    bar = width // 6
+    travel = (width - bar) // _BAR_STEP * _BAR_STEP
+    sweep = f"overlay=x='abs(mod(n*{_BAR_STEP},{2 * travel})-{travel})':y=0:shortest=1"
+
+    def encode(out: Path) -> None:
+        cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y"]
+        for i, length in enumerate(shots):
+            background = f"color=c={_SHOT_COLOURS[i % len(_SHOT_COLOURS)]}:size={width}x{height}"
+            cmd += ["-f", "lavfi", "-i", f"{background}:rate={fps}:duration={length}"]
+        if audio:
+            cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={sum(shots)}"]
+        graph = "".join(f"color=c=white:size={bar}x{height}:rate={fps}[b{i}];[{i}:v][b{i}]{sweep}[v{i}];"
+                        for i in range(len(shots)))
+        graph += "".join(f"[v{i}]" for i in range(len(shots))) + f"concat=n={len(shots)}:v=1:a=0[v]"
+        cmd += ["-filter_complex", graph, "-map", "[v]"]
+        if audio:
+            cmd += ["-map", f"{len(shots)}:a", "-c:a", "aac", "-b:a", "64k"]
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-pix_fmt", "yuv420p", str(out)]
+        subprocess.run(cmd, check=True)
+
+    return _encoded_once("shots", params, Path(path), encode)
+
+
+def make_reencoded(source: Path, path: Path, *, fps: float | None = None, width: int | None = None,
+                   height: int | None = None, frames: int | None = None) -> Path:
+    """``source`` as a model might send it back: at another frame rate or size, or cut to its first
+    ``frames`` frames. Video only, encoded fast (what is measured is its timing, not its quality)."""
+    vf = [f"fps={fps:g}"] if fps else []
+    if width and height:
+        vf.append(f"scale={width}:{height}")
+    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map", "0:v:0"]
+    cmd += ["-vf", ",".join(vf)] if vf else []
+    cmd += ["-frames:v", str(frames)] if frames else []
+    cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "30", "-pix_fmt", "yuv420p", str(path)]
+    subprocess.run(cmd, check=True)
+    return Path(path)
