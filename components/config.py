@@ -82,7 +82,6 @@ class Settings:
     # takes run one edit several times at once to choose from.
     max_source_seconds: float = 60.0
     max_takes: int = 4
-    max_overlap_seconds: float = 1.0  # the crossfade between segments; each second of it is billed
     image: ImageLimits = field(default_factory=ImageLimits)
 
     data_dir: Path = Path("data")

@@ -12,6 +12,7 @@ from typing import Any
 
 from components.config import Settings
 from components.errors import InputError
+from components.segments.plan import MAX_OVERLAP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ def parse_mode(takes: Any, segments: Any, overlap: Any, settings: Settings) -> E
         raise InputError("segments must be true or false.", fix="Send a boolean.", field="segments")
     lap = 0.0 if overlap is None or overlap == "" else overlap
     if isinstance(lap, bool) or not isinstance(lap, (int, float)) or not math.isfinite(lap) \
-            or not 0 <= lap <= settings.max_overlap_seconds:
-        raise InputError(f"The overlap must be 0-{settings.max_overlap_seconds:g} s.",
+            or not 0 <= lap <= MAX_OVERLAP_SECONDS:
+        raise InputError(f"The overlap must be 0-{MAX_OVERLAP_SECONDS:g} s.",
                          fix="Use 0 for hard cuts, or up to a second for crossfades.", field="overlap")
     if seg and n > 1:
         raise InputError("Takes and segments do not combine: a long clip is edited once, in segments.",

@@ -13,6 +13,8 @@ from pathlib import Path
 from components.jobs.inputs import link_or_copy
 from components.jobs.models import Job
 from components.media.thumbnail import existing_thumbnail, thumbnail_path
+from components.segments.join import join_segments
+from components.segments.plan import SegmentPlan
 
 JOINED_NAME = "joined.mp4"
 
@@ -32,9 +34,6 @@ class Chosen:
 
 def join_parts(parent: Job, segments: list[Job], workdir: Path) -> Joined:
     """The segments' edits joined into one clip of the source's length and frame count."""
-    from components.segments.join import join_segments
-    from components.segments.plan import SegmentPlan
-
     request = parent.edit_request()
     plan = SegmentPlan.from_dict(request.extra["plan"])
     began = time.monotonic()

@@ -190,13 +190,13 @@ def _reencode(path: Path, info: MediaInfo, start: float, duration: float, size: 
     filters = [f"scale={width}:{height}:flags=bicubic", "setsar=1"]
     if info.vfr or abs(rate - info.fps) > FPS_TOLERANCE:
         filters.append(f"fps={rate:g}")
-    cap = _bitrate_cap(width, height, rate, duration, max_bytes, keep_audio)
+    cap = bitrate_cap(width, height, rate, duration, max_bytes, keep_audio)
     args = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(path), "-map", "0:v:0",
             "-vf", ",".join(filters), *H264_ARGS]
     if cap:
         args += ["-maxrate", str(cap), "-bufsize", str(int(cap * _BUFFER_SECONDS))]
     args += ["-map", "0:a:0", *AAC_ARGS] if keep_audio else ["-an"]
-    _write(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "convert",
+    write_capped(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "convert",
            duration, on_progress, cancel)
     changes = _describe(info, start, duration, size, rate, plan.keep_audio, cap, max_bytes)
     if why_not_copy and changes:
@@ -204,8 +204,8 @@ def _reencode(path: Path, info: MediaInfo, start: float, duration: float, size: 
     return ConformResult(path=out, changes=changes, info=probe(out))
 
 
-def _write(path: Path, args: list[str], out: Path, max_bytes: int, action: str, duration: float,
-           on_progress: ProgressFn | None, cancel: CancelFn | None) -> None:
+def write_capped(path: Path, args: list[str], out: Path, max_bytes: int, action: str, duration: float,
+                 on_progress: ProgressFn | None, cancel: CancelFn | None) -> None:
     """Run ffmpeg into a private part file and move it to ``out`` only when it is whole and fits."""
     part = out.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.part.mp4"  # two runs never share one
     try:
@@ -304,7 +304,7 @@ def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: Confo
         args += ["-map", "0:a:0", *(("-c:a", "copy") if info.audio_codec == "aac" else AAC_ARGS)]
     else:
         args += ["-an"]
-    _write(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "cut", length,
+    write_capped(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "cut", length,
            on_progress, cancel)
     result = probe(out)
     if problems := check_video(result, limits):
@@ -325,7 +325,7 @@ def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: Confo
     return ConformResult(path=out, changes=changes, info=result)
 
 
-def _bitrate_cap(width: int, height: int, fps: float, duration: float, max_bytes: int,
+def bitrate_cap(width: int, height: int, fps: float, duration: float, max_bytes: int,
                  with_audio: bool) -> int | None:
     """A video bitrate ceiling (bits/s) when the worst case of a CRF encode could pass ``max_bytes``."""
     audio = AAC_BITRATE if with_audio else 0

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from components.config import VideoLimits
 from components.errors import JobCancelled, MediaError
-from components.media.conform import _bitrate_cap, _write, fit_size
+from components.media.conform import bitrate_cap, fit_size, write_capped
 from components.media.ffmpeg import H264_ARGS, MP4_ARGS, CancelFn
 from components.media.limits import FPS_TOLERANCE, check_video, retime_target
 from components.media.probe import MediaInfo, probe
@@ -106,13 +106,13 @@ def _cut_one(source: Path, seg: Segment, plan: SegmentPlan, size: tuple[int, int
         f"scale={width}:{height}:flags=bicubic", "setsar=1",
     ]
     seconds_long = seg.billed_seconds
-    cap = _bitrate_cap(width, height, plan.fps, seconds_long, limits.max_bytes, False)
+    cap = bitrate_cap(width, height, plan.fps, seconds_long, limits.max_bytes, False)
     args = [*(["-ss", f"{seek:.6f}"] if first else []), "-i", str(source), "-map", "0:v:0",
             "-vf", ",".join(filters), *H264_ARGS]
     if cap:
         args += ["-maxrate", str(cap), "-bufsize", str(cap)]
     args += ["-an", "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS]
-    _write(source, args, out, limits.max_bytes, f"cut segment {seg.index + 1} of", seconds_long,
+    write_capped(source, args, out, limits.max_bytes, f"cut segment {seg.index + 1} of", seconds_long,
            on_progress, cancel)
 
 

@@ -17,7 +17,7 @@ from components.config import MODEL_NAME, PRICE_NOTE, Settings
 from components.errors import Finding, StudioError
 from components.media.limits import human_duration
 from components.media.probe import probe
-from components.segments.plan import SegmentPlan
+from components.segments.plan import MAX_OVERLAP_SECONDS, SegmentPlan
 from components.ui.deps import Deps
 
 PLAN_CONCURRENCY_ID = "conform"  # scene detection reads the whole clip: CPU work, like Fix it
@@ -36,7 +36,7 @@ class LongClipHandles:
 def build(settings: Settings) -> LongClipHandles:
     with gr.Column(visible=False, elem_id="long-clip", variant="panel") as group:
         use = gr.Checkbox(False, label="Edit all of it in segments", elem_id="use-segments")
-        overlap = gr.Slider(0.0, settings.max_overlap_seconds, value=0.0, step=0.25,
+        overlap = gr.Slider(0.0, MAX_OVERLAP_SECONDS, value=0.0, step=0.25,
                             label="Crossfade between segments (s): hides seams, each second is billed",
                             elem_id="segment-overlap")
         timeline = gr.HTML("", elem_id="segment-timeline", padding=False)
