@@ -3,6 +3,8 @@ and the family survives a cancel, a failed part and a restart like a single edit
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import cv2
@@ -183,3 +185,34 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
             assert sum(billed) == pytest.approx(settings.cost(plan.billed_seconds), abs=0.01)
     finally:
         runner.close()
+
+
+# ----- the store: old data folders, retention ---------------------------------------------------------
+
+
+def test_a_store_from_before_parent_jobs_opens_with_its_history(tmp_path, clip):
+    """A data folder written before the family columns existed: its rows read as single edits."""
+    db = tmp_path / "jobs.sqlite3"
+    old = ("id TEXT PRIMARY KEY", "owner", "engine", "key_source", "status", "request", "created_at",
+           "updated_at", "phase", "message", "fraction", "arguments", "request_id", "timings", "notes",
+           "error", "output_video", "side_by_side", "remote_url", "logs", "started_at", "finished_at",
+           "expired", "expired_reason")
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE jobs ({', '.join(old)})")
+        conn.execute("INSERT INTO jobs (id, owner, engine, status, request, created_at, updated_at, expired) "
+                     "VALUES ('j1', 'owner-a', 'local', 'succeeded', ?, 1.0, 1.0, 0)",
+                     (json.dumps(EditRequest(prompt="old", video=clip).to_dict()),))
+    store = JobStore(db)
+    [job] = store.list_for_owner("owner-a")
+    assert (job.id, job.kind, job.parent_id, job.part, job.is_parent) == ("j1", "edit", None, None, False)
+
+
+def test_retention_keeps_the_parts_of_an_unfinished_parent(tmp_path, clip):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    request = EditRequest(prompt="x", video=clip)
+    parent = store.create(OWNER, request, "local", None, kind="segments", status="running")
+    done = store.create(OWNER, request, "local", None, parent_id=parent.id, part=0, status="succeeded")
+    lone = store.create(OWNER, request, "local", None, status="succeeded")
+    assert [j.id for j in store.finished_with_files()] == [lone.id]  # the join still needs part 0
+    store.update(parent.id, status="failed")
+    assert {j.id for j in store.finished_with_files()} == {lone.id, done.id, parent.id}
