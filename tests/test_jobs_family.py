@@ -153,22 +153,40 @@ def long_clip(tmp_path_factory) -> Path:
     return make_shots_clip(tmp_path_factory.mktemp("long") / "long.mp4", shots=(7.0, 8.0), audio=True)
 
 
+def _service(settings: Settings, runner: JobRunner, root: Path) -> EditService:
+    return EditService(settings, runner, TrustedFiles.of([root, settings.scratch_dir]),
+                       ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10),
+                       Scratch(settings.scratch_dir, 3600))
+
+
 def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_path, long_clip):
-    settings = Settings(data_dir=tmp_path / "data", fal_key=Secret("server-key"))
+    """On fal (the fake) with the server's key; the first submit fails, and "retry" runs that one
+    segment again, billed again, while the other is kept."""
+    settings = Settings(data_dir=tmp_path / "data", fal_key=Secret("server-key"),
+                        scratch_dir=tmp_path / "scratch")
     runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
-    service = EditService(settings, runner, TrustedFiles.of([long_clip.parent, settings.scratch_dir]),
-                          ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10),
-                          Scratch(settings.scratch_dir, 3600))
+    service = _service(settings, runner, long_clip.parent)
+    caller = Caller(OWNER, "198.51.100.7")
     palette = make_image(long_clip.parent / "palette.png", width=640, height=640)
     request = EditRequest(prompt="Make it look like winter, in the colours of @Image1", video=long_clip,
                           images=(palette,), keep_audio=True)
     try:
         with running_fake_fal(keys=("server-key",)) as fake:
-            parent = service.start(Caller(OWNER, "198.51.100.7"), None, request, EditMode(segments=True))
+            fake.set_fault("submit_status", count=1, status=403, detail="Forbidden")
+            parent = service.start(caller, None, request, EditMode(segments=True))
+            failed = watch_in_thread(runner, parent.id, OWNER)[-1]
+            assert failed.status == "failed" and "Retry failed parts" in failed.error
+            assert fake.submits == 1  # the refused submit never became a fal request
+            kept = {p.id for p in runner.children(parent.id, OWNER) if p.status == "succeeded"}
+            assert len(kept) == 1
+
+            service.retry(caller, None, parent.id)
             final = watch_in_thread(runner, parent.id, OWNER)[-1]
             assert final.status == "succeeded", final.error
             plan = SegmentPlan.from_dict(final.request["extra"]["plan"])
             assert plan.count == 2 and fake.submits == 2
+            parts = runner.children(parent.id, OWNER)
+            assert kept < {p.id for p in parts}  # the finished segment was not run again
             # Same words and references for every segment; the reference went up once, the
             # two segment files once each.
             assert {len(j.arguments["image_urls"]) for j in fake.jobs.values()} == {1}
@@ -178,11 +196,26 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
             assert joined.frame_count == source.frame_count == plan.frame_count
             assert abs(joined.duration - source.duration) <= 1 / plan.fps + 0.03 and joined.has_audio
             assert final.side_by_side.is_file()
-            parts = runner.children(parent.id, OWNER)
             assert [p.side_by_side for p in parts] == [None, None]  # only the joined clip gets one
-            # The budget counts each segment at its own length.
+            # The budget counts each segment at its own length; the refused try never reached fal.
             billed = [p.request["extra"]["billed_usd"] for p in parts]
             assert sum(billed) == pytest.approx(settings.cost(plan.billed_seconds), abs=0.01)
+            assert service.guard.spent_today() == pytest.approx(sum(billed))
+    finally:
+        runner.close()
+
+
+def test_the_local_preview_edits_a_long_clip_in_segments_too(tmp_path, long_clip):
+    settings = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch")
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    try:
+        parent = _service(settings, runner, long_clip.parent).start(
+            Caller(OWNER, "198.51.100.8"), None,
+            EditRequest(prompt="black and white, like an old film", video=long_clip), EditMode(segments=True))
+        final = watch_in_thread(runner, parent.id, OWNER)[-1]
+        assert (final.status, final.engine) == ("succeeded", "local"), final.error
+        assert probe(final.output_video).frame_count == probe(long_clip).frame_count
+        assert {p.engine for p in runner.children(parent.id, OWNER)} == {"local"}
     finally:
         runner.close()
 
