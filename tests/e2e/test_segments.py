@@ -4,7 +4,6 @@ SIGKILLed half-way (the segments that finished are kept, the others resume by re
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -16,22 +15,13 @@ from components.segments.plan import SegmentPlan
 from tests.e2e.app_server import AppServer, api_client
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_shots_clip
+from tests.test_jobs_runner import wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
 KEY = "server-key"
 # 14 s, 3 shot changes: four segments, one per shot (bench/bench_segments.py runs the 40 s case).
 SHOTS = (3.5, 3.5, 3.5, 3.5)
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _family(store: JobStore) -> tuple:
@@ -56,7 +46,7 @@ def test_kill_with_two_of_four_segments_done_then_the_other_two_finish(tmp_path)
                 parent, parts = _family(store)
                 return parent and sum(p.status == "succeeded" for p in parts) == 2 and (parent, parts)
 
-            parent, parts = _wait(two_done, 120, "two of the four segments to finish")
+            parent, parts = wait_for(two_done, "two of the four segments to finish", timeout=120)
             assert len(parts) == 4 and fake.submits == 4
             plan = SegmentPlan.from_dict(parent.request["extra"]["plan"])
             assert [round(s.start, 2) for s in plan.segments] == [0.0, 3.5, 7.0, 10.5]
@@ -67,7 +57,8 @@ def test_kill_with_two_of_four_segments_done_then_the_other_two_finish(tmp_path)
 
             fake.clear_faults()
             app.start()
-            final = _wait(lambda: (j := store.get(parent.id)).is_finished and j, 120, "the joined result")
+            final = wait_for(lambda: (j := store.get(parent.id)).is_finished and j, "the joined result",
+                             timeout=120)
             assert final.status == "succeeded", final.error
             after = store.children(parent.id)
             assert len(after) == 4 and fake.submits == 4, "a restart must not submit a segment again"
