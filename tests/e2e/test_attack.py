@@ -1,20 +1,36 @@
 """Every event of the page, called as an attacker would: through gradio's queue with any fn_index,
-hidden events included, and a server path in every slot in every shape a client can send.
+hidden events included, and a server path in every slot in the shapes a client can send.
 
 Planted beforehand: a canary text file and a canary *video* outside every folder the app trusts,
-and a canary server fal key. Afterwards no response, no URL a response names, and no file the app
-wrote (gradio's upload/cache folder, the scratch folder, the job folders) may hold a canary's
-bytes or the key; fal saw no submit; and a refusal reads the same whether the path exists or not.
+a symlink to the video inside gradio's upload folder, a web server handing out the video, and a
+canary server fal key. Afterwards no response, no URL a response names, and no file the app wrote
+(gradio's upload/cache folder, the scratch folder, the job folders) may hold a canary's bytes or
+the key; fal saw no submit; nothing fetched the canary's URL; and a refusal reads the same whether
+the path exists or not.
+
+Which path goes in which shape: a bare string and a ``{"path"}`` without meta reach every handler
+untouched (gradio checks only FileData with meta), so they carry every kind of path, each of which
+takes its own branch of a path check: a file outside the trusted folders (text, video, the app's
+own secret), a missing file, a device, /proc, a traversal, a symlink and a URL. Every other shape
+wraps the same paths in FileData with meta or nests them in lists and dicts: what it tests is that
+the nested file is found and checked at all, so it carries the missing file (what the existence
+check compares with) and the canary video (the file that would be processed), and FileData with
+meta also the three paths a check that did not resolve them would let through (traversal,
+symlink, URL).
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +58,41 @@ def _shapes(path: str) -> dict[str, Any]:
         "element_list": [{"frontal": {"path": path}, "references": [{"path": path, "meta": meta}, path]}],
         "attachments": {"images": [path], "elements": [{"frontal": path, "references": [path]}]},
     }
+
+
+DIRECT_SHAPES = ("bare", "filedata_no_meta")  # what reaches a handler as the client sent it
+REPRESENTATIVE_PATHS = ("missing", "canary_video")  # in every other shape
+UNRESOLVED_PATHS = ("traversal", "symlink", "url")  # also in FileData with meta
+
+
+def _hostile_values(paths: dict[str, str]) -> list[tuple[str, str, Any]]:
+    """(path kind, shape, value) for each hostile value, as the module's docstring lays out."""
+    combos = []
+    for pname, path in paths.items():
+        for sname, value in _shapes(path).items():
+            if (sname in DIRECT_SHAPES or pname in REPRESENTATIVE_PATHS
+                    or (sname == "filedata_meta" and pname in UNRESOLVED_PATHS)):
+                combos.append((pname, sname, value))
+    return combos
+
+
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # every request is logged: count it instead of printing it
+        self.server.requests += 1
+
+
+@contextmanager
+def _serving(folder: Path) -> Iterator[http.server.ThreadingHTTPServer]:
+    """``folder`` over HTTP on loopback; the server's ``requests`` counts what it was asked."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_CountingHandler, directory=str(folder)))
+    server.requests = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # What a slot holds when it is not the one under attack: enough for a handler to go on and reach
@@ -127,9 +178,12 @@ def attacked(tmp_path_factory):
     (planted / "canary.txt").write_bytes(canary_text * 10)
     canary_video = make_clip(planted / "canary.mp4", seconds=3.2, width=1280, height=720, audio=False)
     data, gradio_tmp, scratch = root / "data", root / "gradio", root / "scratch"
+    symlink = gradio_tmp / "planted" / "canary.mp4"  # inside the upload folder, pointing out of it
+    symlink.parent.mkdir(parents=True)
+    symlink.symlink_to(canary_video)
     env = {"GRADIO_TEMP_DIR": str(gradio_tmp), "STUDIO_SCRATCH_DIR": str(scratch),
            "STUDIO_RATE_LIMIT_PER_HOUR": "100000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "100000"}
-    with running_fake_fal(keys=(CANARY_KEY,)) as fake, \
+    with running_fake_fal(keys=(CANARY_KEY,)) as fake, _serving(planted) as web, \
             running_app(data, fal_key=CANARY_KEY, fake_fal_url=fake.url, env=env) as app:
         events = _events(app.url)
         # The data folder's own files, named relative to where the app runs and absolutely.
@@ -137,24 +191,25 @@ def attacked(tmp_path_factory):
                  "owner_secret": str(data / "owner.secret"),
                  "canary_text": str(planted / "canary.txt"), "canary_video": str(canary_video),
                  "missing": str(planted / "no-such-file.mp4"),
-                 "traversal": str(gradio_tmp / ".." / "planted" / "canary.mp4")}
-        shapes = ("bare", "filedata_no_meta", "filedata_meta", "gallery", "element_list", "attachments")
-        combos = [(pname, sname, value) for pname, path in paths.items()
-                  for sname, value in _shapes(path).items() if sname in shapes]
+                 "traversal": str(gradio_tmp / ".." / "planted" / "canary.mp4"),
+                 "symlink": str(symlink), "url": f"http://127.0.0.1:{web.server_port}/canary.mp4"}
 
         def run(combo):
             pname, sname, value = combo
             return pname, sname, list(_call_all(app.url, events, value))
 
         with ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(run, combos))
+            results = list(pool.map(run, _hostile_values(paths)))
         yield {"app": app, "fake": fake, "results": results, "events": events, "canary_text": canary_text,
                "canary_video": canary_video.read_bytes(), "roots": (gradio_tmp, scratch, data / "jobs",
                                                                     Settings().scratch_dir), "paths": paths,
-               "data": data}
+               "data": data, "symlink": symlink, "web": web}
 
 
 def test_every_event_was_called_with_every_shape(attacked):
+    assert {sname for _, sname, _ in attacked["results"]} == set(_shapes("x"))
+    assert {pname for pname, _, _ in attacked["results"]} == set(attacked["paths"])
+    assert attacked["symlink"].is_symlink(), "the planted symlink was gone: it was tested as a missing file"
     calls = sum(len(outcomes) for _, _, outcomes in attacked["results"])
     print(f"\nfuzz: {len(attacked['events'])} events x {len(attacked['results'])} hostile values "
           f"= {calls} calls")
@@ -186,6 +241,8 @@ def test_no_response_and_no_served_url_leaks_a_canary_or_the_key(attacked):
 def test_no_file_the_app_wrote_holds_a_canary(attacked):
     copies = []
     for path in _files_under(*attacked["roots"]):
+        if path == attacked["symlink"]:  # planted by the test, not written by the app
+            continue
         content = path.read_bytes()
         if (attacked["canary_text"] in content or CANARY_KEY.encode() in content
                 or content == attacked["canary_video"] or b"FAL_KEY=" in content):
@@ -204,6 +261,10 @@ def test_nothing_was_submitted_or_uploaded(attacked):
     assert attacked["fake"].uploaded_bytes == 0
 
 
+def test_no_url_a_client_named_was_fetched(attacked):
+    assert attacked["web"].requests == 0
+
+
 def test_a_refusal_does_not_tell_whether_a_path_exists(attacked):
     by_path: dict[str, dict[tuple[str, int], str]] = {}
     for pname, sname, outcomes in attacked["results"]:
@@ -213,7 +274,8 @@ def test_a_refusal_does_not_tell_whether_a_path_exists(attacked):
             said = json.dumps(message.get("output", {}).get("error")).replace(sent, "<path>")
             by_path.setdefault(pname, {})[(sname, fn)] = said
     missing = by_path["missing"]
-    for pname in ("canary_video", "canary_text", "owner_secret", "traversal"):
+    # A URL is not a path that exists or not: the link box rightly answers it differently.
+    for pname in ("canary_video", "canary_text", "owner_secret", "traversal", "symlink"):
         differ = [key for key, said in by_path[pname].items() if said != missing.get(key)]
         assert not differ, f"{pname}: {differ[:5]}"
 

@@ -1,7 +1,8 @@
 """Bad input never crashes and never spends money.
 
 Every case goes through the public ``/edit`` API of the real app (a subprocess whose server key is
-accepted by the fake fal server, so fal is the engine each case would reach). Each must come back
+accepted by the fake fal server, so fal is the engine each case would reach; shared, see
+conftest.py). Each must come back
 with its own clear sentence, and the fake's submit and upload counters must not move while it
 runs: every refusal happened before anything left the machine.
 """
@@ -14,8 +15,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.e2e.app_server import api_client, running_app
-from tests.fakes.fal_fixtures import running_fake_fal
+from tests.e2e.app_server import api_client, close_soon
 from tests.mediagen import (
     make_audio,
     make_clip,
@@ -25,7 +25,6 @@ from tests.mediagen import (
     make_truncated,
 )
 
-KEY = "test-key"
 LOOK = "Make it look like @Image1"
 
 
@@ -81,20 +80,13 @@ def _renamed(src: Path, dst: Path) -> Path:
     return dst
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    with running_fake_fal(keys=(KEY,)) as fake, \
-            running_app(tmp_path_factory.mktemp("data"), fal_key=KEY, fake_fal_url=fake.url) as app:
-        yield fake, app
-
-
 @pytest.fixture
-def client(studio) -> Client:
+def client(fal_app) -> Client:
     """A session of its own for each case (see ``api_client``)."""
-    _, app = studio
+    _, app = fal_app
     client = api_client(app.url)
     yield client
-    client.close()
+    close_soon(client)
 
 
 def _f(p: Path):
@@ -195,8 +187,8 @@ def test_corpus_has_at_least_thirty_cases():
 
 
 @pytest.mark.parametrize("name, case, words", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_its_message_and_spends_nothing(studio, client, media, name, case, words):
-    fake, _ = studio
+def test_bad_input_gets_its_message_and_spends_nothing(fal_app, client, media, name, case, words):
+    fake, _ = fal_app
     submits, uploaded = fake.submits, fake.uploaded_bytes  # what other tests of the module spent
     with pytest.raises(AppError) as err:
         client.predict(**_arguments(case, media), api_name="/edit")
@@ -208,10 +200,10 @@ def test_bad_input_gets_its_message_and_spends_nothing(studio, client, media, na
     assert fake.uploaded_bytes == uploaded, f"{name} uploaded {fake.uploaded_bytes - uploaded} bytes"
 
 
-def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(studio, client, media):
+def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(fal_app, client, media):
     """The schema's 10.05 s, not the prose's 10 s: a 10.04 s clip goes through, with an element at
     the top of its own range (4 angles), and fal (the fake, measuring the files) accepts it too."""
-    fake, _ = studio
+    fake, _ = fal_app
     before = fake.submits
     _, _, details = client.predict(**_arguments({
         "video": "d1004", "prompt": "Replace him with @Element1",
@@ -220,9 +212,9 @@ def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(studi
     assert not fake.jobs[details["request_id"]].detail  # fal's own checks (the fake's) passed
 
 
-def test_the_app_still_edits_after_the_corpus(studio, client, media):
+def test_the_app_still_edits_after_the_corpus(fal_app, client, media):
     """No case left the server broken: a valid edit through the same app succeeds with fal."""
-    fake, _ = studio
+    fake, _ = fal_app
     submits = fake.submits
     edited, side, details = client.predict(**_arguments({}, media), api_name="/edit")
     assert details["engine"] == "fal" and details["request_id"]

@@ -12,7 +12,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.config import Settings
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import api_client, close_soon, running_app
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -23,12 +23,13 @@ BUDGET_EDITS = 4
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("budget") / "clip.mp4", seconds=3.2, width=1280, height=720,
-                     audio=False)
+    """The cheapest clip fal accepts (720x720, 24 fps, flat): what is counted is edits, not pictures."""
+    return make_clip(tmp_path_factory.mktemp("budget") / "clip.mp4", seconds=3.2, width=720, height=720,
+                     fps=24, source="color", crf=45, audio=False)
 
 
 def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client | None = None) -> str:
-    client = client or Client(url, verbose=False, headers=headers, httpx_kwargs={"timeout": 180})
+    client = client or api_client(url, headers)
     try:
         client.predict(video=handle_file(str(clip)), prompt="Make it black and white", images=[], elements=[],
                        keep_audio=False, fal_key="", api_name="/edit")
@@ -36,7 +37,7 @@ def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client 
     except AppError as refused:
         return str(refused)
     finally:
-        client.close()
+        close_soon(client)
 
 
 def test_fifty_sessions_get_exactly_the_budgeted_edits(tmp_path, clip):
@@ -46,7 +47,7 @@ def test_fifty_sessions_get_exactly_the_budgeted_edits(tmp_path, clip):
     with running_fake_fal(keys=(SERVER_KEY,), queue_s=0.5, run_s=0.5) as fake, \
             running_app(tmp_path / "data", fal_key=SERVER_KEY, fake_fal_url=fake.url, env=env) as app:
         # Sessions connect one after another (each reads the page's config), then all edit at once.
-        clients = [Client(app.url, verbose=False, httpx_kwargs={"timeout": 180}) for _ in range(SESSIONS)]
+        clients = [api_client(app.url) for _ in range(SESSIONS)]
         with ThreadPoolExecutor(SESSIONS) as pool:
             outcomes = list(pool.map(lambda c: _edit(app.url, clip, client=c), clients))
         assert fake.submits == BUDGET_EDITS
@@ -74,8 +75,7 @@ def test_each_address_gets_its_hourly_share_whatever_session_it_claims(tmp_path,
         assert fake.submits == 3
 
 
-def test_deep_links_are_not_served(tmp_path):
-    with running_app(tmp_path / "data") as app:
-        answer = httpx.get(app.url + "gradio_api/deep_link", params={"session_hash": "abc"}, timeout=10,
-                           trust_env=False)
-        assert answer.status_code == 404
+def test_deep_links_are_not_served(local_app):
+    answer = httpx.get(local_app.url + "gradio_api/deep_link", params={"session_hash": "abc"}, timeout=10,
+                       trust_env=False)
+    assert answer.status_code == 404
