@@ -104,13 +104,8 @@ def api_client(url: str, headers: dict[str, str] | None = None) -> Client:
     call's event stream is closing is registered on the closing stream and comes back as a
     CancelledError (most often after a refusal that answers at once). A session per caller is also
     what the tests mean: each call is its own visitor.
-
-    The app is served over plain HTTP on loopback, where certificates are never checked; with
-    verification on, every request gradio_client makes builds a TLS context from the CA bundle
-    first (about 30 ms of CPU each, most of what connecting a session costs).
     """
-    return Client(url, verbose=False, headers=headers, ssl_verify=False,
-                  httpx_kwargs={"timeout": API_TIMEOUT_S})
+    return Client(url, verbose=False, headers=headers, httpx_kwargs={"timeout": API_TIMEOUT_S})
 
 
 def close_soon(client: Client) -> None:
