@@ -57,15 +57,20 @@ class AppServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> AppServer:
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> AppServer:
+        """The process started, not yet serving (``wait_ready``); see ``running_apps``."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.launch_app"], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        self._wait_ready()
         return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         with httpx.Client(timeout=2, trust_env=False) as http:  # one client: each loads the CA bundle
             while time.monotonic() < deadline:
@@ -121,8 +126,20 @@ def close_soon(client: Client) -> None:
 
 @contextmanager
 def running_app(data_dir: Path, **kwargs) -> Iterator[AppServer]:
-    server = AppServer(data_dir, **kwargs).start()
-    try:
+    with running_apps(AppServer(data_dir, **kwargs)) as (server,):
         yield server
+
+
+@contextmanager
+def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
+    """``servers`` started side by side and stopped at the end: an app spends the seconds of its
+    start importing gradio on one core, so two launched together cost the wall time of one."""
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_ready()
+        yield servers
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()

@@ -20,7 +20,7 @@ from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.errors import InputError
 from components.media.probe import probe
 from components.request import EditRequest, Element
-from tests.e2e.app_server import api_client, close_soon, running_app
+from tests.e2e.app_server import api_client, close_soon
 from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
 pytestmark = pytest.mark.timeout(180)
@@ -164,9 +164,8 @@ def test_edit_is_the_only_public_endpoint(local_app):
         "video", "prompt", "images", "elements", "keep_audio", "fal_key", "model"]
 
 
-def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
-    with running_app(tmp_path / "mcp", env={"STUDIO_MCP": "1"}) as app:
-        tools = httpx.get(f"{app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
+def test_mcp_flag_serves_edit_as_the_one_tool(mcp_app):
+    tools = httpx.get(f"{mcp_app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
     assert [tool["name"] for tool in tools] == ["edit"]
     assert "3-10.05 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
     assert "o1/standard/video-to-video/edit" in tools[0]["inputSchema"]["properties"]["model"]["description"]
