@@ -32,29 +32,30 @@ LOOK = "Make it look like @Image1"
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("corpus")
     ok = make_clip(d / "ok.mp4", seconds=3.2, width=1280, height=720, crf=40)
-    flat = {"source": "color", "audio": False, "crf": 45}  # timing cases: the picture does not matter
+    flat = {"source": "color", "audio": False, "crf": 45}  # the picture does not matter: size and timing do
     big_image = d / "big.jpg"
     big_image.write_bytes(make_image(d / "noise_src.png", width=600, height=600).read_bytes())
     with big_image.open("ab") as fh:  # valid JPEG followed by 11 MB of padding: over the 10 MB cap
         fh.write(b"\0" * (11 * 1024 * 1024))
     return {
         "ok": ok,
-        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, crf=45, audio=False),
-        "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, crf=45),
-        "low": make_clip(d / "low.mp4", seconds=3.2, width=854, height=480, crf=45),
-        "uhd": make_clip(d / "uhd.mp4", seconds=3.2, width=3840, height=2160, fps=5, crf=50, audio=False),
+        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=25, **flat),
+        "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, fps=25, **flat),
+        "low": make_clip(d / "low.mp4", seconds=3.2, width=854, height=480, fps=25, **flat),
+        "uhd": make_clip(d / "uhd.mp4", seconds=3.2, width=3840, height=2160, fps=5, **flat),
         "text_mp4": make_text_as(d / "notes.mp4"),
         "truncated": make_truncated(ok, d / "cut.mp4"),
         "empty": _empty(d / "empty.mp4"),
         "audio_only": make_audio(d / "voice.mp4", seconds=4),
         "png_as_mp4": _renamed(make_image(d / "frame.png"), d / "frame.mp4"),
-        "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, crf=45, audio=False),
+        "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, fps=25, **flat),
         "film": make_clip(d / "film.mp4", seconds=3.5, fps="24000/1001", **flat),
         "screen": make_clip(d / "screen.mp4", seconds=3.5, fps=15, **flat),
         "slowmo": make_clip(d / "slowmo.mp4", seconds=3.5, fps=120, **flat),
         "vfr": make_clip(d / "capture.mp4", seconds=3.5, fps=30, vfr=True, audio=False, crf=45),
         "d102": make_clip(d / "d102.mp4", seconds=10.2, fps=25, **flat),
-        "d1004": make_clip(d / "d1004.mp4", seconds=10.04, fps=25, **flat),
+        # At every limit at once: the longest clip, the smallest sides, the lowest rate.
+        "d1004": make_clip(d / "d1004.mp4", seconds=10.04, width=720, height=720, fps=24, **flat),
         "narrow": make_clip(d / "narrow.mp4", seconds=3.2, width=2400, height=720, fps=25, **flat),
         "tall": make_image(d / "tall.png", width=300, height=1000),
         "img": make_image(d / "ref.png"),
