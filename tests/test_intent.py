@@ -26,8 +26,9 @@ from tests.mediagen import make_clip
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=3, width=1280, height=720,
-                     fps=24, audio=False)
+    """The cheapest clip fal accepts (720x720, 24 fps, flat): what is compared is the edit, not pixels."""
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=3, width=720, height=720,
+                     fps=24, audio=False, source="color", crf=45)
 
 
 def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, owner: str, key, request,

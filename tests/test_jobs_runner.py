@@ -317,7 +317,8 @@ def test_recover_decides_each_kind_of_leftover(settings, small_clip):
 
 @pytest.fixture(scope="module")
 def fake_fal():
-    with running_fake_fal(keys=("server-key", "user-key"), run_s=1.5) as fake:
+    # Long enough that a restart (which takes milliseconds) lands while fal is still running the job.
+    with running_fake_fal(keys=("server-key", "user-key"), run_s=0.5) as fake:
         yield fake
 
 

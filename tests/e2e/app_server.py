@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,11 @@ STARTUP_TIMEOUT_S = 90.0
 # an app serving dozens of sessions answers slower than that, which says nothing about the app.
 # The event stream carries heartbeats every few seconds, so a long job never idles it this long.
 API_TIMEOUT_S = 120.0
+# gradio recomputes its monitoring summary (a pandas DataFrame of up to the last 10,000 events,
+# grouped, with percentiles) after every event, so each call costs more the more calls came before:
+# the attack test's ~4,000 calls spent most of their time there. The summary feeds only gradio's
+# monitoring page, which no test reads; computed every million events it is never computed here.
+ANALYTICS_EVERY_N_EVENTS = "1000000"
 
 
 def free_port() -> int:
@@ -46,29 +52,36 @@ class AppServer:
         self.env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_SERVER_NAME": "127.0.0.1",
                     "GRADIO_SERVER_PORT": str(self.port), "STUDIO_DATA_DIR": str(self.data_dir),
                     "FAL_KEY": fal_key, "STUDIO_TEST_FAL_URL": fake_fal_url, "PYTHONUNBUFFERED": "1",
-                    "NO_PROXY": "127.0.0.1,localhost", **(env or {})}
+                    "NO_PROXY": "127.0.0.1,localhost",
+                    "GRADIO_ANALYTICS_CACHE_FREQUENCY": ANALYTICS_EVERY_N_EVENTS, **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> AppServer:
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> AppServer:
+        """The process started, not yet serving (``wait_ready``); see ``running_apps``."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.launch_app"], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        self._wait_ready()
         return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "gradio_api/info", timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        with httpx.Client(timeout=2, trust_env=False) as http:  # one client: each loads the CA bundle
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"the app exited with {self.proc.returncode}:\n{self.log()}")
+                try:
+                    if http.get(self.url + "gradio_api/info").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
         raise RuntimeError(f"the app did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{self.log()}")
 
     def log(self) -> str:
@@ -89,7 +102,7 @@ class AppServer:
                 self.kill()
 
 
-def api_client(url: str) -> Client:
+def api_client(url: str, headers: dict[str, str] | None = None) -> Client:
     """A gradio_client session for ``url``: one per test (or per simulated visitor), never shared.
 
     Sharing one Client across tests races inside gradio_client: a call made while the previous
@@ -97,13 +110,36 @@ def api_client(url: str) -> Client:
     CancelledError (most often after a refusal that answers at once). A session per caller is also
     what the tests mean: each call is its own visitor.
     """
-    return Client(url, verbose=False, httpx_kwargs={"timeout": API_TIMEOUT_S})
+    return Client(url, verbose=False, headers=headers, httpx_kwargs={"timeout": API_TIMEOUT_S})
+
+
+def close_soon(client: Client) -> None:
+    """End ``client``'s session without waiting a second for it.
+
+    ``Client.close()`` tells the heartbeat thread to stop and then waits up to a second for it, but
+    that thread is blocked reading the heartbeat stream until the server's next beat (every 15 s),
+    so the close always costs the full second: most of a module of one-session-per-test cases. The
+    thread stops at its next line either way (it is a daemon); only the waiting moves aside.
+    """
+    threading.Thread(target=client.close, daemon=True).start()
 
 
 @contextmanager
 def running_app(data_dir: Path, **kwargs) -> Iterator[AppServer]:
-    server = AppServer(data_dir, **kwargs).start()
-    try:
+    with running_apps(AppServer(data_dir, **kwargs)) as (server,):
         yield server
+
+
+@contextmanager
+def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
+    """``servers`` started side by side and stopped at the end: an app spends the seconds of its
+    start importing gradio on one core, so two launched together cost the wall time of one."""
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_ready()
+        yield servers
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()

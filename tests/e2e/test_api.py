@@ -1,7 +1,9 @@
 """The /edit API through gradio_client against the launched app: real files back, clear refusals.
 
-One app process per engine for the whole module (startup dominates the cost); every media file is
-generated small by tests/mediagen.py.
+One app process per engine, shared with the other modules (see conftest.py): startup dominates
+the cost. Every media file is generated small by tests/mediagen.py; the clip that is
+edited is the cheapest fal accepts (720x720, 24 fps, one flat colour), as nothing here looks at
+its pictures.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.errors import InputError
 from components.media.probe import probe
 from components.request import EditRequest, Element
-from tests.e2e.app_server import api_client, running_app
-from tests.fakes.fal_fixtures import running_fake_fal
+from tests.e2e.app_server import api_client, close_soon
 from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
 pytestmark = pytest.mark.timeout(180)
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.timeout(180)
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("api-media")
     return {
-        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=1280, height=720, fps=24, crf=40),
+        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=720, height=720, fps=24, crf=45, source="color"),
         "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=4, audio=False),
         "broken": make_text_as(d / "broken.mp4"),
         "palette": make_gradient_image(d / "palette.png", [(20, 40, 160), (240, 240, 250), (90, 20, 120)],
@@ -39,18 +40,12 @@ def media(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(scope="module")
-def local_app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("api-local")) as app:
-        yield app
-
-
 @pytest.fixture
 def client(local_app) -> Client:
     """A session of its own for each test (see ``api_client``)."""
     client = api_client(local_app.url)
     yield client
-    client.close()
+    close_soon(client)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +57,7 @@ def local_edit(local_app, media) -> tuple[str, str, dict]:
             handle_file(str(media["clip"])), "Make it black and white, in the colours of @Image1",
             [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
     finally:
-        client.close()
+        close_soon(client)
 
 
 def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(local_edit, media):
@@ -124,25 +119,31 @@ def test_invalid_input_is_refused_with_the_pages_sentence(client, media, case, n
     assert "Traceback" not in message
 
 
-def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
-    with running_fake_fal(keys=("test-key",)) as fake, \
-            running_app(tmp_path / "fal", fal_key="test-key", fake_fal_url=fake.url) as app:
-        client = api_client(app.url)
+def test_fal_edit_runs_through_the_fake_fal_server(fal_app, media):
+    fake, app = fal_app
+    submits, by_endpoint = fake.submits, dict(fake.submits_by_endpoint)  # what other modules sent
+
+    def sent_since() -> dict[str, int]:
+        return {endpoint: n - by_endpoint.get(endpoint, 0) for endpoint, n in fake.submits_by_endpoint.items()
+                if n != by_endpoint.get(endpoint, 0)}
+
+    client = api_client(app.url)
+    try:
         edited, side_by_side, details = client.predict(
             handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
             [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
         assert details["engine"] == "fal" and details["request_id"] in fake.jobs
-        assert fake.submits == 1
+        assert fake.submits == submits + 1
         assert probe(Path(edited)).duration > 2.5 and Path(side_by_side).stat().st_size > 0
-        assert "test-key" not in app.log()
-        assert details["model"] == MODEL_ID and fake.submits_by_endpoint == {MODEL_ID: 1}
+        assert app.env["FAL_KEY"] not in app.log()
+        assert details["model"] == MODEL_ID and sent_since() == {MODEL_ID: 1}
 
         # The Standard tier: same inputs, the other endpoint, and the job remembers it.
         _, _, standard = client.predict(
             handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
             [handle_file(str(media["palette"]))], [], False, "", MODEL_ID_STANDARD, api_name="/edit")
         assert standard["model"] == MODEL_ID_STANDARD
-        assert fake.submits_by_endpoint == {MODEL_ID: 1, MODEL_ID_STANDARD: 1}
+        assert sent_since() == {MODEL_ID: 1, MODEL_ID_STANDARD: 1}
         assert fake.jobs[standard["request_id"]].endpoint == MODEL_ID_STANDARD
 
         # Any other endpoint id is refused before a byte is uploaded.
@@ -151,7 +152,9 @@ def test_fal_edit_runs_through_the_fake_fal_server(tmp_path, media):
             client.predict(handle_file(str(media["clip"])), "Make it snow", [], [], False, "",
                            "fal-ai/flux-pro/v1.1-ultra", api_name="/edit")
         assert "“fal-ai/flux-pro/v1.1-ultra” is not a model this studio runs" in str(refused.value)
-        assert fake.submits == 2 and fake.uploaded_bytes == uploaded
+        assert fake.submits == submits + 2 and fake.uploaded_bytes == uploaded
+    finally:
+        close_soon(client)
 
 
 def test_edit_is_the_only_public_endpoint(local_app):
@@ -162,9 +165,8 @@ def test_edit_is_the_only_public_endpoint(local_app):
         "overlap"]
 
 
-def test_mcp_flag_serves_edit_as_the_one_tool(tmp_path):
-    with running_app(tmp_path / "mcp", env={"STUDIO_MCP": "1"}) as app:
-        tools = httpx.get(f"{app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
+def test_mcp_flag_serves_edit_as_the_one_tool(mcp_app):
+    tools = httpx.get(f"{mcp_app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
     assert [tool["name"] for tool in tools] == ["edit"]
     assert "3-10.05 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
     assert "o1/standard/video-to-video/edit" in tools[0]["inputSchema"]["properties"]["model"]["description"]

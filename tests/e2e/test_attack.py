@@ -1,20 +1,36 @@
 """Every event of the page, called as an attacker would: through gradio's queue with any fn_index,
-hidden events included, and a server path in every slot in every shape a client can send.
+hidden events included, and a server path in every slot in the shapes a client can send.
 
 Planted beforehand: a canary text file and a canary *video* outside every folder the app trusts,
-and a canary server fal key. Afterwards no response, no URL a response names, and no file the app
-wrote (gradio's upload/cache folder, the scratch folder, the job folders) may hold a canary's
-bytes or the key; fal saw no submit; and a refusal reads the same whether the path exists or not.
+a symlink to the video inside gradio's upload folder, a web server handing out the video, and a
+canary server fal key. Afterwards no response, no URL a response names, and no file the app wrote
+(gradio's upload/cache folder, the scratch folder, the job folders) may hold a canary's bytes or
+the key; fal saw no submit; nothing fetched the canary's URL; and a refusal reads the same whether
+the path exists or not.
+
+Which path goes in which shape: a bare string and a ``{"path"}`` without meta reach every handler
+untouched (gradio checks only FileData with meta), so they carry every kind of path, each of which
+takes its own branch of a path check: a file outside the trusted folders (text, video, the app's
+own secret), a missing file, a device, /proc, a traversal, a symlink and a URL. Every other shape
+wraps the same paths in FileData with meta or nests them in lists and dicts: what it tests is that
+the nested file is found and checked at all, so it carries the missing file (what the existence
+check compares with) and the canary video (the file that would be processed), and FileData with
+meta also the three paths a check that did not resolve them would let through (traversal,
+symlink, URL).
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +38,7 @@ import httpx
 import pytest
 
 from components.config import Settings
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import AppServer, running_apps
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -42,6 +58,37 @@ def _shapes(path: str) -> dict[str, Any]:
         "element_list": [{"frontal": {"path": path}, "references": [{"path": path, "meta": meta}, path]}],
         "attachments": {"images": [path], "elements": [{"frontal": path, "references": [path]}]},
     }
+
+
+DIRECT_SHAPES = ("bare", "filedata_no_meta")  # what reaches a handler as the client sent it
+REPRESENTATIVE_PATHS = ("missing", "canary_video")  # in every other shape
+UNRESOLVED_PATHS = ("traversal", "symlink", "url")  # also in FileData with meta
+
+
+def _hostile_combos(path_kinds: list[str]) -> list[tuple[str, str]]:
+    """(path kind, shape) of each hostile value, as the module's docstring lays out."""
+    return [(pname, sname) for pname in path_kinds for sname in _shapes("")
+            if sname in DIRECT_SHAPES or pname in REPRESENTATIVE_PATHS
+            or (sname == "filedata_meta" and pname in UNRESOLVED_PATHS)]
+
+
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # every request is logged: count it instead of printing it
+        self.server.requests += 1
+
+
+@contextmanager
+def _serving(folder: Path) -> Iterator[http.server.ThreadingHTTPServer]:
+    """``folder`` over HTTP on loopback; the server's ``requests`` counts what it was asked."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_CountingHandler, directory=str(folder)))
+    server.requests = 0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # What a slot holds when it is not the one under attack: enough for a handler to go on and reach
@@ -118,44 +165,67 @@ def _files_under(*roots: Path) -> Iterator[Path]:
             yield from (p for p in root.rglob("*") if p.is_file())
 
 
+class _Target:
+    """One launched app under attack, with folders of its own (its data, upload and scratch
+    folders) and the symlink planted in its upload folder."""
+
+    def __init__(self, folder: Path, canary_video: Path, fake_url: str) -> None:
+        self.data, self.gradio_tmp, self.scratch = folder / "data", folder / "gradio", folder / "scratch"
+        self.symlink = self.gradio_tmp / "planted" / "canary.mp4"  # inside the upload folder, pointing out
+        self.symlink.parent.mkdir(parents=True)
+        self.symlink.symlink_to(canary_video)
+        env = {"GRADIO_TEMP_DIR": str(self.gradio_tmp), "STUDIO_SCRATCH_DIR": str(self.scratch),
+               "STUDIO_RATE_LIMIT_PER_HOUR": "100000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "100000"}
+        self.app = AppServer(self.data, fal_key=CANARY_KEY, fake_fal_url=fake_url, env=env)
+
+    def paths(self, planted: Path, web_url: str) -> dict[str, str]:
+        """Each kind of path, named for this app (the data folder's own files absolutely)."""
+        return {"environ": "/proc/self/environ", "zero": "/dev/zero",
+                "owner_secret": str(self.data / "owner.secret"),
+                "canary_text": str(planted / "canary.txt"), "canary_video": str(planted / "canary.mp4"),
+                "missing": str(planted / "no-such-file.mp4"),
+                "traversal": str(self.gradio_tmp / ".." / ".." / "planted" / "canary.mp4"),
+                "symlink": str(self.symlink), "url": web_url}
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
+    """The fuzz, split between two apps launched side by side: each app answers on one core (its
+    event loop), so two of them answer the ~2,400 calls in about half the time."""
     root = tmp_path_factory.mktemp("attack")
     planted = root / "planted"
     planted.mkdir()
     canary_text = f"CANARY-{uuid.uuid4().hex}".encode()
     (planted / "canary.txt").write_bytes(canary_text * 10)
     canary_video = make_clip(planted / "canary.mp4", seconds=3.2, width=1280, height=720, audio=False)
-    data, gradio_tmp, scratch = root / "data", root / "gradio", root / "scratch"
-    env = {"GRADIO_TEMP_DIR": str(gradio_tmp), "STUDIO_SCRATCH_DIR": str(scratch),
-           "STUDIO_RATE_LIMIT_PER_HOUR": "100000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "100000"}
-    with running_fake_fal(keys=(CANARY_KEY,)) as fake, \
-            running_app(data, fal_key=CANARY_KEY, fake_fal_url=fake.url, env=env) as app:
-        events = _events(app.url)
-        # The data folder's own files, named relative to where the app runs and absolutely.
-        paths = {"environ": "/proc/self/environ", "zero": "/dev/zero",
-                 "owner_secret": str(data / "owner.secret"),
-                 "canary_text": str(planted / "canary.txt"), "canary_video": str(canary_video),
-                 "missing": str(planted / "no-such-file.mp4"),
-                 "traversal": str(gradio_tmp / ".." / "planted" / "canary.mp4")}
-        shapes = ("bare", "filedata_no_meta", "filedata_meta", "gallery", "element_list", "attachments")
-        combos = [(pname, sname, value) for pname, path in paths.items()
-                  for sname, value in _shapes(path).items() if sname in shapes]
+    with running_fake_fal(keys=(CANARY_KEY,), point_client=False) as fake, _serving(planted) as web:
+        targets = [_Target(root / f"app{i}", canary_video, fake.url) for i in range(2)]
+        with running_apps(*(t.app for t in targets)):
+            events = _events(targets[0].app.url)
+            web_url = f"http://127.0.0.1:{web.server_port}/canary.mp4"
+            paths = [t.paths(planted, web_url) for t in targets]
+            combos = _hostile_combos(list(paths[0]))
 
-        def run(combo):
-            pname, sname, value = combo
-            return pname, sname, list(_call_all(app.url, events, value))
+            def run(index: int):
+                pname, sname = combos[index]
+                which = index % len(targets)  # the apps are alike: alternating keeps both busy
+                value = _shapes(paths[which][pname])[sname]
+                return pname, sname, which, list(_call_all(targets[which].app.url, events, value))
 
-        with ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(run, combos))
-        yield {"app": app, "fake": fake, "results": results, "events": events, "canary_text": canary_text,
-               "canary_video": canary_video.read_bytes(), "roots": (gradio_tmp, scratch, data / "jobs",
-                                                                    Settings().scratch_dir), "paths": paths,
-               "data": data}
+            with ThreadPoolExecutor(6) as pool:
+                results = list(pool.map(run, range(len(combos))))
+            yield {"targets": targets, "fake": fake, "results": results, "events": events,
+                   "canary_text": canary_text, "canary_video": canary_video.read_bytes(), "paths": paths,
+                   "roots": [r for t in targets for r in (t.gradio_tmp, t.scratch, t.data / "jobs")]
+                   + [Settings().scratch_dir], "web": web}
 
 
 def test_every_event_was_called_with_every_shape(attacked):
-    calls = sum(len(outcomes) for _, _, outcomes in attacked["results"])
+    assert {sname for _, sname, _, _ in attacked["results"]} == set(_shapes("x"))
+    assert {pname for pname, _, _, _ in attacked["results"]} == set(attacked["paths"][0])
+    assert all(t.symlink.is_symlink() for t in attacked["targets"]), \
+        "a planted symlink was gone: it was tested as a missing file"
+    calls = sum(len(outcomes) for *_, outcomes in attacked["results"])
     print(f"\nfuzz: {len(attacked['events'])} events x {len(attacked['results'])} hostile values "
           f"= {calls} calls")
     assert len(attacked["events"]) >= 30
@@ -164,11 +234,11 @@ def test_every_event_was_called_with_every_shape(attacked):
 
 
 def test_no_response_and_no_served_url_leaks_a_canary_or_the_key(attacked):
-    app = attacked["app"]
     leaks = []
     fetched = 0
-    with httpx.Client(base_url=app.url, timeout=30, trust_env=False) as http:
-        for pname, sname, outcomes in attacked["results"]:
+    for pname, sname, which, outcomes in attacked["results"]:
+        app = attacked["targets"][which].app  # the app that answered serves the URLs it named
+        with httpx.Client(base_url=app.url, timeout=30, trust_env=False) as http:
             for fn, message in outcomes:
                 blob = json.dumps(message)
                 if CANARY_KEY in blob or attacked["canary_text"].decode() in blob:
@@ -185,7 +255,10 @@ def test_no_response_and_no_served_url_leaks_a_canary_or_the_key(attacked):
 
 def test_no_file_the_app_wrote_holds_a_canary(attacked):
     copies = []
+    planted = {t.symlink for t in attacked["targets"]}  # by the test, not written by the apps
     for path in _files_under(*attacked["roots"]):
+        if path in planted:
+            continue
         content = path.read_bytes()
         if (attacked["canary_text"] in content or CANARY_KEY.encode() in content
                 or content == attacked["canary_video"] or b"FAL_KEY=" in content):
@@ -194,7 +267,7 @@ def test_no_file_the_app_wrote_holds_a_canary(attacked):
 
 
 def test_every_call_completed(attacked):
-    stuck = [(p, s, key) for p, s, outcomes in attacked["results"] for key, m in outcomes
+    stuck = [(p, s, key) for p, s, _, outcomes in attacked["results"] for key, m in outcomes
              if m.get("msg") == "never completed"]
     assert not stuck
 
@@ -204,20 +277,25 @@ def test_nothing_was_submitted_or_uploaded(attacked):
     assert attacked["fake"].uploaded_bytes == 0
 
 
+def test_no_url_a_client_named_was_fetched(attacked):
+    assert attacked["web"].requests == 0
+
+
 def test_a_refusal_does_not_tell_whether_a_path_exists(attacked):
     by_path: dict[str, dict[tuple[str, int], str]] = {}
-    for pname, sname, outcomes in attacked["results"]:
-        sent = attacked["paths"][pname]
+    for pname, sname, which, outcomes in attacked["results"]:
+        sent = attacked["paths"][which][pname]
         for fn, message in outcomes:
             # gradio's own refusals echo the value sent; only what they add may not differ.
             said = json.dumps(message.get("output", {}).get("error")).replace(sent, "<path>")
             by_path.setdefault(pname, {})[(sname, fn)] = said
     missing = by_path["missing"]
-    for pname in ("canary_video", "canary_text", "owner_secret", "traversal"):
+    # A URL is not a path that exists or not: the link box rightly answers it differently.
+    for pname in ("canary_video", "canary_text", "owner_secret", "traversal", "symlink"):
         differ = [key for key, said in by_path[pname].items() if said != missing.get(key)]
         assert not differ, f"{pname}: {differ[:5]}"
 
 
 def test_the_app_log_never_holds_the_key(attacked):
-    assert CANARY_KEY not in attacked["app"].log()
+    assert not any(CANARY_KEY in t.app.log() for t in attacked["targets"])
 

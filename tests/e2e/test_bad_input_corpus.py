@@ -1,7 +1,8 @@
 """Bad input never crashes and never spends money.
 
 Every case goes through the public ``/edit`` API of the real app (a subprocess whose server key is
-accepted by the fake fal server, so fal is the engine each case would reach). Each must come back
+accepted by the fake fal server, so fal is the engine each case would reach; shared, see
+conftest.py). Each must come back
 with its own clear sentence, and the fake's submit and upload counters must not move while it
 runs: every refusal happened before anything left the machine.
 """
@@ -14,8 +15,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.e2e.app_server import api_client, running_app
-from tests.fakes.fal_fixtures import running_fake_fal
+from tests.e2e.app_server import api_client, close_soon
 from tests.mediagen import (
     make_audio,
     make_clip,
@@ -25,7 +25,6 @@ from tests.mediagen import (
     make_truncated,
 )
 
-KEY = "test-key"
 LOOK = "Make it look like @Image1"
 
 
@@ -33,29 +32,30 @@ LOOK = "Make it look like @Image1"
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("corpus")
     ok = make_clip(d / "ok.mp4", seconds=3.2, width=1280, height=720, crf=40)
-    flat = {"source": "color", "audio": False, "crf": 45}  # timing cases: the picture does not matter
+    flat = {"source": "color", "audio": False, "crf": 45}  # the picture does not matter: size and timing do
     big_image = d / "big.jpg"
     big_image.write_bytes(make_image(d / "noise_src.png", width=600, height=600).read_bytes())
     with big_image.open("ab") as fh:  # valid JPEG followed by 11 MB of padding: over the 10 MB cap
         fh.write(b"\0" * (11 * 1024 * 1024))
     return {
         "ok": ok,
-        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, crf=45, audio=False),
-        "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, crf=45),
-        "low": make_clip(d / "low.mp4", seconds=3.2, width=854, height=480, crf=45),
-        "uhd": make_clip(d / "uhd.mp4", seconds=3.2, width=3840, height=2160, fps=5, crf=50, audio=False),
+        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=25, **flat),
+        "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, fps=25, **flat),
+        "low": make_clip(d / "low.mp4", seconds=3.2, width=854, height=480, fps=25, **flat),
+        "uhd": make_clip(d / "uhd.mp4", seconds=3.2, width=3840, height=2160, fps=5, **flat),
         "text_mp4": make_text_as(d / "notes.mp4"),
         "truncated": make_truncated(ok, d / "cut.mp4"),
         "empty": _empty(d / "empty.mp4"),
         "audio_only": make_audio(d / "voice.mp4", seconds=4),
         "png_as_mp4": _renamed(make_image(d / "frame.png"), d / "frame.mp4"),
-        "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, crf=45, audio=False),
+        "mkv": make_clip(d / "clip.mkv", seconds=3.2, width=1280, height=720, fps=25, **flat),
         "film": make_clip(d / "film.mp4", seconds=3.5, fps="24000/1001", **flat),
         "screen": make_clip(d / "screen.mp4", seconds=3.5, fps=15, **flat),
         "slowmo": make_clip(d / "slowmo.mp4", seconds=3.5, fps=120, **flat),
         "vfr": make_clip(d / "capture.mp4", seconds=3.5, fps=30, vfr=True, audio=False, crf=45),
         "d102": make_clip(d / "d102.mp4", seconds=10.2, fps=25, **flat),
-        "d1004": make_clip(d / "d1004.mp4", seconds=10.04, fps=25, **flat),
+        # At every limit at once: the longest clip, the smallest sides, the lowest rate.
+        "d1004": make_clip(d / "d1004.mp4", seconds=10.04, width=720, height=720, fps=24, **flat),
         "narrow": make_clip(d / "narrow.mp4", seconds=3.2, width=2400, height=720, fps=25, **flat),
         "tall": make_image(d / "tall.png", width=300, height=1000),
         "img": make_image(d / "ref.png"),
@@ -81,20 +81,13 @@ def _renamed(src: Path, dst: Path) -> Path:
     return dst
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    with running_fake_fal(keys=(KEY,)) as fake, \
-            running_app(tmp_path_factory.mktemp("data"), fal_key=KEY, fake_fal_url=fake.url) as app:
-        yield fake, app
-
-
 @pytest.fixture
-def client(studio) -> Client:
+def client(fal_app) -> Client:
     """A session of its own for each case (see ``api_client``)."""
-    _, app = studio
+    _, app = fal_app
     client = api_client(app.url)
     yield client
-    client.close()
+    close_soon(client)
 
 
 def _f(p: Path):
@@ -195,8 +188,8 @@ def test_corpus_has_at_least_thirty_cases():
 
 
 @pytest.mark.parametrize("name, case, words", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_its_message_and_spends_nothing(studio, client, media, name, case, words):
-    fake, _ = studio
+def test_bad_input_gets_its_message_and_spends_nothing(fal_app, client, media, name, case, words):
+    fake, _ = fal_app
     submits, uploaded = fake.submits, fake.uploaded_bytes  # what other tests of the module spent
     with pytest.raises(AppError) as err:
         client.predict(**_arguments(case, media), api_name="/edit")
@@ -208,10 +201,10 @@ def test_bad_input_gets_its_message_and_spends_nothing(studio, client, media, na
     assert fake.uploaded_bytes == uploaded, f"{name} uploaded {fake.uploaded_bytes - uploaded} bytes"
 
 
-def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(studio, client, media):
+def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(fal_app, client, media):
     """The schema's 10.05 s, not the prose's 10 s: a 10.04 s clip goes through, with an element at
     the top of its own range (4 angles), and fal (the fake, measuring the files) accepts it too."""
-    fake, _ = studio
+    fake, _ = fal_app
     before = fake.submits
     _, _, details = client.predict(**_arguments({
         "video": "d1004", "prompt": "Replace him with @Element1",
@@ -220,9 +213,9 @@ def test_a_10_04_s_clip_at_the_limits_is_accepted_by_the_studio_and_by_fal(studi
     assert not fake.jobs[details["request_id"]].detail  # fal's own checks (the fake's) passed
 
 
-def test_the_app_still_edits_after_the_corpus(studio, client, media):
+def test_the_app_still_edits_after_the_corpus(fal_app, client, media):
     """No case left the server broken: a valid edit through the same app succeeds with fal."""
-    fake, _ = studio
+    fake, _ = fal_app
     submits = fake.submits
     edited, side, details = client.predict(**_arguments({}, media), api_name="/edit")
     assert details["engine"] == "fal" and details["request_id"]

@@ -3,7 +3,8 @@ every example makes a visible local edit in one click, the result plays before t
 exists, a double-click starts one job, garbage request ids and self-comparisons get a sentence,
 the layout holds at 1440x900 and at 390 px, and the small fixes stay fixed.
 
-One app process and one page for the module; tests run in file order like a user's session.
+One app process (shared, see conftest.py) and one page for the module; tests run in file order
+like a user's session.
 The figures (engine done -> player ready) land in tests/artifacts/result_first.json; the
 robot-swap run's screenshot (tests/artifacts/demo_after_example.png) is what docs/screenshot.png,
 the README's, is a copy of (copied by hand, so a test run leaves the work tree clean).
@@ -17,11 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from assets.make_examples import EXAMPLES
 from components.media.probe import probe
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import api_client
 from tests.e2e.browser import chromium_page
 from tests.mediagen import make_clip
 
@@ -75,16 +76,10 @@ PICTURES = """() => {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("demo")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def page(app):
+def page(local_app):
     with chromium_page(viewport={"width": 1440, "height": 900}) as page:
         page.set_default_timeout(30_000)
-        page.goto(app.url)
+        page.goto(local_app.url)
         page.wait_for_selector("#generate")
         yield page
     ARTIFACTS.mkdir(exist_ok=True)
@@ -111,7 +106,7 @@ def in_view(page, selector: str) -> bool:
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
-def test_each_example_makes_a_visible_local_edit_in_one_click(page, app, example):
+def test_each_example_makes_a_visible_local_edit_in_one_click(page, local_app, example):
     page.locator(f"#example-{example.id}").click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value === {example.prompt!r}")
     used = len(example.images) + len(example.elements)
@@ -128,7 +123,7 @@ def test_each_example_makes_a_visible_local_edit_in_one_click(page, app, example
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
 
     job_id = page.locator(".result-details").get_attribute("data-job")
-    job_dir = app.data_dir / "jobs" / job_id
+    job_dir = local_app.data_dir / "jobs" / job_id
     edited_at = (job_dir / "edited.mp4").stat().st_mtime * 1000
     times = page.evaluate("() => window.__demo")
     assert times["held"] and times["clicks"] == 1, times  # off after the first click: the second never landed
@@ -246,8 +241,8 @@ def test_phone_width_is_usable_and_history_headers_stay_whole(page):
         page.set_viewport_size({"width": 1440, "height": 900})
 
 
-def test_the_server_refuses_an_identical_api_submission_while_one_is_starting(app):
-    client = Client(app.url, verbose=False)
+def test_the_server_refuses_an_identical_api_submission_while_one_is_starting(local_app):
+    client = api_client(local_app.url)
     example = EXAMPLES[0]
     outcomes: list = []
 

@@ -1,7 +1,8 @@
 """The studio page in Debian's chromium: build an edit by hand, generate locally, see the result,
 restore it from history, reattach after a refresh, cancel, and hit the reference limit.
 
-One app process and one browser page for the module (starting them costs seconds). No test relies
+One app process (shared, see conftest.py) and one browser page for the module (starting them
+costs seconds). No test relies
 on what another left: each starts by making the state it needs (``_ensure_...``), which costs
 nothing when the page is already there (as in file order, which reads like a user's session) and
 builds it from scratch otherwise, so each test passes alone and in any order. The example media
@@ -17,7 +18,6 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assets import make_examples as ex
-from tests.e2e.app_server import running_app
 from tests.e2e.browser import chromium_page
 from tests.mediagen import make_clip, make_image
 
@@ -37,10 +37,10 @@ def _history_rows_at_least(page, n: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("studio")) as app, chromium_page() as page:
+def page(local_app):
+    with chromium_page() as page:
         page.set_default_timeout(30_000)
-        page.goto(app.url)
+        page.goto(local_app.url)
         page.wait_for_selector("#generate")
         yield page
 

@@ -7,8 +7,10 @@ is lost. Wall time and the app's peak memory (process tree) are printed for the 
 
 As heavy as that needs and no heavier: 16 fal sessions at once (each its own owner and key) are
 eight times the render slots, so jobs wait, interleave and finish out of order; more sessions
-only repeat the same side-by-side renders (the CPU cost) on a 2-core machine. Clips are 4 fps,
-and their lengths differ by a frame or more, so a result's length still tells whose clip it is.
+only repeat the same side-by-side renders (the CPU cost) on a 2-core machine. Clips are the
+cheapest fal accepts, and their lengths differ by a frame or more, so a result's length still
+tells whose clip it is. Both runs use one fake fal and one app (each launch costs seconds); each
+counts only the jobs, owners and submits it added.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +30,7 @@ from gradio_client.exceptions import AppError
 
 from components.media.probe import probe
 from components.secret import Secret
-from tests.e2e.app_server import api_client, running_app
+from tests.e2e.app_server import api_client, close_soon, running_app
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -40,6 +43,10 @@ FPS = 24  # fal's schema accepts 24-60 fps (the fake measures it)
 DURATIONS = [3.0 + 0.25 * i for i in range(8)]
 N_FAULTY = 12  # sessions in the fault run
 SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
+
+
+LOAD_KEYS = [f"load-key-{i:02d}:{'x' * 12}" for i in range(N_FAL)]
+FAULT_KEYS = [f"fault-key-{i:02d}:{'y' * 12}" for i in range(N_FAULTY)]
 
 
 @pytest.fixture(scope="module")
@@ -85,55 +92,65 @@ def _edit(url: str, clip: Path, key: str, prompt: str):
         return client.predict(video=handle_file(str(clip)), prompt=prompt, images=[], elements=[],
                               keep_audio=False, fal_key=key, api_name="/edit")
     finally:
-        client.close()
+        close_soon(client)
 
 
-def _owners(data: Path) -> dict[str, int]:
+def _jobs(data: Path) -> dict[str, tuple[str, str, str | None, str | None]]:
+    """Every job in the app's store: id -> (owner, status, request id, output video)."""
     db = sqlite3.connect(data / "jobs.sqlite3")
     try:
-        return dict(db.execute("SELECT owner, COUNT(*) FROM jobs GROUP BY owner").fetchall())
+        rows = db.execute("SELECT id, owner, status, request_id, output_video FROM jobs").fetchall()
     finally:
         db.close()
+    return {job_id: tuple(rest) for job_id, *rest in rows}
 
 
-def test_many_fal_sessions_and_local_ones_at_once(tmp_path, clips):
-    keys = [f"load-key-{i:02d}:{'x' * 12}" for i in range(N_FAL)]
-    data = tmp_path / "data"
-    with running_fake_fal(keys=tuple(keys), queue_s=2.0, run_s=3.0) as fake, \
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(fake fal, app, the app's data folder), the fake knowing every session's key."""
+    data = tmp_path_factory.mktemp("load") / "data"
+    with running_fake_fal(keys=(*LOAD_KEYS, *FAULT_KEYS), queue_s=1.0, run_s=1.0) as fake, \
             running_app(data, fake_fal_url=fake.url,
                         env={"STUDIO_LOCAL_CONCURRENCY": "2", "STUDIO_RENDER_CONCURRENCY": "2"}) as app:
-        jobs = [(clips[i % len(clips)], keys[i], "Make it look like a film noir") for i in range(N_FAL)]
-        jobs += [(clips[i], "", "Make it black and white") for i in range(N_LOCAL)]
-        began = time.monotonic()
-        with PeakMemory(app.proc.pid) as memory, ThreadPoolExecutor(len(jobs)) as pool:
-            futures = [pool.submit(_edit, app.url, clip, key, prompt) for clip, key, prompt in jobs]
-            results = [f.result() for f in futures]  # any AppError fails the test here
-        wall = time.monotonic() - began
-        print(f"\nload: {len(jobs)} sessions ({N_FAL} fal, {N_LOCAL} local) in {wall:.1f} s wall, "
-              f"app peak RSS {memory.peak / 2**20:.0f} MiB")
-
-        for (clip, key, _), (edited, side, details) in zip(jobs, results, strict=True):
-            expected = probe(clip).duration
-            assert abs(probe(edited).duration - expected) < 0.15, "a session got someone else's clip"
-            assert probe(side).width > probe(edited).width
-            if key:
-                assert details["engine"] == "fal"
-                job = fake.jobs[details["request_id"]]
-                assert job.key_fingerprint == Secret(key).fingerprint, "a job ran on another session's key"
-            else:
-                assert details["engine"] == "local" and details["request_id"] is None
-        assert fake.submits == N_FAL
-        owners = _owners(data)
-        assert len(owners) == len(jobs) and set(owners.values()) == {1}, "each session owns exactly its job"
-        log = app.log()
-        assert not any(key in log for key in keys), "a fal key reached the app's log"
+        yield fake, app, data
 
 
-def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clips):
-    keys = [f"fault-key-{i:02d}:{'y' * 12}" for i in range(N_FAULTY)]
-    data = tmp_path / "data"
-    with running_fake_fal(keys=tuple(keys), queue_s=1.0, run_s=1.0) as fake, \
-            running_app(data, fake_fal_url=fake.url) as app:
+def test_many_fal_sessions_and_local_ones_at_once(served, clips):
+    fake, app, data = served
+    keys = LOAD_KEYS
+    jobs_before, submits_before = set(_jobs(data)), fake.submits
+    jobs = [(clips[i % len(clips)], keys[i], "Make it look like a film noir") for i in range(N_FAL)]
+    jobs += [(clips[i], "", "Make it black and white") for i in range(N_LOCAL)]
+    began = time.monotonic()
+    with PeakMemory(app.proc.pid) as memory, ThreadPoolExecutor(len(jobs)) as pool:
+        futures = [pool.submit(_edit, app.url, clip, key, prompt) for clip, key, prompt in jobs]
+        results = [f.result() for f in futures]  # any AppError fails the test here
+    wall = time.monotonic() - began
+    print(f"\nload: {len(jobs)} sessions ({N_FAL} fal, {N_LOCAL} local) in {wall:.1f} s wall, "
+          f"app peak RSS {memory.peak / 2**20:.0f} MiB")
+
+    for (clip, key, _), (edited, side, details) in zip(jobs, results, strict=True):
+        expected = probe(clip).duration
+        assert abs(probe(edited).duration - expected) < 0.15, "a session got someone else's clip"
+        assert probe(side).width > probe(edited).width
+        if key:
+            assert details["engine"] == "fal"
+            job = fake.jobs[details["request_id"]]
+            assert job.key_fingerprint == Secret(key).fingerprint, "a job ran on another session's key"
+        else:
+            assert details["engine"] == "local" and details["request_id"] is None
+    assert fake.submits - submits_before == N_FAL
+    owners = Counter(owner for job_id, (owner, *_) in _jobs(data).items() if job_id not in jobs_before)
+    assert len(owners) == len(jobs) and set(owners.values()) == {1}, "each session owns exactly its job"
+    log = app.log()
+    assert not any(key in log for key in keys), "a fal key reached the app's log"
+
+
+def test_faults_under_load_end_in_clear_states_and_lose_no_result(served, clips):
+    fake, app, data = served
+    keys = FAULT_KEYS
+    jobs_before = set(_jobs(data))
+    try:
         fake.set_fault("cdn_upload_status", count=5, status=429)  # retried by fal_client
         fake.set_fault("submit_status", count=SUBMIT_FAULTS, status=500)  # not retried: fails, nothing paid
         fake.set_fault("result_status", count=2, status=500)  # paid and finished: must not be lost
@@ -154,12 +171,13 @@ def test_faults_under_load_end_in_clear_states_and_lose_no_result(tmp_path, clip
         assert len(errors) <= SUBMIT_FAULTS, \
             "only the submits refused with 500 may fail; results and uploads recover"
 
-        db = sqlite3.connect(data / "jobs.sqlite3")
-        rows = db.execute("SELECT status, request_id, output_video FROM jobs").fetchall()
-        db.close()
+        rows = [row[1:] for job_id, row in _jobs(data).items() if job_id not in jobs_before]
+        assert len(rows) == len(keys)
         assert {status for status, _, _ in rows} <= {"succeeded", "failed"}, "a job was left hanging"
         finished_at_fal = {rid for rid, job in fake.jobs.items() if job.done.is_set()}
         for status, request_id, output in rows:
             if request_id in finished_at_fal:
                 assert status == "succeeded" and output and Path(output).is_file(), \
                     f"fal finished {request_id} (paid) but the app lost its result"
+    finally:
+        fake.clear_faults()  # a fault left unused must not hit the other run

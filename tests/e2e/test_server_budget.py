@@ -12,70 +12,89 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.config import Settings
-from tests.e2e.app_server import running_app
+from tests.e2e.app_server import AppServer, api_client, close_soon, running_apps
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
 SERVER_KEY = "server-key-id:owner-money-0123456789"
+VISITOR_KEY = "visitor-key-id:their-own-money-0123456"
 SESSIONS = 50
 BUDGET_EDITS = 4
+SECONDS = 3.2
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("budget") / "clip.mp4", seconds=3.2, width=1280, height=720,
-                     audio=False)
+    """The cheapest clip fal accepts (720x720, 24 fps, flat): what is counted is edits, not pictures."""
+    return make_clip(tmp_path_factory.mktemp("budget") / "clip.mp4", seconds=SECONDS, width=720, height=720,
+                     fps=24, source="color", crf=45, audio=False)
 
 
-def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client | None = None) -> str:
-    client = client or Client(url, verbose=False, headers=headers, httpx_kwargs={"timeout": 180})
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Both set-ups of the module, launched side by side (each launch costs seconds): a daily
+    budget with room for BUDGET_EDITS edits, and an hourly rate of 2 edits per address; each
+    with a fake fal of its own, so each test counts only its own submits."""
+    per_edit = Settings().cost(SECONDS)
+    budget = f"{BUDGET_EDITS * per_edit + per_edit / 2:.3f}"  # room for 4 edits, not 5
+    root = tmp_path_factory.mktemp("budget-apps")
+    with running_fake_fal(keys=(SERVER_KEY, VISITOR_KEY), queue_s=0.5, run_s=0.5,
+                          point_client=False) as fake, \
+            running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2, point_client=False) as rate_fake:
+        budget_app = AppServer(root / "budget", fal_key=SERVER_KEY, fake_fal_url=fake.url,
+                               env={"STUDIO_SERVER_BUDGET_USD_PER_DAY": budget,
+                                    "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"})
+        rate_app = AppServer(root / "rate", fal_key=SERVER_KEY, fake_fal_url=rate_fake.url,
+                             env={"STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "2"})
+        with running_apps(budget_app, rate_app):
+            yield {"budget": (fake, budget_app, budget), "rate": (rate_fake, rate_app)}
+
+
+def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client | None = None,
+          fal_key: str = "") -> str:
+    client = client or api_client(url, headers)
     try:
         client.predict(video=handle_file(str(clip)), prompt="Make it black and white", images=[], elements=[],
-                       keep_audio=False, fal_key="", api_name="/edit")
+                       keep_audio=False, fal_key=fal_key, api_name="/edit")
         return "edited"
     except AppError as refused:
         return str(refused)
     finally:
-        client.close()
+        close_soon(client)
 
 
-def test_fifty_sessions_get_exactly_the_budgeted_edits(tmp_path, clip):
-    per_edit = Settings().cost(3.2)
-    budget = f"{BUDGET_EDITS * per_edit + per_edit / 2:.3f}"  # room for 4 edits, not 5
-    env = {"STUDIO_SERVER_BUDGET_USD_PER_DAY": budget, "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"}
-    with running_fake_fal(keys=(SERVER_KEY,), queue_s=0.5, run_s=0.5) as fake, \
-            running_app(tmp_path / "data", fal_key=SERVER_KEY, fake_fal_url=fake.url, env=env) as app:
-        # Sessions connect one after another (each reads the page's config), then all edit at once.
-        clients = [Client(app.url, verbose=False, httpx_kwargs={"timeout": 180}) for _ in range(SESSIONS)]
-        with ThreadPoolExecutor(SESSIONS) as pool:
-            outcomes = list(pool.map(lambda c: _edit(app.url, clip, client=c), clients))
-        assert fake.submits == BUDGET_EDITS
-        assert outcomes.count("edited") == BUDGET_EDITS
-        refused = [o for o in outcomes if o != "edited"]
-        assert len(refused) == SESSIONS - BUDGET_EDITS
-        assert all("daily budget" in o and "Paste your own fal key" in o for o in refused), refused[:3]
-        # A visitor with their own key is not held back by the owner's budget.
-        print(f"\nbudget: {SESSIONS} sessions, budget ${budget} -> {fake.submits} submits, "
-              f"{len(refused)} refused")
+def test_fifty_sessions_get_exactly_the_budgeted_edits(served, clip):
+    fake, app, budget = served["budget"]
+    # Sessions connect one after another (each reads the page's config), then all edit at once.
+    clients = [api_client(app.url) for _ in range(SESSIONS)]
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        outcomes = list(pool.map(lambda c: _edit(app.url, clip, client=c), clients))
+    assert fake.submits == BUDGET_EDITS
+    assert outcomes.count("edited") == BUDGET_EDITS
+    refused = [o for o in outcomes if o != "edited"]
+    assert len(refused) == SESSIONS - BUDGET_EDITS
+    assert all("daily budget" in o and "Paste your own fal key" in o for o in refused), refused[:3]
+    print(f"\nbudget: {SESSIONS} sessions, budget ${budget} -> {fake.submits} submits, "
+          f"{len(refused)} refused")
+    # A visitor with their own key is not held back by the owner's budget.
+    assert _edit(app.url, clip, fal_key=VISITOR_KEY) == "edited"
+    assert fake.submits == BUDGET_EDITS + 1
 
 
-def test_each_address_gets_its_hourly_share_whatever_session_it_claims(tmp_path, clip):
+def test_each_address_gets_its_hourly_share_whatever_session_it_claims(served, clip):
     """Each gradio_client call is a fresh session; the address is what counts. The test client sits
     behind loopback, a trusted proxy, so X-Forwarded-For names the visitor (as a Space's proxy
     does; a forged header from an untrusted peer is tests/test_spend.py's case)."""
-    env = {"STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "2"}
-    with running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2) as fake, \
-            running_app(tmp_path / "data", fal_key=SERVER_KEY, fake_fal_url=fake.url, env=env) as app:
-        visitor = {"X-Forwarded-For": "203.0.113.7"}
-        outcomes = [_edit(app.url, clip, visitor) for _ in range(3)]
-        assert outcomes[:2] == ["edited", "edited"]
-        assert "Your address has started 2 edits" in outcomes[2] and "Paste your own fal key" in outcomes[2]
-        assert _edit(app.url, clip, {"X-Forwarded-For": "203.0.113.8"}) == "edited"
-        assert fake.submits == 3
+    fake, app = served["rate"]
+    visitor = {"X-Forwarded-For": "203.0.113.7"}
+    outcomes = [_edit(app.url, clip, visitor) for _ in range(3)]
+    assert outcomes[:2] == ["edited", "edited"]
+    assert "Your address has started 2 edits" in outcomes[2] and "Paste your own fal key" in outcomes[2]
+    assert _edit(app.url, clip, {"X-Forwarded-For": "203.0.113.8"}) == "edited"
+    assert fake.submits == 3
 
 
-def test_deep_links_are_not_served(tmp_path):
-    with running_app(tmp_path / "data") as app:
-        answer = httpx.get(app.url + "gradio_api/deep_link", params={"session_hash": "abc"}, timeout=10,
-                           trust_env=False)
-        assert answer.status_code == 404
+def test_deep_links_are_not_served(local_app):
+    answer = httpx.get(local_app.url + "gradio_api/deep_link", params={"session_hash": "abc"}, timeout=10,
+                       trust_env=False)
+    assert answer.status_code == 404

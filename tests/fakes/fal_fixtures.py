@@ -47,17 +47,20 @@ def point_fal_client_at(url: str) -> Callable[[], None]:
 
 @contextmanager
 def running_fake_fal(*, keys: tuple[str, ...] = ("test-key",), queue_s: float = 0.0, run_s: float = 0.0,
-                     queue_positions: int = 3, **faults: Any) -> Iterator[FakeFal]:
+                     queue_positions: int = 3, point_client: bool = True, **faults: Any) -> Iterator[FakeFal]:
     """A started fake with fal_client pointed at it. ``faults``: name -> params dict (or True),
-    e.g. ``running_fake_fal(submit_status={"status": 500})``; see ``FakeFal`` for the names."""
+    e.g. ``running_fake_fal(submit_status={"status": 500})``; see ``FakeFal`` for the names.
+    ``point_client=False`` leaves this process's fal_client alone: for a fake that only a launched
+    app talks to (the app is pointed through its environment) and that outlives many tests."""
     fake = FakeFal(keys=keys, queue_s=queue_s, run_s=run_s, queue_positions=queue_positions).start()
     for name, params in faults.items():
         fake.set_fault(name, **({} if params is True else dict(params)))
-    restore = point_fal_client_at(fake.url)
+    restore = point_fal_client_at(fake.url) if point_client else None
     try:
         yield fake
     finally:
-        restore()
+        if restore is not None:
+            restore()
         fake.stop()
 
 
