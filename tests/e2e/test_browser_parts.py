@@ -12,28 +12,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.app_server import running_app
 from tests.e2e.browser import chromium_page
-from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_shots_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-KEY = "server-key"
 PROMPT = "#prompt-box textarea"
 BOTH_VIDEOS_READY = ("() => [...document.querySelectorAll('#result-player .kcmp video')]"
                      ".filter(v => v.readyState >= 2).length === 2")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("parts")
+def data(fal_app) -> Path:
+    return fal_app[1].data_dir
 
 
 @pytest.fixture(scope="module")
-def page(data):
-    with running_fake_fal(keys=(KEY,)) as fake, \
-            running_app(data, fal_key=KEY, fake_fal_url=fake.url) as app, chromium_page() as page:
+def page(fal_app):
+    """A tab on the suite's shared app with a server key on the fake fal (tests/e2e/conftest.py)."""
+    app = fal_app[1]
+    with chromium_page() as page:
         page.set_default_timeout(60_000)
         page.goto(app.url)
         page.wait_for_selector("#generate")

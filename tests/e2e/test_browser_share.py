@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.app_server import running_app
 from tests.e2e.browser import chromium_page
 from tests.e2e.test_browser_player_sync import FRAME, measured, play_and_sample, within_bounds
 from tests.mediagen import make_clip
@@ -29,13 +28,13 @@ BOTH_READY = """() => { const e = document.querySelector('.kcmp-v-edit'),
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
+def studio(local_app, tmp_path_factory):
     """The owner's studio tab, with one finished local edit on screen."""
     clip = make_clip(tmp_path_factory.mktemp("share-media") / "clip.mp4", seconds=3.2, fps=24, crf=40,
                      source="testsrc2", tone=440)
-    with running_app(tmp_path_factory.mktemp("share-studio")) as app, chromium_page() as page:
+    with chromium_page() as page:
         page.set_default_timeout(30_000)
-        page.goto(app.url)
+        page.goto(local_app.url)
         page.set_input_files("#input-video input[type=file]", str(clip))
         page.locator("#preflight .preflight").wait_for()
         page.locator("#prompt-box textarea").fill(PROMPT)

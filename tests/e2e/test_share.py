@@ -22,7 +22,7 @@ from gradio_client import handle_file
 
 from components.request import EditRequest
 from components.share.store import ShareStore
-from tests.e2e.app_server import api_client, running_app
+from tests.e2e.app_server import api_client
 from tests.mediagen import make_clip
 
 pytestmark = pytest.mark.timeout(180)
@@ -32,9 +32,9 @@ OTHER_OWNER = uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("share-app")) as server:
-        yield server
+def app(local_app):
+    """The suite's shared local-preview app (tests/e2e/conftest.py)."""
+    return local_app
 
 
 @pytest.fixture(scope="module")
