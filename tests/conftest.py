@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 import certifi
-import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,16 +34,3 @@ def _one_certificate_bundle() -> Path:
 
 os.environ["SSL_CERT_FILE"] = str(_one_certificate_bundle())
 os.environ.pop("SSL_CERT_DIR", None)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Two xdist groups, each run by one worker in file order (pyproject.toml runs the suite on two
-    workers, ``--dist loadgroup``): the browser tests, and the other tests of tests/e2e. Both
-    share launched apps within the group (see tests/e2e/conftest.py) and the browser tests share
-    tests/artifacts; the unit tests go to whichever worker is free."""
-    e2e = Path(__file__).parent / "e2e"
-    for item in items:
-        if item.path.is_relative_to(e2e):
-            group = "browser" if item.get_closest_marker("browser") else "apps"
-            item.add_marker(pytest.mark.xdist_group(group))
