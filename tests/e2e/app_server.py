@@ -81,7 +81,7 @@ class AppServer:
                         return
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.3)
+                time.sleep(0.1)
         raise RuntimeError(f"the app did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{self.log()}")
 
     def log(self) -> str:
