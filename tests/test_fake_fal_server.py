@@ -22,7 +22,7 @@ KEY, OTHER = "wire-key", "other-key"
 
 @pytest.fixture(scope="module")
 def fake():
-    with running_fake_fal(keys=(KEY, OTHER), queue_s=0.5, run_s=0.5, queue_positions=2) as server:
+    with running_fake_fal(keys=(KEY, OTHER), queue_s=0.3, run_s=0.3, queue_positions=2) as server:
         yield server
 
 

@@ -328,6 +328,13 @@ def hd_clip(tmp_path_factory) -> Path:
                      crf=45, audio=False)
 
 
+@pytest.fixture(scope="module")
+def fal_clip(tmp_path_factory) -> Path:
+    """The cheapest clip fal accepts (720x720, 24 fps, flat): a restart follows the job, not pixels."""
+    return make_clip(tmp_path_factory.mktemp("small") / "small.mp4", seconds=3, width=720, height=720,
+                     fps=24, crf=45, audio=False, source="color")
+
+
 def _fal(key: str, settings: Settings):
     return FalEngine(Secret(key), settings, poll_interval_s=0.05)
 
@@ -343,8 +350,8 @@ def _submit_then_crash(settings: Settings, clip: Path, key: str, key_source: str
         first.close()
 
 
-def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, hd_clip):
-    left = _submit_then_crash(settings, hd_clip, "server-key", "server")
+def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, fal_clip):
+    left = _submit_then_crash(settings, fal_clip, "server-key", "server")
     assert left.status == "running"
 
     second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
@@ -358,8 +365,8 @@ def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, hd_clip):
         second.close()
 
 
-def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settings, hd_clip):
-    left = _submit_then_crash(settings, hd_clip, "user-key", "user")
+def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settings, fal_clip):
+    left = _submit_then_crash(settings, fal_clip, "user-key", "user")
 
     second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
     try:

@@ -37,10 +37,11 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "f15": make_clip(d / "screen.mp4", seconds=3.5, fps=15, audio=False, **flat),
         "f120": make_clip(d / "slowmo.mp4", seconds=3.5, fps=120, audio=False, **flat),
         "vfr_slow": make_clip(d / "capture.mp4", seconds=3.5, fps=30, vfr=True, audio=False, crf=40),
-        # Only too long: H.264 MP4 with a keyframe every second (a phone's GOP).
-        "trim_only": make_clip(d / "phone.mp4", seconds=12, width=1280, height=720, gop=25, crf=40),
+        # Only too long: H.264 MP4 with a keyframe every second (a phone's GOP), at the smallest
+        # size fal accepts (re-encoding it is what one test must do).
+        "trim_only": make_clip(d / "phone.mp4", seconds=12, width=720, height=720, gop=25, crf=40),
         # Only too long, but one keyframe at 0: no keyframe cut reaches 3-10.05 s.
-        "one_gop": make_clip(d / "one_gop.mp4", seconds=12, width=1280, height=720, gop=300, audio=False,
+        "one_gop": make_clip(d / "one_gop.mp4", seconds=12, width=720, height=720, gop=300, audio=False,
                              **flat),
     }
     c["truncated"] = make_truncated(c["mov"], d / "cut.mov")

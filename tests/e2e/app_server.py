@@ -29,7 +29,7 @@ STARTUP_TIMEOUT_S = 90.0
 API_TIMEOUT_S = 120.0
 # gradio recomputes its monitoring summary (a pandas DataFrame of up to the last 10,000 events,
 # grouped, with percentiles) after every event, so each call costs more the more calls came before:
-# the attack test's ~4,000 calls spent most of their time there. The summary feeds only gradio's
+# the attack test's thousands of calls spent most of their time there. The summary feeds only gradio's
 # monitoring page, which no test reads; computed every million events it is never computed here.
 ANALYTICS_EVERY_N_EVENTS = "1000000"
 
@@ -81,7 +81,7 @@ class AppServer:
                         return
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.3)
+                time.sleep(0.1)
         raise RuntimeError(f"the app did not answer within {STARTUP_TIMEOUT_S:.0f} s:\n{self.log()}")
 
     def log(self) -> str:

@@ -31,7 +31,7 @@ LOOK = "Make it look like @Image1"
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("corpus")
-    ok = make_clip(d / "ok.mp4", seconds=3.2, width=1280, height=720, crf=40)
+    ok = make_clip(d / "ok.mp4", seconds=3.2, width=720, height=720, fps=24, crf=40)  # the smallest valid
     flat = {"source": "color", "audio": False, "crf": 45}  # the picture does not matter: size and timing do
     big_image = d / "big.jpg"
     big_image.write_bytes(make_image(d / "noise_src.png", width=600, height=600).read_bytes())

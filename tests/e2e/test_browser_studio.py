@@ -2,10 +2,10 @@
 restore it from history, reattach after a refresh, cancel, and hit the reference limit.
 
 One app process (shared, see conftest.py) and one browser page for the module (starting them
-costs seconds). No test relies
-on what another left: each starts by making the state it needs (``_ensure_...``), which costs
-nothing when the page is already there (as in file order, which reads like a user's session) and
-builds it from scratch otherwise, so each test passes alone and in any order. The example media
+costs seconds). No test relies on what another left: each starts by making the state it needs
+(``_ensure_...``), which costs nothing when the page is already there (as in file order, which
+reads like a user's session) and builds it from scratch otherwise, so each test passes alone and
+in any order. The example media
 from assets/ make the screenshots meaningful. They land in tests/artifacts/; the README's
 docs/screenshot.png comes from test_browser_demo.py (an example run).
 """

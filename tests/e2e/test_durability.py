@@ -45,15 +45,16 @@ def _start_edit(page, clip: Path, prompt: str) -> None:
 
 
 def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
-    # The cheapest clip fal accepts (720x720, 24 fps, flat): what survives is the job, not pictures.
-    clip = make_clip(tmp_path / "walk.mp4", seconds=3.2, width=720, height=720, fps=24, source="color",
-                     crf=45)
     data = tmp_path / "data"
     # Queued long enough for the page to show it (a fraction of a second) and the app to be killed.
     with running_fake_fal(keys=(KEY,), queue_s=4, run_s=0.5) as fake:
-        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).start()
+        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).launch()  # starts while the rest gets ready
         try:
+            # The cheapest clip fal accepts (720x720, 24 fps, flat): what survives is the job, not pictures.
+            clip = make_clip(tmp_path / "walk.mp4", seconds=3.2, width=720, height=720, fps=24,
+                             source="color", crf=45)
             with chromium_page() as page:
+                app.wait_ready()
                 page.set_default_timeout(60_000)
                 page.goto(app.url)
                 page.wait_for_selector("#generate")

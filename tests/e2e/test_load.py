@@ -5,12 +5,12 @@ What must hold: no errors, every result reaches the session that asked (its own 
 key at fal), no owner sees another's jobs, every job ends in a clear state, and no finished result
 is lost. Wall time and the app's peak memory (process tree) are printed for the closing note.
 
-As heavy as that needs and no heavier: 16 fal sessions at once (each its own owner and key) are
-eight times the render slots, so jobs wait, interleave and finish out of order; more sessions
-only repeat the same side-by-side renders (the CPU cost) on a 2-core machine. Clips are the
-cheapest fal accepts, and their lengths differ by a frame or more, so a result's length still
-tells whose clip it is. Both runs use one fake fal and one app (each launch costs seconds); each
-counts only the jobs, owners and submits it added.
+As heavy as that needs and no heavier: 8 fal sessions at once (each its own owner, key and clip)
+are four times the render slots, so jobs wait, interleave and finish out of order; more sessions
+only repeat the same side-by-side renders (the CPU cost) on a 2-core machine, and would have to
+share clips. The clips are the cheapest fal accepts and their lengths differ by six frames, so a
+result's length tells whose clip it is. Both runs use one fake fal and one app (each launch costs
+seconds); each counts only the jobs, owners and submits it added.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ from tests.mediagen import make_clip
 
 pytestmark = pytest.mark.timeout(600)
 
-N_FAL = 16
-N_LOCAL = 2
 FPS = 24  # fal's schema accepts 24-60 fps (the fake measures it)
-# A clip's length (72..114 frames) tells whose result a file is.
+# A clip's length (72..114 frames) tells whose result a file is: one clip per fal session.
 DURATIONS = [3.0 + 0.25 * i for i in range(8)]
-N_FAULTY = 12  # sessions in the fault run
+N_FAL = len(DURATIONS)
+N_LOCAL = 2
+N_FAULTY = len(DURATIONS)  # sessions in the fault run: each fault it injects hits a request of its own
 SUBMIT_FAULTS = 2  # submits refused with 500: the only edits allowed to fail
 
 
