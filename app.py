@@ -31,6 +31,10 @@ from components.ui import share_panel, studio
 from components.ui.deps import Deps
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
+# gradio rebuilds its monitoring summary (a DataFrame of up to 10,000 past events) after every event
+# by default, so each event costs more the longer the app runs; every 100 events keeps the page's
+# figures fresh enough and the cost flat. Read when the queue is made, so set before any Blocks.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
 
 
 def jobs_db(settings: Settings) -> Path:

@@ -137,7 +137,8 @@ def test_local_engine_job_end_to_end(runner, small_clip, tmp_path):
 
     final = seen[-1]
     assert final.status == "succeeded", final.error
-    assert "running" in {j.status for j in seen[:-1]}
+    # It held an engine slot (a watcher that attaches late may never see "running" itself).
+    assert final.started_at is not None
     assert final.output_video.is_file() and final.output_video.parent == runner.store.job_dir(job.id)
     assert final.side_by_side.is_file() and final.side_by_side.stat().st_size > 0
     restored = final.edit_request()
