@@ -159,7 +159,7 @@ def build(deps: Deps) -> gr.Blocks:
             return long_clip.billed_seconds(seconds, plan, segmented is True, n_takes)
 
         gr.on([video.duration.change, long.plan.change, long.use.change, takes.change], bill,
-              [video.duration, long.plan, long.use, takes], billed, queue=False, show_progress="hidden")
+              [video.duration, long.plan, long.use, takes], billed, show_progress="hidden")
 
         @shows_errors
         async def on_generate(owner, clip, text, paths, items, audio, model, n_takes, segmented, overlap,

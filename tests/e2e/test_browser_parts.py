@@ -7,6 +7,7 @@ short clip appear side by side, and choosing the second moves the result to it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -46,8 +47,11 @@ def _fresh(page, clip) -> None:
     page.locator(PROMPT).fill("Make it look like winter")
 
 
-def _generate_enabled(page) -> bool:
-    return page.evaluate("() => !document.querySelector('#generate').disabled")
+def _estimate(page) -> float:
+    """The cost estimate shown beside the engine, in dollars."""
+    found = re.search(r"Estimated cost on [^:]+: \$(\d+\.\d\d)", page.locator("#engine-status").inner_text())
+    assert found, page.locator("#engine-status").inner_text()
+    return float(found.group(1))
 
 
 def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_path):
@@ -80,9 +84,14 @@ def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_p
 def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp_path):
     clip = make_clip(tmp_path / "short.mp4", seconds=3.2, width=1280, height=720, crf=40, audio=False)
     _fresh(page, clip)
+    page.wait_for_function("() => document.querySelector('#engine-status').innerText.includes('Estimated')")
+    one = _estimate(page)
     takes = page.locator("#takes input[type=number]")
     takes.fill("2")
     takes.press("Enter")
+    page.wait_for_function("() => !document.querySelector('#engine-status').innerText"
+                           f".includes(': ${one:.2f}')")
+    assert _estimate(page) == pytest.approx(2 * one, abs=0.011)  # the price before the click: two runs
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
     page.locator("#generate").click()
     page.wait_for_function("() => [...document.querySelectorAll('#takes-grid .take-cell')]"

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from gradio_client import handle_file
+from gradio_client.exceptions import AppError
 
 from components.jobs.store import JobStore
 from components.media.probe import probe
 from components.segments.plan import SegmentPlan
-from tests.e2e.app_server import AppServer, api_client
+from tests.e2e.app_server import AppServer, api_client, close_soon
 from tests.fakes.fal_fixtures import running_fake_fal
-from tests.mediagen import make_shots_clip
+from tests.mediagen import make_clip, make_shots_clip
 from tests.test_jobs_runner import wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -69,3 +70,26 @@ def test_kill_with_two_of_four_segments_done_then_the_other_two_finish(tmp_path)
             assert joined.has_audio and Path(final.side_by_side).is_file()
         finally:
             app.stop()
+
+
+def test_edit_api_runs_takes_and_refuses_what_it_cannot_run(fal_app, tmp_path):
+    fake, app = fal_app
+    clip = make_clip(tmp_path / "short.mp4", seconds=3.2, width=720, height=720, fps=24, audio=False)
+    before = fake.submits
+    client = api_client(app.url)
+    try:
+        edited, _, details = client.predict(handle_file(str(clip)), "Make it look like winter", [], [], False,
+                                            "", None, 2, False, 0.0, api_name="/edit")
+        assert details["kind"] == "takes" and fake.submits - before == 2
+        assert [(p["part"], p["status"]) for p in details["parts"]] == [(0, "succeeded"), (1, "succeeded")]
+        assert Path(edited).stat().st_size > 0
+        # Takes of a long clip, a takes count past the limit, segments for a short clip: each a
+        # sentence, before anything reaches fal.
+        for takes, segments, words in ((5, False, "from 1 to 4"), (2, True, "do not combine"),
+                                       (1, True, "needs no segments")):
+            with pytest.raises(AppError, match=words):
+                client.predict(handle_file(str(clip)), "Make it look like winter", [], [], False, "", None,
+                               takes, segments, 0.0, api_name="/edit")
+        assert fake.submits - before == 2
+    finally:
+        close_soon(client)
