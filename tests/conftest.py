@@ -14,6 +14,12 @@ import tempfile
 from pathlib import Path
 
 import certifi
+import pytest
+
+from components.config import Settings
+from components.jobs.runner import JobRunner
+from components.jobs.store import JobStore
+from tests.mediagen import make_clip
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -34,3 +40,24 @@ def _one_certificate_bundle() -> Path:
 
 os.environ["SSL_CERT_FILE"] = str(_one_certificate_bundle())
 os.environ.pop("SSL_CERT_DIR", None)
+
+
+# ----- the job runner's tests (tests/test_jobs_*.py): a tiny clip, a data folder, a runner -------
+
+
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2, width=320, height=240,
+                     fps=12, audio=False)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def runner(settings):
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    yield runner
+    runner.close()

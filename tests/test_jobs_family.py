@@ -27,28 +27,15 @@ from components.service import EditService
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
 from tests.fakes.fal_fixtures import running_fake_fal
-from tests.mediagen import make_clip, make_image, make_shots_clip
+from tests.mediagen import make_image, make_shots_clip
 from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
 
 OWNER = "owner-a"
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2, width=320, height=240,
-                     fps=12, audio=False)
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def runner(settings):
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
-    yield runner
-    runner.close()
+def clip(small_clip) -> Path:
+    return small_clip
 
 
 def _takes(runner: JobRunner, clip: Path, engine, n: int = 3):

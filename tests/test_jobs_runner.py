@@ -70,24 +70,6 @@ class HeldEngine:
         raise TypeError("never called: can_resume is False")
 
 
-@pytest.fixture(scope="module")
-def small_clip(tmp_path_factory) -> Path:
-    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", seconds=2, width=320, height=240,
-                     fps=12, audio=False)
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def runner(settings):
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
-    yield runner
-    runner.close()
-
-
 def watch_in_thread(runner: JobRunner, job_id: str, owner: str) -> list[Job]:
     """Follow a job to its end from a fresh event loop in another thread, as gradio's loop would."""
     tab = Tab(runner, job_id, owner)
