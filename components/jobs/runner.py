@@ -316,16 +316,15 @@ class JobRunner:
         parent = live.job
         total = family.part_count(parent)
         try:
-            while True:
+            parts = family.latest_parts(self._current(self.store.children(parent.id)))
+            state = family.progress(parent.kind, parts, total)
+            while state.status == "running":
+                self._live.publish(live, urgent=live.job.status != "running", status="running",
+                                   started_at=live.job.started_at or time.time(), message=state.message,
+                                   fraction=state.fraction, phase="running")
+                await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
                 parts = family.latest_parts(self._current(self.store.children(parent.id)))
                 state = family.progress(parent.kind, parts, total)
-                if state.status == "running":
-                    self._live.publish(live, urgent=live.job.status != "running", status="running",
-                                       started_at=live.job.started_at or time.time(), message=state.message,
-                                       fraction=state.fraction, phase="running")
-                    await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
-                    continue
-                break
             if live.cancel.cancelled:
                 self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
                                    message="Cancelled; the parts that had finished are kept.")

@@ -19,6 +19,7 @@ from components.media.limits import human_duration
 from components.media.probe import probe
 from components.segments.plan import MAX_OVERLAP_SECONDS, SegmentPlan
 from components.ui.deps import Deps
+from components.ui.video_panel import findings_html
 
 PLAN_CONCURRENCY_ID = "conform"  # scene detection reads the whole clip: CPU work, like Fix it
 
@@ -54,13 +55,13 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
         findings = check_long_clip(probe(clip), settings) if clip else []
         if any(f.level == "error" for f in findings) or clip is None:
             return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
-                    _refused(findings), None, findings)
+                    findings_html(findings), None, findings)
         try:
             plan = deps.service.plan(path, overlap or 0.0)
         except StudioError as error:
             finding = Finding("error", "segments", error.message, error.fix)
             return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
-                    _refused([finding]), None, [finding])
+                    findings_html([finding]), None, [finding])
         return (gr.Column(visible=True),
                 gr.Checkbox(interactive=True, label=f"Edit all of it in {plan.count} segments "
                                                     f"({_price(plan, model, settings)})"),
@@ -111,7 +112,3 @@ def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> s
             f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
             f"({PRICE_NOTE}).</p></div>")
 
-
-def _refused(findings: list[Finding]) -> str:
-    items = "".join(f"<li>{html.escape(f.message)} <i>{html.escape(f.fix)}</i></li>" for f in findings)
-    return f'<ul class="findings segment-refused">{items}</ul>'
