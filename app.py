@@ -29,6 +29,7 @@ from components.spend import ServerKeyGuard, client_address
 from components.trusted_files import TrustedFiles
 from components.ui import share_panel, studio
 from components.ui.deps import Deps
+from components.ui.queue_polling import poll_gently
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 # gradio rebuilds its monitoring summary (a DataFrame of up to 10,000 past events) after every event
@@ -55,7 +56,7 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     service = EditService(settings, runner, files, guard, limiter, scratch)
     demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,
                              ShareStore(jobs_db(settings))))
-    demo.queue(default_concurrency_limit=4)
+    poll_gently(demo.queue(default_concurrency_limit=4))
     return demo, runner
 
 

@@ -42,6 +42,13 @@ os.environ["SSL_CERT_FILE"] = str(_one_certificate_bundle())
 os.environ.pop("SSL_CERT_DIR", None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The unit tests first, the end-to-end tests after them, each part in file order: the apps
+    the end-to-end tests share start when collection ends (tests/e2e/conftest.py) and get ready on
+    the core the unit tests leave idle, instead of being waited for."""
+    items.sort(key=lambda item: item.path.parent.name == "e2e")
+
+
 # ----- the job runner's tests (tests/test_jobs_*.py): a tiny clip, a data folder, a runner -------
 
 

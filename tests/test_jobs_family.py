@@ -137,7 +137,7 @@ def test_a_restart_runs_the_parts_that_were_left_and_keeps_the_finished_ones(set
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory) -> Path:
-    return make_shots_clip(tmp_path_factory.mktemp("long") / "long.mp4", shots=(7.0, 8.0), audio=True)
+    return make_shots_clip(tmp_path_factory.mktemp("long") / "long.mp4", shots=(5.0, 5.5), audio=True)
 
 
 def _service(settings: Settings, runner: JobRunner, root: Path) -> EditService:

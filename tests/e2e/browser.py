@@ -31,15 +31,43 @@ def require_chromium(path: str | None = None) -> None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
 
 
+class _SharedBrowser:
+    """One chromium for the whole test process, started by the first page asked for: starting
+    Playwright's driver and chromium costs about a second of CPU, once per module otherwise. Each
+    ``chromium_page`` still gets a browser context of its own (own storage, so its own owner id),
+    which is what a separate browser was needed for."""
+
+    def __init__(self) -> None:
+        self._playwright = None
+        self._browser = None
+
+    def get(self):
+        if self._browser is None or not self._browser.is_connected():
+            from playwright.sync_api import sync_playwright
+
+            if self._playwright is None:
+                self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        return self._browser
+
+    def close(self) -> None:
+        """At the end of the session (tests/e2e/conftest.py)."""
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()
+        self._browser = self._playwright = None
+
+
+SHARED = _SharedBrowser()
+
+
 @contextmanager
 def chromium_page(viewport: dict | None = None) -> Iterator:
+    """A page in a fresh browser context of the shared chromium, closed with its context."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            context = browser.new_context(viewport=viewport or {"width": 1440, "height": 1000})
-            yield context.new_page()
-        finally:
-            browser.close()
+    context = SHARED.get().new_context(viewport=viewport or {"width": 1440, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from components.ui.comparison import ComparisonPlayer, build, player_value
+from components.ui.queue_polling import poll_gently
 from tests.mediagen import make_clip, make_text_as
 
 # Two pairs that differ from each other and within themselves in size, frame rate and length.
@@ -53,7 +54,7 @@ def build_page(pairs: dict[str, dict[str, Path]]) -> tuple[gr.Blocks, Comparison
 @contextmanager
 def serving(page: gr.Blocks, folder: Path) -> Iterator[str]:
     """``page`` served in this process (its clips in ``folder``) until the block ends; yields its URL."""
-    page.launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
+    poll_gently(page).launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
     try:
         yield page.local_url
     finally:

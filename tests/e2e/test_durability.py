@@ -82,19 +82,19 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
                 # It tries to resume an id that is not its own on the server's key, which is refused
                 # at once (the owner's key fetches only the owner's requests): the page has answered,
                 # so the absence of the first browser's job in its history means something.
-                other = page.context.browser.new_context().new_page()
-                other.set_default_timeout(60_000)
-                other.goto(app.url)
-                other.wait_for_selector("#history-table")
-                other.get_by_label("Resume a fal job by request id").fill(UNKNOWN_REQUEST)
-                other.get_by_role("button", name="Resume", exact=True).click()
-                other.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
-                                        ".some(t => t.innerText.includes('not one of your edits'))")
-                history = other.locator("#history-table").inner_text()
-                assert UNKNOWN_REQUEST not in history and request_id not in history
-                assert other.locator("#history-gallery img").count() == 0
-                leaked = httpx.get(f"{app.url}gradio_api/file={outputs[0].resolve()}", timeout=10,
-                                   trust_env=False)
-                assert leaked.status_code in (403, 404), "job folders are not served by path"
+                with chromium_page() as other:
+                    other.set_default_timeout(60_000)
+                    other.goto(app.url)
+                    other.wait_for_selector("#history-table")
+                    other.get_by_label("Resume a fal job by request id").fill(UNKNOWN_REQUEST)
+                    other.get_by_role("button", name="Resume", exact=True).click()
+                    other.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                                            ".some(t => t.innerText.includes('not one of your edits'))")
+                    history = other.locator("#history-table").inner_text()
+                    assert UNKNOWN_REQUEST not in history and request_id not in history
+                    assert other.locator("#history-gallery img").count() == 0
+                    leaked = httpx.get(f"{app.url}gradio_api/file={outputs[0].resolve()}", timeout=10,
+                                       trust_env=False)
+                    assert leaked.status_code in (403, 404), "job folders are not served by path"
         finally:
             app.stop()

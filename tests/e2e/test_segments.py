@@ -33,11 +33,12 @@ def _family(store: JobStore) -> tuple:
 
 
 def test_kill_with_two_of_four_segments_done_then_the_other_two_finish(tmp_path):
-    clip = make_shots_clip(tmp_path / "long.mp4", shots=SHOTS, audio=True)
     data = tmp_path / "data"
     with running_fake_fal(keys=(KEY,), hold_after={"first": 2}) as fake:
-        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).start()
+        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).launch()  # starts while the clip is made
         try:
+            clip = make_shots_clip(tmp_path / "long.mp4", shots=SHOTS, audio=True)
+            app.wait_ready()
             client = api_client(app.url)
             client.submit(handle_file(str(clip)), "Make it look like winter", [], [], True, "", None, 1, True,
                           0.0, api_name="/edit")

@@ -637,15 +637,20 @@ class FakeFal:
             return self._outputs.setdefault((source.sha256, keep_audio), stored)
 
 
-_RENDER_DIR = tempfile.TemporaryDirectory(prefix="fakefal-renders-")
+# Made by the first render, not on import: every launched app imports this module, and a killed
+# app would leave its folder behind.
+_render_dir: tempfile.TemporaryDirectory | None = None
 _render_lock = threading.Lock()
 
 
 def _rendered(source: Path, sha256: str, keep_audio: bool) -> Path:
     """The "model output" for a clip: inverted colours. Kept for the whole process, so the many
     short-lived fakes of a test run encode each test clip once."""
-    out = Path(_RENDER_DIR.name) / f"{sha256[:24]}-{int(keep_audio)}.mp4"
+    global _render_dir
     with _render_lock:
+        if _render_dir is None:
+            _render_dir = tempfile.TemporaryDirectory(prefix="fakefal-renders-")
+        out = Path(_render_dir.name) / f"{sha256[:24]}-{int(keep_audio)}.mp4"
         if out.exists():
             return out
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
