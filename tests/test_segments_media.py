@@ -1,4 +1,4 @@
-"""Shot detection, cutting and joining on real encodes: a 40 s clip of four shots (12, 9, 11, 8 s)
+"""Shot detection, cutting and joining on real encodes: a 28.5 s clip of four shots (10.5, 4, 10.5, 3.5 s)
 comes apart into files Kling O1 accepts and goes back together with exactly its frames, its
 length and (when asked) its audio, whatever rate, size or frame count the "model" returns."""
 
@@ -22,12 +22,12 @@ from components.segments.scenes import detect_cuts
 from tests.mediagen import make_clip, make_reencoded, make_shots_clip
 
 LIMITS = VideoLimits()
-SHOT_CHANGES = (12.0, 21.0, 32.0)
+SHOT_CHANGES = (10.5, 14.5, 25.0)
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
-    return make_shots_clip(tmp_path_factory.mktemp("shots") / "shots.mp4", shots=(12, 9, 11, 8))
+    return make_shots_clip(tmp_path_factory.mktemp("shots") / "shots.mp4", shots=(10.5, 4, 10.5, 3.5))
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +60,10 @@ def test_detect_cuts_finds_the_three_shot_changes_within_a_frame(source):
 
 
 def test_the_plan_cuts_at_the_shot_changes(plan):
-    assert plan.fps == 24 and plan.frame_count == 960
+    assert plan.fps == 24 and plan.frame_count == 684
     starts = {seg.start_frame for seg in plan.segments if seg.at_shot_change}
-    assert starts == {288, 504, 768}
-    assert plan.extra_seconds == 1.0  # the 12 s and 11 s shots are each split once, with a lead
+    assert starts == {252, 348, 600}
+    assert plan.extra_seconds == 1.0  # the two 10.5 s shots are each split once, with a lead
 
 
 def test_every_cut_segment_is_acceptable_and_exact(plan, cut):
@@ -87,28 +87,28 @@ def test_the_joined_clip_has_the_source_frames_length_and_audio(source, plan, cu
     paths[4] = make_reencoded(paths[4], tmp_path / "short.mp4", frames=sent[4] - 1)
     result = join_segments(paths, plan, source, tmp_path / "joined.mp4", keep_audio=True)
     info = probe(result.path)
-    assert result.frame_count == info.frame_count == 960
+    assert result.frame_count == info.frame_count == 684
     assert abs(info.duration - probe(source).duration) <= 1 / 24
     assert (info.width, info.height, info.fps, info.audio_codec) == (720, 720, 24.0, "aac")
     assert result.notes == ["joined 6 segments with 0.5 s crossfades at 2 of the seams",
                             "segment 2 came back at 30 fps: re-timed to 24 fps",
                             "segment 3 came back 1280x720: scaled to 720x720",
                             "segment 5 came back 1 frame short: its last frame is shown longer",
-                            "audio: the source's, 40.0 s"]
+                            "audio: the source's, 28.5 s"]
     # The segments sent back unchanged land frame for frame where they were cut from (segment 1
     # up to its crossfade, 4 up to its crossfade, 6 whole); one frame out of place would differ
     # by the bar's step from one frame to the next.
     joined, original = grey_frames(result.path), grey_frames(source)
     step = np.abs(original[1:] - original[:-1]).mean(axis=(1, 2))
     assert step.min() > 2
-    untouched = np.r_[0:138, 504:630, 768:960]
+    untouched = np.r_[0:120, 348:468, 600:684]
     assert np.abs(joined[untouched] - original[untouched]).mean(axis=(1, 2)).max() < 1
 
 
 def test_a_segment_that_lost_much_of_its_edit_is_refused(source, plan, cut, tmp_path):
     paths = list(cut[0])
-    paths[2] = paths[3]  # 5.75 s back for a 9 s part
-    with pytest.raises(MediaError, match=r"Edited segment 3 lasts 5.8 s; it was sent as 9.0 s"):
+    paths[3] = paths[5]  # 3.5 s back for a 5.5 s part
+    with pytest.raises(MediaError, match=r"Edited segment 4 lasts 3.5 s; it was sent as 5.5 s"):
         join_segments(paths, plan, source, tmp_path / "joined.mp4", keep_audio=True)
     with pytest.raises(MediaError, match="5 edited segments came back for a plan of 6"):
         join_segments(paths[:5], plan, source, tmp_path / "joined.mp4", keep_audio=True)

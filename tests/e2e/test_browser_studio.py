@@ -70,17 +70,19 @@ def _history_rows(page) -> list[str]:
     return [t.strip() for t in texts if t.strip()]
 
 
-def _upload_until_seen(page, selector: str, file, seen_js: str, attempts: int = 3) -> None:
+def _upload_until_seen(page, selector: str, file, seen_js: str, waits_ms=(3_000, 6_000, 12_000)) -> None:
     """Drop ``file`` on ``selector`` until the page shows ``seen_js``. gr.render redraws the element
     cards after each change; a drop that lands on the card being replaced is lost (a gradio
-    limitation), and a user would drop the file again, so the test does too."""
-    for attempt in range(attempts):
+    limitation), and a user would drop the file again, so the test does too: soon at first, then
+    waiting longer each time, as a busy machine may be slow to show even a drop that landed
+    (dropping the same picture again then is harmless)."""
+    for attempt, wait_ms in enumerate(waits_ms, start=1):
         page.locator(selector).set_input_files(str(file))
         try:
-            page.wait_for_function(seen_js, timeout=10_000)
+            page.wait_for_function(seen_js, timeout=wait_ms)
             return
         except PlaywrightTimeout:
-            if attempt == attempts - 1:
+            if attempt == len(waits_ms):
                 raise
 
 
