@@ -2,7 +2,7 @@
 
     python -m bench.bench_join [--repeat 3]
 
-The clip is the media tests' 40 s one (shots of 12, 9, 11 and 8 s at 720x720, 24 fps), planned at
+The clip is a 40 s one of four shots (12, 9, 11 and 8 s at 720x720, 24 fps), planned at
 its three shot changes with 0.5 s crossfades (6 segments, 2 of them crossfaded), cut with
 cut_segments; those files stand for the model's outputs.
 

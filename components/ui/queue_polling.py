@@ -23,7 +23,8 @@ PROGRESS_POLL_S = 0.05
 def poll_gently(blocks: gr.Blocks) -> gr.Blocks:
     """Apply the intervals above to ``blocks``' queue; call it after the last ``queue()``."""
     queue = blocks._queue
-    for name, seconds in (("sleep_when_free", EVENT_POLL_S), ("progress_update_sleep_when_free", PROGRESS_POLL_S)):
+    intervals = {"sleep_when_free": EVENT_POLL_S, "progress_update_sleep_when_free": PROGRESS_POLL_S}
+    for name, seconds in intervals.items():
         if hasattr(queue, name):
             setattr(queue, name, seconds)
     return blocks

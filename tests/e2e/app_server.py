@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from gradio_client import Client
@@ -125,12 +126,6 @@ def close_soon(client: Client) -> None:
 
 
 @contextmanager
-def running_app(data_dir: Path, **kwargs) -> Iterator[AppServer]:
-    with running_apps(AppServer(data_dir, **kwargs)) as (server,):
-        yield server
-
-
-@contextmanager
 def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
     """``servers`` started side by side and stopped at the end: an app spends the seconds of its
     start importing gradio on one core, so two launched together cost the wall time of one."""
@@ -143,3 +138,40 @@ def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
     finally:
         for server in servers:
             server.stop()
+
+
+# ----- set-ups launched when collection ends --------------------------------------------------------
+# A test module may define ``prelaunch(root, stack)``: it starts what its apps need (fakes, planted
+# files), launches its apps without waiting (``launch_later``) and returns ``(value, apps)``.
+# tests/e2e/conftest.py calls it when collection ends, so the apps get ready while earlier tests
+# run (an idle app costs about 1% of a core), and stops them when the session ends; the module's
+# fixture takes the value with ``prelaunched(__name__)``, which waits until its apps answer. A
+# set-up that fails is reported by that fixture, failing only its own module.
+Prelaunch = Callable[[Path, ExitStack], tuple[Any, Sequence[AppServer]]]
+_PRELAUNCHED: dict[str, tuple[Any, Sequence[AppServer]] | BaseException] = {}
+
+
+def launch_later(stack: ExitStack, *servers: AppServer) -> tuple[AppServer, ...]:
+    """``servers`` launched side by side (not waited for), stopped when ``stack`` closes."""
+    for server in servers:
+        stack.callback(server.stop)
+        server.launch()
+    return servers
+
+
+def run_prelaunch(name: str, prelaunch: Prelaunch, root: Path, stack: ExitStack) -> None:
+    try:
+        _PRELAUNCHED[name] = prelaunch(root, stack)
+    except Exception as exc:  # reported by the module's own fixture, not as a session error
+        _PRELAUNCHED[name] = exc
+
+
+def prelaunched(module: str) -> Any:
+    """The value of ``module``'s ``prelaunch``, once all of its apps answer."""
+    made = _PRELAUNCHED[module]
+    if isinstance(made, BaseException):
+        raise RuntimeError(f"{module}.prelaunch failed") from made
+    value, servers = made
+    for server in servers:
+        server.wait_ready()
+    return value

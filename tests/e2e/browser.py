@@ -47,7 +47,8 @@ class _SharedBrowser:
 
             if self._playwright is None:
                 self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                             args=ARGS)
         return self._browser
 
     def close(self) -> None:

@@ -54,7 +54,8 @@ def build_page(pairs: dict[str, dict[str, Path]]) -> tuple[gr.Blocks, Comparison
 @contextmanager
 def serving(page: gr.Blocks, folder: Path) -> Iterator[str]:
     """``page`` served in this process (its clips in ``folder``) until the block ends; yields its URL."""
-    poll_gently(page).launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True, ssr_mode=False)
+    poll_gently(page).launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True,
+                             ssr_mode=False)
     try:
         yield page.local_url
     finally:

@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ import httpx
 import pytest
 
 from components.config import Settings
-from tests.e2e.app_server import AppServer, running_apps
+from tests.e2e.app_server import AppServer, launch_later, prelaunched
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -188,36 +188,45 @@ class _Target:
                 "symlink": str(self.symlink), "url": web_url}
 
 
-@pytest.fixture(scope="module")
-def attacked(tmp_path_factory):
-    """The fuzz, split between two apps launched side by side: each app answers on one core (its
-    event loop), so two of them answer the ~2,400 calls in about half the time."""
-    root = tmp_path_factory.mktemp("attack")
+def prelaunch(root: Path, stack: ExitStack) -> tuple[dict, list[AppServer]]:
+    """The planted files, the fake fal, the web server and two apps, launched when collection ends
+    (tests/e2e/app_server.py)."""
     planted = root / "planted"
     planted.mkdir()
     canary_text = f"CANARY-{uuid.uuid4().hex}".encode()
     (planted / "canary.txt").write_bytes(canary_text * 10)
     canary_video = make_clip(planted / "canary.mp4", seconds=3.2, width=1280, height=720, audio=False)
-    with running_fake_fal(keys=(CANARY_KEY,), point_client=False) as fake, _serving(planted) as web:
-        targets = [_Target(root / f"app{i}", canary_video, fake.url) for i in range(2)]
-        with running_apps(*(t.app for t in targets)):
-            events = _events(targets[0].app.url)
-            web_url = f"http://127.0.0.1:{web.server_port}/canary.mp4"
-            paths = [t.paths(planted, web_url) for t in targets]
-            combos = _hostile_combos(list(paths[0]))
+    fake = stack.enter_context(running_fake_fal(keys=(CANARY_KEY,), point_client=False))
+    web = stack.enter_context(_serving(planted))
+    targets = [_Target(root / f"app{i}", canary_video, fake.url) for i in range(2)]
+    launch_later(stack, *(t.app for t in targets))
+    return {"planted": planted, "canary_text": canary_text, "canary_video": canary_video, "fake": fake,
+            "web": web, "targets": targets}, [t.app for t in targets]
 
-            def run(index: int):
-                pname, sname = combos[index]
-                which = index % len(targets)  # the apps are alike: alternating keeps both busy
-                value = _shapes(paths[which][pname])[sname]
-                return pname, sname, which, list(_call_all(targets[which].app.url, events, value))
 
-            with ThreadPoolExecutor(6) as pool:
-                results = list(pool.map(run, range(len(combos))))
-            yield {"targets": targets, "fake": fake, "results": results, "events": events,
-                   "canary_text": canary_text, "canary_video": canary_video.read_bytes(), "paths": paths,
-                   "roots": [r for t in targets for r in (t.gradio_tmp, t.scratch, t.data / "jobs")]
-                   + [Settings().scratch_dir], "web": web}
+@pytest.fixture(scope="module")
+def attacked():
+    """The fuzz, split between the two apps: each app answers on one core (its event loop), so two
+    of them answer the ~2,400 calls in about half the time."""
+    setup = prelaunched(__name__)
+    targets, planted, web = setup["targets"], setup["planted"], setup["web"]
+    events = _events(targets[0].app.url)
+    web_url = f"http://127.0.0.1:{web.server_port}/canary.mp4"
+    paths = [t.paths(planted, web_url) for t in targets]
+    combos = _hostile_combos(list(paths[0]))
+
+    def run(index: int):
+        pname, sname = combos[index]
+        which = index % len(targets)  # the apps are alike: alternating keeps both busy
+        value = _shapes(paths[which][pname])[sname]
+        return pname, sname, which, list(_call_all(targets[which].app.url, events, value))
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(run, range(len(combos))))
+    return {"targets": targets, "fake": setup["fake"], "results": results, "events": events,
+            "canary_text": setup["canary_text"], "canary_video": setup["canary_video"].read_bytes(),
+            "paths": paths, "roots": [r for t in targets for r in (t.gradio_tmp, t.scratch, t.data / "jobs")]
+            + [Settings().scratch_dir], "web": web}
 
 
 def test_every_event_was_called_with_every_shape(attacked):

@@ -8,12 +8,13 @@ on the same data folder, and the same browser, whose owner id lives in local sto
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.app_server import AppServer
+from tests.e2e.app_server import AppServer, launch_later, prelaunched
 from tests.e2e.browser import chromium_page
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
@@ -44,57 +45,61 @@ def _start_edit(page, clip: Path, prompt: str) -> None:
     page.locator("#generate").click()
 
 
+def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
+    """The app this module kills, on the server's key; its fake fal keeps a job queued long enough
+    for the page to show it (a fraction of a second) and the app to be killed. Launched when
+    collection ends (tests/e2e/app_server.py)."""
+    fake = stack.enter_context(running_fake_fal(keys=(KEY,), queue_s=4, run_s=0.5, point_client=False))
+    app = AppServer(root / "data", fal_key=KEY, fake_fal_url=fake.url)
+    return (fake, app), launch_later(stack, app)
+
+
 def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
-    data = tmp_path / "data"
-    # Queued long enough for the page to show it (a fraction of a second) and the app to be killed.
-    with running_fake_fal(keys=(KEY,), queue_s=4, run_s=0.5) as fake:
-        app = AppServer(data, fal_key=KEY, fake_fal_url=fake.url).launch()  # starts while the rest gets ready
-        try:
-            # The cheapest clip fal accepts (720x720, 24 fps, flat): what survives is the job, not pictures.
-            clip = make_clip(tmp_path / "walk.mp4", seconds=3.2, width=720, height=720, fps=24,
-                             source="color", crf=45)
-            with chromium_page() as page:
-                app.wait_ready()
-                page.set_default_timeout(60_000)
-                page.goto(app.url)
-                page.wait_for_selector("#generate")
-                _start_edit(page, clip, "Make it look like a film noir")
-                _wait(lambda: fake.submits == 1, 60, "the submit to reach fal")
-                page.wait_for_selector('#job-progress [data-status="queued"], '
-                                       '#job-progress [data-status="running"]')
-                request_id = next(iter(fake.jobs))
-                app.kill()  # a crash mid-job: the paid edit is still queued at fal
+    fake, app = prelaunched(__name__)
+    data = app.data_dir
+    # The cheapest clip fal accepts (720x720, 24 fps, flat): what survives is the job, not pictures.
+    clip = make_clip(tmp_path / "walk.mp4", seconds=3.2, width=720, height=720, fps=24,
+                     source="color", crf=45)
+    with chromium_page() as page:
+        page.set_default_timeout(60_000)
+        page.goto(app.url)
+        page.wait_for_selector("#generate")
+        _start_edit(page, clip, "Make it look like a film noir")
+        _wait(lambda: fake.submits == 1, 60, "the submit to reach fal")
+        page.wait_for_selector('#job-progress [data-status="queued"], '
+                               '#job-progress [data-status="running"]')
+        request_id = next(iter(fake.jobs))
+        app.kill()  # a crash mid-job: the paid edit is still queued at fal
 
-                app.start()
-                page.reload()
-                page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
-                page.wait_for_function(f"() => document.querySelector(\"{FIRST_STATUS_CELL}\")"
-                                       "?.innerText.toLowerCase().includes('done')")
-                history = page.locator("#history-table").inner_text()
-                assert request_id in history
-                page.wait_for_function("() => [...document.querySelectorAll('.kcmp video')]"
-                                       ".filter(v => v.readyState >= 2).length === 2")
-                outputs = list((data / "jobs").glob("*/edited.mp4"))
-                assert len(outputs) == 1 and outputs[0].stat().st_size > 0
-                assert fake.submits == 1, "the restart resumed by request id instead of paying again"
+        app.start()
+        page.reload()
+        page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
+        page.wait_for_function(f"() => document.querySelector(\"{FIRST_STATUS_CELL}\")"
+                               "?.innerText.toLowerCase().includes('done')")
+        history = page.locator("#history-table").inner_text()
+        assert request_id in history
+        page.wait_for_function("() => [...document.querySelectorAll('.kcmp video')]"
+                               ".filter(v => v.readyState >= 2).length === 2")
+        outputs = list((data / "jobs").glob("*/edited.mp4"))
+        assert len(outputs) == 1 and outputs[0].stat().st_size > 0
+        assert fake.submits == 1, "the restart resumed by request id instead of paying again"
 
-                # Another browser (another owner) sees none of it, and no file route hands it out.
-                # It tries to resume an id that is not its own on the server's key, which is refused
-                # at once (the owner's key fetches only the owner's requests): the page has answered,
-                # so the absence of the first browser's job in its history means something.
-                with chromium_page() as other:
-                    other.set_default_timeout(60_000)
-                    other.goto(app.url)
-                    other.wait_for_selector("#history-table")
-                    other.get_by_label("Resume a fal job by request id").fill(UNKNOWN_REQUEST)
-                    other.get_by_role("button", name="Resume", exact=True).click()
-                    other.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
-                                            ".some(t => t.innerText.includes('not one of your edits'))")
-                    history = other.locator("#history-table").inner_text()
-                    assert UNKNOWN_REQUEST not in history and request_id not in history
-                    assert other.locator("#history-gallery img").count() == 0
-                    leaked = httpx.get(f"{app.url}gradio_api/file={outputs[0].resolve()}", timeout=10,
-                                       trust_env=False)
-                    assert leaked.status_code in (403, 404), "job folders are not served by path"
-        finally:
-            app.stop()
+        # Another browser (another owner) sees none of it, and no file route hands it out.
+        # It tries to resume an id that is not its own on the server's key, which is refused
+        # at once (the owner's key fetches only the owner's requests): the page has answered,
+        # so the absence of the first browser's job in its history means something.
+        with chromium_page() as other:
+            other.set_default_timeout(60_000)
+            other.goto(app.url)
+            other.wait_for_selector("#history-table")
+            other.get_by_label("Resume a fal job by request id").fill(UNKNOWN_REQUEST)
+            other.get_by_role("button", name="Resume", exact=True).click()
+            other.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
+                                    ".some(t => t.innerText.includes('not one of your edits'))")
+            history = other.locator("#history-table").inner_text()
+            assert UNKNOWN_REQUEST not in history and request_id not in history
+            assert other.locator("#history-gallery img").count() == 0
+            leaked = httpx.get(f"{app.url}gradio_api/file={outputs[0].resolve()}", timeout=10,
+                               trust_env=False)
+            assert leaked.status_code in (403, 404), "job folders are not served by path"
+    app.stop()

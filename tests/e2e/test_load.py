@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -30,7 +31,7 @@ from gradio_client.exceptions import AppError
 
 from components.media.probe import probe
 from components.secret import Secret
-from tests.e2e.app_server import api_client, close_soon, running_app
+from tests.e2e.app_server import AppServer, api_client, close_soon, launch_later, prelaunched
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -105,14 +106,20 @@ def _jobs(data: Path) -> dict[str, tuple[str, str, str | None, str | None]]:
     return {job_id: tuple(rest) for job_id, *rest in rows}
 
 
+def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
+    """(fake fal, app, the app's data folder), the fake knowing every session's key; launched when
+    collection ends (tests/e2e/app_server.py)."""
+    data = root / "data"
+    fake = stack.enter_context(running_fake_fal(keys=(*LOAD_KEYS, *FAULT_KEYS), queue_s=1.0, run_s=1.0,
+                                                point_client=False))
+    app = AppServer(data, fake_fal_url=fake.url,
+                    env={"STUDIO_LOCAL_CONCURRENCY": "2", "STUDIO_RENDER_CONCURRENCY": "2"})
+    return (fake, app, data), launch_later(stack, app)
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """(fake fal, app, the app's data folder), the fake knowing every session's key."""
-    data = tmp_path_factory.mktemp("load") / "data"
-    with running_fake_fal(keys=(*LOAD_KEYS, *FAULT_KEYS), queue_s=1.0, run_s=1.0) as fake, \
-            running_app(data, fake_fal_url=fake.url,
-                        env={"STUDIO_LOCAL_CONCURRENCY": "2", "STUDIO_RENDER_CONCURRENCY": "2"}) as app:
-        yield fake, app, data
+def served() -> tuple:
+    return prelaunched(__name__)
 
 
 def test_many_fal_sessions_and_local_ones_at_once(served, clips):

@@ -5,6 +5,8 @@ would serialise a session's state is not served."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.config import Settings
-from tests.e2e.app_server import AppServer, api_client, close_soon, running_apps
+from tests.e2e.app_server import AppServer, api_client, close_soon, launch_later, prelaunched
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -30,24 +32,28 @@ def clip(tmp_path_factory):
                      fps=24, source="color", crf=45, audio=False)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """Both set-ups of the module, launched side by side (each launch costs seconds): a daily
+def prelaunch(root: Path, stack: ExitStack) -> tuple[dict, tuple[AppServer, ...]]:
+    """Both set-ups of the module, launched when collection ends (tests/e2e/app_server.py): a daily
     budget with room for BUDGET_EDITS edits, and an hourly rate of 2 edits per address; each
     with a fake fal of its own, so each test counts only its own submits."""
     per_edit = Settings().cost(SECONDS)
     budget = f"{BUDGET_EDITS * per_edit + per_edit / 2:.3f}"  # room for 4 edits, not 5
-    root = tmp_path_factory.mktemp("budget-apps")
-    with running_fake_fal(keys=(SERVER_KEY, VISITOR_KEY), queue_s=0.5, run_s=0.5,
-                          point_client=False) as fake, \
-            running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2, point_client=False) as rate_fake:
-        budget_app = AppServer(root / "budget", fal_key=SERVER_KEY, fake_fal_url=fake.url,
-                               env={"STUDIO_SERVER_BUDGET_USD_PER_DAY": budget,
-                                    "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"})
-        rate_app = AppServer(root / "rate", fal_key=SERVER_KEY, fake_fal_url=rate_fake.url,
-                             env={"STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "2"})
-        with running_apps(budget_app, rate_app):
-            yield {"budget": (fake, budget_app, budget), "rate": (rate_fake, rate_app)}
+    fake = stack.enter_context(running_fake_fal(keys=(SERVER_KEY, VISITOR_KEY), queue_s=0.5, run_s=0.5,
+                                                point_client=False))
+    rate_fake = stack.enter_context(running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2,
+                                                     point_client=False))
+    budget_app = AppServer(root / "budget", fal_key=SERVER_KEY, fake_fal_url=fake.url,
+                           env={"STUDIO_SERVER_BUDGET_USD_PER_DAY": budget,
+                                "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"})
+    rate_app = AppServer(root / "rate", fal_key=SERVER_KEY, fake_fal_url=rate_fake.url,
+                         env={"STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "2"})
+    apps = launch_later(stack, budget_app, rate_app)
+    return {"budget": (fake, budget_app, budget), "rate": (rate_fake, rate_app)}, apps
+
+
+@pytest.fixture(scope="module")
+def served() -> dict:
+    return prelaunched(__name__)
 
 
 def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client | None = None,
