@@ -143,10 +143,10 @@ def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
 # ----- set-ups launched when collection ends --------------------------------------------------------
 # A test module may define ``prelaunch(root, stack)``: it starts what its apps need (fakes, planted
 # files), launches its apps without waiting (``launch_later``) and returns ``(value, apps)``.
-# tests/e2e/conftest.py calls it when collection ends, so the apps get ready while earlier tests
-# run (an idle app costs about 1% of a core), and stops them when the session ends; the module's
-# fixture takes the value with ``prelaunched(__name__)``, which waits until its apps answer. A
-# set-up that fails is reported by that fixture, failing only its own module.
+# tests/e2e/conftest.py calls it while the tests before the module run, so the apps get ready
+# meanwhile, and stops them after the module's last test; the module's fixture takes the value
+# with ``prelaunched(__name__)``, which waits until its apps answer. A set-up that fails is
+# reported by that fixture, failing only its own module.
 Prelaunch = Callable[[Path, ExitStack], tuple[Any, Sequence[AppServer]]]
 _PRELAUNCHED: dict[str, tuple[Any, Sequence[AppServer]] | BaseException] = {}
 

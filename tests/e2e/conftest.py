@@ -1,8 +1,8 @@
 """Apps shared by every module that needs one of these set-ups. Each launched app costs seconds
 of one core, mostly importing gradio, so the ones the selected tests use are launched side by side
 as soon as collection ends (tests/conftest.py runs the unit tests first, so the apps start while
-those run) and stopped when the session ends; so are the apps of modules with a ``prelaunch``
-(see tests/e2e/app_server.py). The tests tell their own work apart without a fresh
+those run) and stopped when the session ends; the apps of a module with a ``prelaunch`` (see
+tests/e2e/app_server.py) are launched while the module before it runs. The tests tell their own work apart without a fresh
 app: each API call is its own session, each browser context its own owner, and what fal received
 is counted as a difference from before the test."""
 
@@ -22,19 +22,73 @@ FAL_KEY = "test-key"  # the server key of ``fal_app``
 SHARED_APPS = ("local_app", "fal_app", "mcp_app")
 
 _apps: dict[str, tuple] = {}  # fixture name -> (fake fal,) app, once launched
-_stack = ExitStack()
+_stack = ExitStack()  # the shared apps and the folder of every launched app
+_root: Path | None = None
+
+
+class _Prelaunches:
+    """The modules with a ``prelaunch``, in the order their tests run. Each module's apps are
+    launched while the tests of the module before it run (the first one's when collection ends),
+    so they are ready when wanted without idling long (an idle app still costs about 2% of a
+    core), and stopped after the module's last test."""
+
+    def __init__(self, items: list[pytest.Item]) -> None:
+        self.modules: dict[str, object] = {}
+        self.first: dict[str, int] = {}  # where the module's tests start in the run
+        self.left: dict[str, int] = {}  # tests of the module still to run
+        self.position = {item.nodeid: i for i, item in enumerate(items)}
+        for i, item in enumerate(items):
+            module = getattr(item, "module", None)
+            if module is not None and hasattr(module, "prelaunch"):
+                self.modules.setdefault(module.__name__, module)
+                self.first.setdefault(module.__name__, i)
+                self.left[module.__name__] = self.left.get(module.__name__, 0) + 1
+        self.order = list(self.modules)
+        self.stacks: dict[str, ExitStack] = {}
+
+    def launch(self, name: str) -> None:
+        if name in self.stacks or name not in self.modules:
+            return
+        stack = self.stacks[name] = ExitStack()
+        folder = _root / name.rsplit(".", 1)[-1]
+        folder.mkdir()
+        run_prelaunch(name, self.modules[name].prelaunch, folder, stack)
+
+    def starting(self, item: pytest.Item) -> None:
+        """``item`` is about to run: its module's apps must be on their way, and those of the next
+        module with a prelaunch."""
+        self.launch(item.module.__name__)
+        at = self.position.get(item.nodeid, -1)
+        later = [name for name in self.order if self.first[name] > at]
+        if later:
+            self.launch(later[0])
+
+    def finished(self, name: str) -> None:
+        if name in self.left:
+            self.left[name] -= 1
+            if self.left[name] == 0 and name in self.stacks:
+                self.stacks.pop(name).close()
+
+    def close(self) -> None:
+        for stack in self.stacks.values():
+            stack.close()
+        self.stacks.clear()
+
+
+_prelaunches: _Prelaunches | None = None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    global _prelaunches, _root
     if session.config.option.collectonly:
         return
     used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    modules = {item.module.__name__: item.module for item in session.items
-               if isinstance(item, pytest.Function) and hasattr(item.module, "prelaunch")}
     wanted = [name for name in SHARED_APPS if name in used]
-    if not wanted and not modules:
+    prelaunches = _Prelaunches(session.items)
+    if not wanted and not prelaunches.order:
         return
-    root = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="e2e-apps-")))
+    _root = root = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="e2e-apps-")))
+    _prelaunches = prelaunches
     if "local_app" in wanted:
         _apps["local_app"] = (AppServer(root / "local-app"),)
     if "fal_app" in wanted:
@@ -48,13 +102,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if "mcp_app" in wanted:
         _apps["mcp_app"] = (AppServer(root / "mcp-app", env={"STUDIO_MCP": "1"}),)
     launch_later(_stack, *(parts[-1] for parts in _apps.values()))
-    for name, module in sorted(modules.items()):
-        folder = root / name.rsplit(".", 1)[-1]
-        folder.mkdir()
-        run_prelaunch(name, module.prelaunch, folder, _stack)
+    if prelaunches.order:
+        prelaunches.launch(prelaunches.order[0])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _prelaunches is not None and hasattr(item, "module"):
+        _prelaunches.starting(item)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if _prelaunches is not None and hasattr(item, "module"):
+        _prelaunches.finished(item.module.__name__)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _prelaunches is not None:
+        _prelaunches.close()
     _stack.close()  # the apps stop before their data folders go
     SHARED.close()
 
