@@ -2,11 +2,11 @@
 
 gradio 6.31's ``Queue`` polls for new events every millisecond on Linux (``sleep_when_free``) and
 for pending progress every 10 ms (``progress_update_sleep_when_free``), whether or not anybody is
-connected: an idle studio process spends about 5% of a core on it (measured: 0.055 of a core idle,
-0.009 at the values below). On a two-core Space that is CPU taken from the renders, and in the
-test suite, where several apps are up at once, it added up to seconds of every run. Events here
-start edits that take seconds, so picking one up 10 ms later, or a progress line 50 ms later, is
-not noticeable.
+connected: an idle gradio process spends about 5% of a core on it, about a third of that at the
+values below (``python -m bench.bench_idle``: 0.054 vs 0.016 of a core). On a two-core Space that
+is CPU taken from the renders, and in the test suite, where several apps are up at once, it added
+up to seconds of every run. Events here start edits that take seconds, so picking one up 10 ms
+later, or a progress line 50 ms later, is not noticeable.
 
 The attributes are gradio's own (no public setting exists); a gradio that renames them keeps its
 defaults, and tests/test_queue_polling.py says so.
