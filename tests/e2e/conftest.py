@@ -2,9 +2,9 @@
 of one core, mostly importing gradio, so the ones the selected tests use are launched side by side
 as soon as collection ends (tests/conftest.py runs the unit tests first, so the apps start while
 those run) and stopped when the session ends; the apps of a module with a ``prelaunch`` (see
-tests/e2e/app_server.py) are launched while the module before it runs. The tests tell their own work apart without a fresh
-app: each API call is its own session, each browser context its own owner, and what fal received
-is counted as a difference from before the test."""
+tests/e2e/app_server.py) are launched while the module before it runs. The tests tell their own
+work apart without a fresh app: each API call is its own session, each browser context its own
+owner, and what fal received is counted as a difference from before the test."""
 
 from __future__ import annotations
 
