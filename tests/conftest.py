@@ -42,11 +42,16 @@ os.environ["SSL_CERT_FILE"] = str(_one_certificate_bundle())
 os.environ.pop("SSL_CERT_DIR", None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The unit tests first, the end-to-end tests after them, each part in file order: the apps
-    the end-to-end tests share start when collection ends (tests/e2e/conftest.py) and get ready on
-    the core the unit tests leave idle, instead of being waited for."""
-    items.sort(key=lambda item: item.path.parent.name == "e2e")
+    """The work units of pytest-xdist's two workers (README, "Test order"): the end-to-end tests
+    first, in file order, as the two groups tests/e2e/conftest.py makes of them, so each worker
+    starts on one; then each unit test module as a group of its own (its module fixtures made
+    once), given to whichever worker is free."""
+    for item in items:
+        if item.path.parent.name != "e2e":
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    items.sort(key=lambda item: item.path.parent.name != "e2e")
 
 
 # ----- the job runner's tests (tests/test_jobs_*.py): a tiny clip, a data folder, a runner -------

@@ -72,3 +72,17 @@ def chromium_page(viewport: dict | None = None) -> Iterator:
         yield context.new_page()
     finally:
         context.close()
+
+
+def reload_after_restart(page) -> None:
+    """Load ``page`` afresh from its app, started again after it went away. gradio's page reloads
+    itself once it reconnects (it tries every 2 s after a lost connection), and a reload of ours
+    that meets that one is aborted: either way the page then loads afresh, so wait for that."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.reload()
+    except PlaywrightError as error:
+        if "ERR_ABORTED" not in str(error):
+            raise
+        page.wait_for_load_state()

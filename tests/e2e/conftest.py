@@ -1,10 +1,17 @@
-"""Apps shared by every module that needs one of these set-ups. Each launched app costs seconds
-of one core, mostly importing gradio, so the ones the selected tests use are launched side by side
-as soon as collection ends (tests/conftest.py runs the unit tests first, so the apps start while
-those run) and stopped when the session ends; the apps of a module with a ``prelaunch`` (see
-tests/e2e/app_server.py) are launched while the module before it runs. The tests tell their own
-work apart without a fresh app: each API call is its own session, each browser context its own
-owner, and what fal received is counted as a difference from before the test."""
+"""Apps shared by every module that needs one of these set-ups, and the two groups the end-to-end
+tests run in. Each launched app costs seconds of one core, mostly importing gradio, so the ones a
+group's tests use are launched side by side when the group's first test starts and stopped when
+the session ends; the apps of a module with a ``prelaunch`` (see tests/e2e/app_server.py) are
+launched while the module before it in its group runs. The tests tell their own work apart
+without a fresh app: each API call is its own session, each browser context its own owner, and
+what fal received is counted as a difference from before the test.
+
+The groups are pytest-xdist's work units (``--dist loadgroup``): each is run by one worker in file
+order, like a user's session, beside the other group and the unit tests on the other worker. The
+modules that talk to a fal (the shared fake or one of their own) are one group, the rest (the
+local preview and the player pages) the other: about the same length, with one app (``local_app``)
+wanted by both.
+"""
 
 from __future__ import annotations
 
@@ -27,16 +34,18 @@ _root: Path | None = None
 
 
 class _Prelaunches:
-    """The modules with a ``prelaunch``, in the order their tests run. Each module's apps are
-    launched while the tests of the module before it run (the first one's when collection ends),
-    so they are ready when wanted without idling long (an idle app still costs about 2% of a
-    core), and stopped after the module's last test."""
+    """The modules of one group with a ``prelaunch``, in the order their tests run. Each module's
+    apps are launched while the tests of the module before it run (the first one's with the
+    group's first test), so they are ready when wanted without idling long (an idle app still
+    costs about 2% of a core), and stopped after the module's last test."""
 
-    def __init__(self, items: list[pytest.Item]) -> None:
+    def __init__(self, items: list[pytest.Item], root: Path) -> None:
+        self.root = root
         self.modules: dict[str, object] = {}
         self.first: dict[str, int] = {}  # where the module's tests start in the run
         self.left: dict[str, int] = {}  # tests of the module still to run
         self.position = {item.nodeid: i for i, item in enumerate(items)}
+        self.tests_left = len(items)
         for i, item in enumerate(items):
             module = getattr(item, "module", None)
             if module is not None and hasattr(module, "prelaunch"):
@@ -50,7 +59,7 @@ class _Prelaunches:
         if name in self.stacks or name not in self.modules:
             return
         stack = self.stacks[name] = ExitStack()
-        folder = _root / name.rsplit(".", 1)[-1]
+        folder = self.root / name.rsplit(".", 1)[-1]
         folder.mkdir()
         run_prelaunch(name, self.modules[name].prelaunch, folder, stack)
 
@@ -64,6 +73,7 @@ class _Prelaunches:
             self.launch(later[0])
 
     def finished(self, name: str) -> None:
+        self.tests_left -= 1
         if name in self.left:
             self.left[name] -= 1
             if self.left[name] == 0 and name in self.stacks:
@@ -75,20 +85,39 @@ class _Prelaunches:
         self.stacks.clear()
 
 
-_prelaunches: _Prelaunches | None = None
+FAL_GROUP, LOCAL_GROUP = "e2e-fal", "e2e-local"
+_items: list[pytest.Item] = []
+_prelaunches: dict[str, _Prelaunches] = {}  # group -> its modules' set-ups, from its first test on
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mine = [item for item in items if item.path.parent.name == "e2e"]
+    fal_modules = {item.path for item in mine
+                   if "fal_app" in item.fixturenames or hasattr(item.module, "prelaunch")}
+    for item in mine:
+        item.add_marker(pytest.mark.xdist_group(FAL_GROUP if item.path in fal_modules else LOCAL_GROUP))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    global _prelaunches, _root
-    if session.config.option.collectonly:
-        return
-    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
-    wanted = [name for name in SHARED_APPS if name in used]
-    prelaunches = _Prelaunches(session.items)
-    if not wanted and not prelaunches.order:
-        return
-    _root = root = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="e2e-apps-")))
-    _prelaunches = prelaunches
+    _items[:] = session.items
+
+
+def _group(item: pytest.Item) -> str:
+    return item.get_closest_marker("xdist_group").args[0]
+
+
+def _launch_group(group: str) -> _Prelaunches:
+    """The shared apps the group's tests use that this process has not launched yet, and the
+    first of its modules' set-ups."""
+    global _root
+    items = [item for item in _items if _group(item) == group]
+    used = {name for item in items for name in item.fixturenames}
+    wanted = [name for name in SHARED_APPS if name in used and name not in _apps]
+    if _root is None:
+        _root = Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="e2e-apps-")))
+    root = _root / group
+    root.mkdir()
     if "local_app" in wanted:
         _apps["local_app"] = (AppServer(root / "local-app"),)
     if "fal_app" in wanted:
@@ -101,26 +130,35 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                                             env=env))
     if "mcp_app" in wanted:
         _apps["mcp_app"] = (AppServer(root / "mcp-app", env={"STUDIO_MCP": "1"}),)
-    launch_later(_stack, *(parts[-1] for parts in _apps.values()))
+    launch_later(_stack, *(_apps[name][-1] for name in wanted))
+    prelaunches = _Prelaunches(items, root)
     if prelaunches.order:
         prelaunches.launch(prelaunches.order[0])
+    return prelaunches
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if _prelaunches is not None and hasattr(item, "module"):
-        _prelaunches.starting(item)
+    group = _group(item)
+    if group not in _prelaunches:
+        _prelaunches[group] = _launch_group(group)
+    _prelaunches[group].starting(item)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    if _prelaunches is not None and hasattr(item, "module"):
-        _prelaunches.finished(item.module.__name__)
+    group = _prelaunches.get(_group(item))
+    if group is not None:
+        group.finished(item.module.__name__)
+        if not group.tests_left:
+            # The worker goes on with unit tests, which need asyncio.run(): Playwright's sync API
+            # keeps an event loop running in this thread until it stops.
+            SHARED.close()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if _prelaunches is not None:
-        _prelaunches.close()
+    for prelaunches in _prelaunches.values():
+        prelaunches.close()
     _stack.close()  # the apps stop before their data folders go
     SHARED.close()
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.app_server import AppServer, launch_later, prelaunched
-from tests.e2e.browser import chromium_page
+from tests.e2e.browser import chromium_page, reload_after_restart
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -72,7 +72,7 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
         app.kill()  # a crash mid-job: the paid edit is still queued at fal
 
         app.start()
-        page.reload()
+        reload_after_restart(page)
         page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
         page.wait_for_function(f"() => document.querySelector(\"{FIRST_STATUS_CELL}\")"
                                "?.innerText.toLowerCase().includes('done')")
