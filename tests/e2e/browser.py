@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from components.ui.session import OWNER_STORAGE_KEY
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google hosts on this closed network.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -86,3 +88,12 @@ def reload_after_restart(page) -> None:
         if "ERR_ABORTED" not in str(error):
             raise
         page.wait_for_load_state()
+
+
+def open_studio(page, url: str) -> None:
+    """Load the studio at ``url`` and wait until the page has its session: the owner id its load
+    events put in local storage. An event sent before that is refused ("This page has no session
+    yet"), as a user that quick would be told."""
+    page.goto(url)
+    page.wait_for_selector("#generate")
+    page.wait_for_function(f"() => Boolean(localStorage.getItem({OWNER_STORAGE_KEY!r}))")

@@ -23,7 +23,7 @@ from gradio_client import handle_file
 from assets.make_examples import EXAMPLES
 from components.media.probe import probe
 from tests.e2e.app_server import api_client
-from tests.e2e.browser import chromium_page
+from tests.e2e.browser import chromium_page, open_studio
 from tests.mediagen import make_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -79,8 +79,7 @@ PICTURES = """() => {
 def page(local_app):
     with chromium_page(viewport={"width": 1440, "height": 900}) as page:
         page.set_default_timeout(30_000)
-        page.goto(local_app.url)
-        page.wait_for_selector("#generate")
+        open_studio(page, local_app.url)
         yield page
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "result_first.json").write_text(json.dumps(FIGURES, indent=2))

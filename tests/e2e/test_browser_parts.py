@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.browser import chromium_page
+from tests.e2e.browser import chromium_page, open_studio
 from tests.mediagen import make_clip, make_shots_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -34,8 +34,7 @@ def page(fal_app):
     app = fal_app[1]
     with chromium_page() as page:
         page.set_default_timeout(60_000)
-        page.goto(app.url)
-        page.wait_for_selector("#generate")
+        open_studio(page, app.url)
         yield page
 
 

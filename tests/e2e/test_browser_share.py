@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import chromium_page
+from tests.e2e.browser import chromium_page, open_studio
 from tests.e2e.test_browser_player_sync import FRAME, measured, play_and_sample, within_bounds
 from tests.mediagen import make_clip
 
@@ -34,7 +34,7 @@ def studio(local_app, tmp_path_factory):
                      source="testsrc2", tone=440)
     with chromium_page() as page:
         page.set_default_timeout(30_000)
-        page.goto(local_app.url)
+        open_studio(page, local_app.url)
         page.set_input_files("#input-video input[type=file]", str(clip))
         page.locator("#preflight .preflight").wait_for()
         page.locator("#prompt-box textarea").fill(PROMPT)

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from assets import make_examples as ex
-from tests.e2e.browser import chromium_page
+from tests.e2e.browser import chromium_page, open_studio
 from tests.mediagen import make_clip, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -40,8 +40,7 @@ def _history_rows_at_least(page, n: int) -> None:
 def page(local_app):
     with chromium_page() as page:
         page.set_default_timeout(30_000)
-        page.goto(local_app.url)
-        page.wait_for_selector("#generate")
+        open_studio(page, local_app.url)
         yield page
 
 

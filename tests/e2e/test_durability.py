@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.app_server import AppServer, launch_later, prelaunched
-from tests.e2e.browser import chromium_page, reload_after_restart
+from tests.e2e.browser import chromium_page, open_studio, reload_after_restart
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip
 
@@ -62,8 +62,7 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
                      source="color", crf=45)
     with chromium_page() as page:
         page.set_default_timeout(60_000)
-        page.goto(app.url)
-        page.wait_for_selector("#generate")
+        open_studio(page, app.url)
         _start_edit(page, clip, "Make it look like a film noir")
         _wait(lambda: fake.submits == 1, 60, "the submit to reach fal")
         page.wait_for_selector('#job-progress [data-status="queued"], '
@@ -90,8 +89,7 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
         # so the absence of the first browser's job in its history means something.
         with chromium_page() as other:
             other.set_default_timeout(60_000)
-            other.goto(app.url)
-            other.wait_for_selector("#history-table")
+            open_studio(other, app.url)
             other.get_by_label("Resume a fal job by request id").fill(UNKNOWN_REQUEST)
             other.get_by_role("button", name="Resume", exact=True).click()
             other.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
