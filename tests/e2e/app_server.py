@@ -14,8 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ class AppServer:
         return self
 
     def launch(self) -> AppServer:
-        """The process started, not yet serving (``wait_ready``); see ``running_apps``."""
+        """The process started, not yet serving (``wait_ready``)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.launch_app"], cwd=ROOT, env=self.env,
@@ -125,26 +125,11 @@ def close_soon(client: Client) -> None:
     threading.Thread(target=client.close, daemon=True).start()
 
 
-@contextmanager
-def running_apps(*servers: AppServer) -> Iterator[tuple[AppServer, ...]]:
-    """``servers`` started side by side and stopped at the end: an app spends the seconds of its
-    start importing gradio on one core, so two launched together cost the wall time of one."""
-    try:
-        for server in servers:
-            server.launch()
-        for server in servers:
-            server.wait_ready()
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-
-
-# ----- set-ups launched when collection ends --------------------------------------------------------
+# ----- set-ups launched ahead of their module --------------------------------------------------------
 # A test module may define ``prelaunch(root, stack)``: it starts what its apps need (fakes, planted
 # files), launches its apps without waiting (``launch_later``) and returns ``(value, apps)``.
-# tests/e2e/conftest.py calls it while the tests before the module run, so the apps get ready
-# meanwhile, and stops them after the module's last test; the module's fixture takes the value
+# tests/e2e/conftest.py calls it while the tests before the module in its group run, so the apps
+# get ready meanwhile, and stops them after the module's last test; the module's fixture takes the value
 # with ``prelaunched(__name__)``, which waits until its apps answer. A set-up that fails is
 # reported by that fixture, failing only its own module.
 Prelaunch = Callable[[Path, ExitStack], tuple[Any, Sequence[AppServer]]]

@@ -189,7 +189,7 @@ class _Target:
 
 
 def prelaunch(root: Path, stack: ExitStack) -> tuple[dict, list[AppServer]]:
-    """The planted files, the fake fal, the web server and two apps, launched when collection ends
+    """The planted files, the fake fal, the web server and two apps, launched ahead of the module
     (tests/e2e/app_server.py)."""
     planted = root / "planted"
     planted.mkdir()

@@ -47,8 +47,8 @@ def _start_edit(page, clip: Path, prompt: str) -> None:
 
 def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
     """The app this module kills, on the server's key; its fake fal keeps a job queued long enough
-    for the page to show it (a fraction of a second) and the app to be killed. Launched when
-    collection ends (tests/e2e/app_server.py)."""
+    for the page to show it (a fraction of a second) and the app to be killed. Launched ahead
+    of the module (tests/e2e/app_server.py)."""
     fake = stack.enter_context(running_fake_fal(keys=(KEY,), queue_s=4, run_s=0.5, point_client=False))
     app = AppServer(root / "data", fal_key=KEY, fake_fal_url=fake.url)
     return (fake, app), launch_later(stack, app)

@@ -107,8 +107,8 @@ def _jobs(data: Path) -> dict[str, tuple[str, str, str | None, str | None]]:
 
 
 def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
-    """(fake fal, app, the app's data folder), the fake knowing every session's key; launched when
-    collection ends (tests/e2e/app_server.py)."""
+    """(fake fal, app, the app's data folder), the fake knowing every session's key; launched ahead
+    of the module (tests/e2e/app_server.py)."""
     data = root / "data"
     fake = stack.enter_context(running_fake_fal(keys=(*LOAD_KEYS, *FAULT_KEYS), queue_s=1.0, run_s=1.0,
                                                 point_client=False))

@@ -35,7 +35,7 @@ def _family(store: JobStore) -> tuple:
 
 def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
     """The app this module kills, on the server's key, with a fake fal that holds every request
-    after the first two; launched when collection ends (tests/e2e/app_server.py)."""
+    after the first two; launched ahead of the module (tests/e2e/app_server.py)."""
     fake = stack.enter_context(running_fake_fal(keys=(KEY,), point_client=False))
     app = AppServer(root / "data", fal_key=KEY, fake_fal_url=fake.url)
     return (fake, app), launch_later(stack, app)

@@ -33,7 +33,7 @@ def clip(tmp_path_factory):
 
 
 def prelaunch(root: Path, stack: ExitStack) -> tuple[dict, tuple[AppServer, ...]]:
-    """Both set-ups of the module, launched when collection ends (tests/e2e/app_server.py): a daily
+    """Both set-ups of the module, launched ahead of the module (tests/e2e/app_server.py): a daily
     budget with room for BUDGET_EDITS edits, and an hourly rate of 2 edits per address; each
     with a fake fal of its own, so each test counts only its own submits."""
     per_edit = Settings().cost(SECONDS)
