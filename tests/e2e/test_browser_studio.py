@@ -85,6 +85,19 @@ def _upload_until_seen(page, selector: str, file, seen_js: str, waits_ms=(3_000,
                 raise
 
 
+def _wait_generate_enabled(page) -> None:
+    """Until Generate is enabled; if it stays disabled, the failure says what the page's checks
+    said (the reason a user would read)."""
+    try:
+        page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    except PlaywrightTimeout:
+        checks = page.locator("#prompt-checks").inner_text()
+        counter = page.locator("#reference-counter").inner_text()
+        preflight = page.locator("#preflight").inner_text()
+        raise AssertionError(f"Generate stayed disabled. Checks: {checks!r}; {counter!r}; "
+                             f"preflight: {preflight!r}") from None
+
+
 def _build_edit(page) -> None:
     """By hand, from an empty form: the example clip, @Image1, @Element1 and a prompt that names
     both, put in with the label buttons at the cursor; ends with Generate enabled."""
@@ -125,7 +138,7 @@ def _build_edit(page) -> None:
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image1')")
     assert box.input_value() == "Make it look like @Element1, cold winter, in the colours of @Image1"
 
-    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    _wait_generate_enabled(page)
     assert "Local preview" in page.locator("#engine-status").inner_text()
 
 
@@ -155,7 +168,7 @@ def _ensure_built_form(page) -> None:
         return
     if _history_rows(page):  # every job of this module was made from the same inputs
         page.locator(NEWEST_PROMPT_CELL).click()
-        page.wait_for_function("() => !document.querySelector('#generate').disabled")
+        _wait_generate_enabled(page)
         if _built_form_is_there(page):
             return
     _fresh_form(page)
