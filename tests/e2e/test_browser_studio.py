@@ -250,8 +250,10 @@ def _add_three_images_and_move_the_first_right(page, folder: Path) -> None:
     page.wait_for_function("() => document.querySelector('#reference-counter').innerText.includes('4/4')")
     page.wait_for_function("() => [...document.querySelectorAll('.toast-body')]"
                            ".some(t => t.innerText.includes('5 references'))")
-    # Moving @Image1 one place right renumbers the prompt's label with it.
+    # Moving @Image1 one place right renumbers the prompt's label with it. The counter can change
+    # before the cards are drawn: wait for the three pictures' cards.
     assert page.locator(PROMPT).input_value().endswith("@Image1")
+    page.wait_for_function(f"() => document.querySelectorAll('{THUMBS}').length === 3")
     second = _thumbs(page)[1]
     page.locator(".ref-right").first.click()
     page.wait_for_function(f"() => document.querySelector('{PROMPT}').value.endsWith('@Image2')")
