@@ -33,8 +33,9 @@ _stack = ExitStack()  # the shared apps and the folder of every launched app
 _root: Path | None = None
 
 
-class _Prelaunches:
-    """The modules of one group with a ``prelaunch``, in the order their tests run. Each module's
+class _Group:
+    """One group's progress: its tests still to run, and its modules with a ``prelaunch``, in the
+    order their tests run. Each module's
     apps are launched while the tests of the module before it run (the first one's with the
     group's first test), so they are ready when wanted without idling long (an idle app still
     costs about 2% of a core), and stopped after the module's last test."""
@@ -87,7 +88,7 @@ class _Prelaunches:
 
 FAL_GROUP, LOCAL_GROUP = "e2e-fal", "e2e-local"
 _items: list[pytest.Item] = []
-_prelaunches: dict[str, _Prelaunches] = {}  # group -> its modules' set-ups, from its first test on
+_groups: dict[str, _Group] = {}  # group name -> its progress and set-ups, from its first test on
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -107,7 +108,7 @@ def _group(item: pytest.Item) -> str:
     return item.get_closest_marker("xdist_group").args[0]
 
 
-def _launch_group(group: str) -> _Prelaunches:
+def _launch_group(group: str) -> _Group:
     """The shared apps the group's tests use that this process has not launched yet, and the
     first of its modules' set-ups."""
     global _root
@@ -131,23 +132,23 @@ def _launch_group(group: str) -> _Prelaunches:
     if "mcp_app" in wanted:
         _apps["mcp_app"] = (AppServer(root / "mcp-app", env={"STUDIO_MCP": "1"}),)
     launch_later(_stack, *(_apps[name][-1] for name in wanted))
-    prelaunches = _Prelaunches(items, root)
-    if prelaunches.order:
-        prelaunches.launch(prelaunches.order[0])
-    return prelaunches
+    started = _Group(items, root)
+    if started.order:
+        started.launch(started.order[0])
+    return started
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    group = _group(item)
-    if group not in _prelaunches:
-        _prelaunches[group] = _launch_group(group)
-    _prelaunches[group].starting(item)
+    name = _group(item)
+    if name not in _groups:
+        _groups[name] = _launch_group(name)
+    _groups[name].starting(item)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    group = _prelaunches.get(_group(item))
+    group = _groups.get(_group(item))
     if group is not None:
         group.finished(item.module.__name__)
         if not group.tests_left:
@@ -157,8 +158,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for prelaunches in _prelaunches.values():
-        prelaunches.close()
+    for group in _groups.values():
+        group.close()
     _stack.close()  # the apps stop before their data folders go
     SHARED.close()
 
