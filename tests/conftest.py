@@ -19,7 +19,7 @@ import pytest
 from components.config import Settings
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from tests.mediagen import make_clip
+from tests.mediagen import CACHE_ENV, make_clip
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,6 +40,16 @@ def _one_certificate_bundle() -> Path:
 
 os.environ["SSL_CERT_FILE"] = str(_one_certificate_bundle())
 os.environ.pop("SSL_CERT_DIR", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One test-media cache for the whole session (tests/mediagen.py): made by the main process
+    before pytest-xdist starts its workers, which inherit its name with the environment."""
+    if hasattr(config, "workerinput") or os.environ.get(CACHE_ENV):
+        return
+    folder = tempfile.mkdtemp(prefix="mediagen-")
+    os.environ[CACHE_ENV] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, True))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

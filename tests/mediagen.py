@@ -4,15 +4,19 @@ Shared by tests and benchmarks so every edge (mov, portrait, rotation metadata, 
 corrupt) is produced one way only.
 
 Encoding is the slow part of many fixtures and the same clip is asked for again and again (per
-test, per module), so each distinct clip is encoded once per process and copied from then on
-(``_encoded_once``); every caller still gets its own file to change or delete.
+test, per module, by both pytest-xdist workers), so each distinct clip is encoded once per test
+session and copied from then on (``_encoded_once``); every caller still gets its own file to
+change or delete. The session's cache folder is named by ``CACHE_ENV``, which tests/conftest.py
+sets before the workers start; a process outside a session (a benchmark) has a folder of its own.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import hashlib
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -30,30 +34,45 @@ from PIL import Image, ImageDraw
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
+CACHE_ENV = "STUDIO_TEST_MEDIA_CACHE"
 _cache_lock = threading.Lock()
 _cache_dir: Path | None = None
 
 
+def _cache_folder() -> Path:
+    """The session's cache folder (``CACHE_ENV``), or one of this process's own, removed at exit."""
+    global _cache_dir
+    if _cache_dir is None:
+        shared = os.environ.get(CACHE_ENV)
+        if shared:
+            _cache_dir = Path(shared)
+            _cache_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            _cache_dir = Path(tempfile.mkdtemp(prefix="mediagen-"))
+            atexit.register(shutil.rmtree, _cache_dir, True)
+    return _cache_dir
+
+
 def _encoded_once(kind: str, params: dict[str, Any], path: Path, encode: Callable[[Path], None]) -> Path:
-    """``path`` holding what ``encode`` writes for ``params``, encoded at most once per process.
+    """``path`` holding what ``encode`` writes for ``params``, encoded at most once per session.
 
     The cached file is named by the parameters and keeps ``path``'s extension (ffmpeg picks the
     container from it); callers get a copy, so a test that truncates or deletes its file cannot
-    spoil another's.
+    spoil another's. A lock file per entry makes a second process wanting the same clip wait for
+    the first one's encode instead of doing it again.
     """
-    global _cache_dir
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(json.dumps([kind, params, path.suffix.lower()], sort_keys=True).encode()).hexdigest()
     with _cache_lock:
-        if _cache_dir is None:
-            _cache_dir = Path(tempfile.mkdtemp(prefix="mediagen-"))
-            atexit.register(shutil.rmtree, _cache_dir, True)
-        cached = _cache_dir / f"{key[:24]}{path.suffix}"
-        if not cached.exists():
-            partial = _cache_dir / f"{uuid.uuid4().hex}{path.suffix}"  # never a half-written cache entry
-            encode(partial)
-            partial.replace(cached)
+        folder = _cache_folder()
+        cached = folder / f"{key[:24]}{path.suffix}"
+        with (folder / f"{key[:24]}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not cached.exists():
+                partial = folder / f"{uuid.uuid4().hex}{path.suffix}"  # never a half-written cache entry
+                encode(partial)
+                partial.replace(cached)
     shutil.copyfile(cached, path)
     return path
 
