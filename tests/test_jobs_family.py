@@ -30,6 +30,8 @@ from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_image, make_shots_clip
 from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
 
+pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+
 OWNER = "owner-a"
 
 

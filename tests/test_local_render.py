@@ -23,6 +23,8 @@ from components.media.probe import probe
 from components.request import EditRequest, Element
 from tests.mediagen import make_clip, make_gradient_image, make_image
 
+pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+
 W, H = 320, 240
 
 

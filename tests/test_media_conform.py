@@ -16,6 +16,8 @@ from components.media.limits import check_video
 from components.media.probe import probe
 from tests.mediagen import make_clip, make_truncated
 
+pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+
 LIMITS = VideoLimits()
 
 

@@ -9,8 +9,8 @@ what fal received is counted as a difference from before the test.
 The groups are pytest-xdist's work units (``--dist loadgroup``): each is run by one worker in file
 order, like a user's session, beside the other group and the unit tests on the other worker. The
 modules that talk to a fal (the shared fake or one of their own) are one group, the rest (the
-local preview and the player pages) the other: about the same length, with one app (``local_app``)
-wanted by both.
+local preview and the player pages) the other: about the same length, and each shared app is
+wanted by one group only, so each is launched once.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 from tests.e2e.app_server import AppServer, launch_later, run_prelaunch
 from tests.e2e.browser import SHARED
 from tests.fakes.fal_fixtures import running_fake_fal
+from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
 FAL_KEY = "test-key"  # the server key of ``fal_app``
 SHARED_APPS = ("local_app", "fal_app", "mcp_app")
@@ -186,3 +187,20 @@ def fal_app() -> tuple:
 def mcp_app() -> AppServer:
     """The default settings plus STUDIO_MCP=1: the edit endpoint is also an MCP tool."""
     return _ready("mcp_app")[0]
+
+
+@pytest.fixture(scope="module")
+def api_media(tmp_path_factory) -> dict[str, Path]:
+    """The API modules' inputs: the cheapest clip fal accepts (720x720, 24 fps, one flat colour;
+    nothing here looks at its pictures), a clip too long, a file that is not a video, a palette,
+    and an element's two pictures."""
+    d = tmp_path_factory.mktemp("api-media")
+    return {
+        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=720, height=720, fps=24, crf=45, source="color"),
+        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=4, audio=False),
+        "broken": make_text_as(d / "broken.mp4"),
+        "palette": make_gradient_image(d / "palette.png", [(20, 40, 160), (240, 240, 250), (90, 20, 120)],
+                                       size=400),
+        "front": make_image(d / "front.png", width=400, height=500),
+        "side": make_image(d / "side.png", width=400, height=500, color=(40, 160, 60)),
+    }

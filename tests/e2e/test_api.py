@@ -1,9 +1,9 @@
-"""The /edit API through gradio_client against the launched app: real files back, clear refusals.
+"""The /edit API through gradio_client against the launched app without a key (the local
+preview): real files back, clear refusals, nothing of the app's own served. Its fal side and the
+MCP flag are tests/e2e/test_api_fal.py.
 
-One app process per engine, shared with the other modules (see conftest.py): startup dominates
-the cost. Every media file is generated small by tests/mediagen.py; the clip that is
-edited is the cheapest fal accepts (720x720, 24 fps, one flat colour), as nothing here looks at
-its pictures.
+The app is the one shared with the other modules of the group (see conftest.py): startup dominates
+the cost. The inputs are conftest.py's ``api_media``.
 """
 
 from __future__ import annotations
@@ -16,28 +16,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.checks import preflight_files
-from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
+from components.config import Settings
 from components.errors import InputError
 from components.media.probe import probe
 from components.request import EditRequest, Element
 from tests.e2e.app_server import api_client, close_soon
-from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def media(tmp_path_factory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("api-media")
-    return {
-        "clip": make_clip(d / "clip.mp4", seconds=3.2, width=720, height=720, fps=24, crf=45, source="color"),
-        "long": make_clip(d / "long.mp4", seconds=12, width=1280, height=720, fps=4, audio=False),
-        "broken": make_text_as(d / "broken.mp4"),
-        "palette": make_gradient_image(d / "palette.png", [(20, 40, 160), (240, 240, 250), (90, 20, 120)],
-                                       size=400),
-        "front": make_image(d / "front.png", width=400, height=500),
-        "side": make_image(d / "side.png", width=400, height=500, color=(40, 160, 60)),
-    }
 
 
 @pytest.fixture
@@ -49,32 +34,33 @@ def client(local_app) -> Client:
 
 
 @pytest.fixture(scope="module")
-def local_edit(local_app, media) -> tuple[str, str, dict]:
+def local_edit(local_app, api_media) -> tuple[str, str, dict]:
     """One local edit through /edit: its answer, and its job folder (inputs and outputs) in the app."""
     client = api_client(local_app.url)
     try:
         return client.predict(
-            handle_file(str(media["clip"])), "Make it black and white, in the colours of @Image1",
-            [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
+            handle_file(str(api_media["clip"])), "Make it black and white, in the colours of @Image1",
+            [handle_file(str(api_media["palette"]))], [], False, "", api_name="/edit")
     finally:
         close_soon(client)
 
 
-def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(local_edit, media):
+def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(local_edit, api_media):
     edited, side_by_side, details = local_edit
     assert details["engine"] == "local"
     assert details["request_id"] is None and details["job_id"]
     assert isinstance(details["notes"], list) and isinstance(details["timings"], dict)
-    source, out, sbs = probe(media["clip"]), probe(Path(edited)), probe(Path(side_by_side))
+    source, out, sbs = probe(api_media["clip"]), probe(Path(edited)), probe(Path(side_by_side))
     assert abs(out.duration - source.duration) < 0.5  # motion-preserving: same length
     assert sbs.width > out.width  # two pictures next to each other
     assert not out.has_audio  # keep_audio=False
 
 
-def test_an_element_travels_as_nested_files(client, media):
-    element = {"frontal": handle_file(str(media["front"])), "references": [handle_file(str(media["side"]))]}
+def test_an_element_travels_as_nested_files(client, api_media):
+    element = {"frontal": handle_file(str(api_media["front"])),
+               "references": [handle_file(str(api_media["side"]))]}
     edited, _, details = client.predict(
-        handle_file(str(media["clip"])), "Make it look like @Element1, warm golden hour", [], [element],
+        handle_file(str(api_media["clip"])), "Make it look like @Element1, warm golden hour", [], [element],
         True, "", api_name="/edit")
     assert details["engine"] == "local" and Path(edited).stat().st_size > 0
 
@@ -95,66 +81,28 @@ def _expected_message(media, prompt, images=(), elements=(), video="clip") -> st
         ("corrupt video", "broken.mp4"),
     ],
 )
-def test_invalid_input_is_refused_with_the_pages_sentence(client, media, case, needle):
+def test_invalid_input_is_refused_with_the_pages_sentence(client, api_media, case, needle):
     clip, prompt, images, elements = "clip", "Make it black and white", [], []
     if case == "empty prompt":
         prompt = "   "
     elif case == "dangling label":
-        prompt, images = "Paint it like @Image2", [media["palette"]]
+        prompt, images = "Paint it like @Image2", [api_media["palette"]]
     elif case == "five references":
         prompt = "Use @Image1 @Image2 @Image3 @Image4 @Element1"
-        images = [media["palette"]] * 4
-        elements = [Element(media["front"])]
+        images = [api_media["palette"]] * 4
+        elements = [Element(api_media["front"])]
     elif case == "twelve seconds":
         clip = "long"
     elif case == "corrupt video":
         clip = "broken"
     with pytest.raises(AppError) as refused:
-        client.predict(handle_file(str(media[clip])), prompt, [handle_file(str(p)) for p in images],
+        client.predict(handle_file(str(api_media[clip])), prompt, [handle_file(str(p)) for p in images],
                        [{"frontal": handle_file(str(e.frontal)), "references": []} for e in elements],
                        False, "", api_name="/edit")
     message = str(refused.value)
     assert needle in message
-    assert message == _expected_message(media, prompt, images, elements, clip)
+    assert message == _expected_message(api_media, prompt, images, elements, clip)
     assert "Traceback" not in message
-
-
-def test_fal_edit_runs_through_the_fake_fal_server(fal_app, media):
-    fake, app = fal_app
-    submits, by_endpoint = fake.submits, dict(fake.submits_by_endpoint)  # what other modules sent
-
-    def sent_since() -> dict[str, int]:
-        return {endpoint: n - by_endpoint.get(endpoint, 0) for endpoint, n in fake.submits_by_endpoint.items()
-                if n != by_endpoint.get(endpoint, 0)}
-
-    client = api_client(app.url)
-    try:
-        edited, side_by_side, details = client.predict(
-            handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
-            [handle_file(str(media["palette"]))], [], False, "", api_name="/edit")
-        assert details["engine"] == "fal" and details["request_id"] in fake.jobs
-        assert fake.submits == submits + 1
-        assert probe(Path(edited)).duration > 2.5 and Path(side_by_side).stat().st_size > 0
-        assert app.env["FAL_KEY"] not in app.log()
-        assert details["model"] == MODEL_ID and sent_since() == {MODEL_ID: 1}
-
-        # The Standard tier: same inputs, the other endpoint, and the job remembers it.
-        _, _, standard = client.predict(
-            handle_file(str(media["clip"])), "Paint the scene in the colours of @Image1",
-            [handle_file(str(media["palette"]))], [], False, "", MODEL_ID_STANDARD, api_name="/edit")
-        assert standard["model"] == MODEL_ID_STANDARD
-        assert sent_since() == {MODEL_ID: 1, MODEL_ID_STANDARD: 1}
-        assert fake.jobs[standard["request_id"]].endpoint == MODEL_ID_STANDARD
-
-        # Any other endpoint id is refused before a byte is uploaded.
-        uploaded = fake.uploaded_bytes
-        with pytest.raises(AppError) as refused:
-            client.predict(handle_file(str(media["clip"])), "Make it snow", [], [], False, "",
-                           "fal-ai/flux-pro/v1.1-ultra", api_name="/edit")
-        assert "“fal-ai/flux-pro/v1.1-ultra” is not a model this studio runs" in str(refused.value)
-        assert fake.submits == submits + 2 and fake.uploaded_bytes == uploaded
-    finally:
-        close_soon(client)
 
 
 def test_edit_is_the_only_public_endpoint(local_app):
@@ -163,13 +111,6 @@ def test_edit_is_the_only_public_endpoint(local_app):
     assert [p["parameter_name"] for p in info["named_endpoints"]["/edit"]["parameters"]] == [
         "video", "prompt", "images", "elements", "keep_audio", "fal_key", "model", "takes", "segments",
         "overlap"]
-
-
-def test_mcp_flag_serves_edit_as_the_one_tool(mcp_app):
-    tools = httpx.get(f"{mcp_app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
-    assert [tool["name"] for tool in tools] == ["edit"]
-    assert "3-10.05 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
-    assert "o1/standard/video-to-video/edit" in tools[0]["inputSchema"]["properties"]["model"]["description"]
 
 
 def test_file_routes_serve_none_of_the_apps_own_files(local_app, local_edit):
