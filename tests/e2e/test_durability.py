@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.app_server import AppServer, launch_later, prelaunched
 from tests.e2e.browser import chromium_page, open_studio, reload_after_restart
@@ -45,6 +46,18 @@ def _start_edit(page, clip: Path, prompt: str) -> None:
     page.locator("#generate").click()
 
 
+def _wait_for_success(page, app: AppServer) -> None:
+    """Until the reloaded page shows the resumed job done; if it never does, the failure says
+    what the page showed and what the app logged, the two places a user or an operator would look."""
+    try:
+        page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
+    except PlaywrightTimeout:
+        progress = page.locator("#job-progress").inner_text()
+        history = page.locator("#history-table").inner_text()
+        raise AssertionError(f"The resumed job never showed as done. Progress: {progress!r}; "
+                             f"history: {history!r}; app log:\n{app.log()}") from None
+
+
 def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, tuple[AppServer, ...]]:
     """The app this module kills, on the server's key; its fake fal keeps a job queued long enough
     for the page to show it (a fraction of a second) and the app to be killed. Launched ahead
@@ -72,7 +85,7 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
 
         app.start()
         reload_after_restart(page)
-        page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
+        _wait_for_success(page, app)
         page.wait_for_function(f"() => document.querySelector(\"{FIRST_STATUS_CELL}\")"
                                "?.innerText.toLowerCase().includes('done')")
         history = page.locator("#history-table").inner_text()
