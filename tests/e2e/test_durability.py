@@ -78,9 +78,13 @@ def test_a_queued_fal_job_survives_sigkill_and_shows_up_after_restart(tmp_path):
         open_studio(page, app.url)
         _start_edit(page, clip, "Make it look like a film noir")
         _wait(lambda: fake.submits == 1, 60, "the submit to reach fal")
-        page.wait_for_selector('#job-progress [data-status="queued"], '
-                               '#job-progress [data-status="running"]')
         request_id = next(iter(fake.jobs))
+        # The crash comes once the page shows the job at fal with its request id: the app has
+        # stored the id by then (what a restart resumes by). Killed between fal's answer and that
+        # write, the app would never have learnt which request was its own.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#job-progress [data-status=queued], "
+            f"#job-progress [data-status=running]')].some(p => p.innerText.includes({request_id!r}))")
         app.kill()  # a crash mid-job: the paid edit is still queued at fal
 
         app.start()
