@@ -1,6 +1,6 @@
 """Drift between the two videos of the comparison player, measured in Debian's chromium while two
-processes keep the CPU busy from each press of play to its pause (the studio renders its
-side-by-side mp4 right when the result first plays; CI boxes are shared).
+processes keep the CPU busy (the studio renders its side-by-side mp4 right when the result first
+plays; CI boxes are shared).
 
 Drift is sampled on every animation frame while the edit plays: ``currentTime`` of both videos read
 in the same JS tick. Paused frame steps must land exactly together. While playing, through loop
@@ -81,9 +81,8 @@ def busy_cpu() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def page(server):
-    """The loaded pair. Only the playing is measured, so the CPU is kept busy only while it plays
-    (``play_and_sample``): chromium starts and loads the clips first (under the burners that took
-    seconds), and the burners do not slow the rest of the suite while the tests set up a run."""
+    """The loaded pair, then the CPU kept busy for every test of the module: only the playing is
+    measured, so chromium starts and loads the clips first (under the burners that took seconds)."""
     with chromium_page() as browser_page:
         errors: list[str] = []
         browser_page.on("pageerror", lambda e: errors.append(str(e)))
@@ -92,7 +91,8 @@ def page(server):
         browser_page.wait_for_function("""() => { const e = document.querySelector('.kcmp-v-edit'),
             o = document.querySelector('.kcmp-v-orig');
             return e.readyState >= 3 && o.readyState >= 3 && e.duration > 0; }""", timeout=30000)
-        yield browser_page
+        with busy_cpu():
+            yield browser_page
         assert not errors, errors
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "sync_drift.json").write_text(json.dumps(FIGURES, indent=2))
@@ -120,18 +120,16 @@ def set_loop(page, on: bool) -> None:
 
 
 def play_and_sample(page, until: str) -> list[tuple[float, bool]]:
-    """Press play with the CPU kept busy, sample until the JS condition ``until`` holds (given e,
-    o and the samples s), pause, and return (drift, page responsive) per sample: drift is original
-    minus edit (across a loop wrap the shorter way round), responsive is false within RECOVER_MS of
-    a freeze."""
-    with busy_cpu():
-        page.evaluate(SAMPLER)
-        page.click(".kcmp-play")
-        page.wait_for_function(f"""() => {{ const e = document.querySelector('.kcmp-v-edit'),
-            o = document.querySelector('.kcmp-v-orig'), s = window.__drift.samples; return {until}; }}""",
-                               timeout=60000, polling=50)
-        samples = page.evaluate("() => { window.__drift.on = false; return window.__drift.samples; }")
-        page.evaluate("() => document.querySelector('.kcmp-v-edit').pause()")
+    """Press play, sample until the JS condition ``until`` holds (given e, o and the samples s),
+    pause, and return (drift, page responsive) per sample: drift is original minus edit (across a
+    loop wrap the shorter way round), responsive is false within RECOVER_MS of a freeze."""
+    page.evaluate(SAMPLER)
+    page.click(".kcmp-play")
+    page.wait_for_function(f"""() => {{ const e = document.querySelector('.kcmp-v-edit'),
+        o = document.querySelector('.kcmp-v-orig'), s = window.__drift.samples; return {until}; }}""",
+                           timeout=60000, polling=50)
+    samples = page.evaluate("() => { window.__drift.on = false; return window.__drift.samples; }")
+    page.evaluate("() => document.querySelector('.kcmp-v-edit').pause()")
     drifts = []
     freezes: list[float] = []
     previous = None
