@@ -7,10 +7,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
-from components.errors import MediaError
+from components.errors import JobCancelled, MediaError
 from components.media.compare import side_by_side
+from components.media.ffmpeg import BACKGROUND_NICENESS
 from components.media.probe import probe
 from tests.mediagen import FFMPEG, make_clip, make_text_as
 
@@ -82,3 +84,19 @@ def test_unreadable_edit_names_the_file(clips, tmp_path):
     with pytest.raises(MediaError, match=r"result\.mp4"):
         side_by_side(clips["original"], clips["broken"], tmp_path / "sbs.mp4")
     assert not (tmp_path / "sbs.mp4").exists()
+
+
+def test_the_render_runs_below_the_apps_own_priority(tmp_path):
+    """Nobody waits to watch the side-by-side (the edit already plays): its ffmpeg yields the CPU
+    to the serving of pages and clips. Read from the running ffmpeg at its first progress report,
+    then cancelled (a clip long enough to be still encoding then)."""
+    clip = make_clip(tmp_path / "long.mp4", seconds=8, width=640, height=360, audio=False)
+    me = psutil.Process()
+    seen: list[int] = []
+
+    def on_progress(_: float) -> None:
+        seen.extend(child.nice() for child in me.children() if "ffmpeg" in child.name())
+
+    with pytest.raises(JobCancelled):
+        side_by_side(clip, clip, tmp_path / "cmp.mp4", on_progress=on_progress, cancel=lambda: bool(seen))
+    assert set(seen) == {min(19, me.nice() + BACKGROUND_NICENESS)}

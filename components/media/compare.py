@@ -53,7 +53,7 @@ def side_by_side(original: Path | str, edited: Path | str, out_path: Path | str,
         part = Path(tmp) / "comparison.mp4"  # moved into place only once complete
         run_streaming([*args, "-t", f"{duration:.3f}", "-map_metadata", "-1", *MP4_ARGS, "-y", str(part)],
                       file=right.path, action="build the comparison from", duration=duration,
-                      on_progress=on_progress, cancel=cancel)
+                      on_progress=on_progress, cancel=cancel, background=True)
         os.replace(part, out_path)
     return out_path
 

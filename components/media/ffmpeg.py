@@ -7,6 +7,8 @@ reads it: ffmpeg's own last line ("moov atom not found") means nothing to them.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import tempfile
@@ -74,17 +76,23 @@ def run(args: Sequence[str], *, file: Path, action: str,
 
 
 def run_streaming(args: Sequence[str], *, file: Path, action: str, duration: float,
-                  on_progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> None:
+                  on_progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                  background: bool = False) -> None:
     """Run an encode that writes a file, reporting progress and stopping when ``cancel()`` is true.
 
     Progress comes from ``-progress pipe:1`` (``out_time_us`` against ``duration``), so nothing but
     a few text lines passes through Python. stderr goes to a temporary file rather than a pipe: a
     chatty failure can then never fill a pipe buffer and stall ffmpeg while we read stdout.
+    ``background`` is for work nobody is waiting to watch (the side-by-side download, made after
+    the edit already plays): its ffmpeg runs at a lower CPU priority, so on a busy machine serving
+    the pages and the clips they play comes first.
     """
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats",
            "-progress", "pipe:1", "-stats_period", "0.25", *args]
     with tempfile.TemporaryFile("w+", errors="replace") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        if background:
+            _lower_priority(proc.pid)
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -108,6 +116,16 @@ def run_streaming(args: Sequence[str], *, file: Path, action: str, duration: flo
             raise media_error(file, action, err.read())
     if on_progress is not None:
         on_progress(1.0)
+
+
+BACKGROUND_NICENESS = 10  # above the app's own: about a tenth of its CPU weight when both want the CPU
+
+
+def _lower_priority(pid: int) -> None:
+    # Already exited, or a platform without priorities: it runs as it is.
+    with contextlib.suppress(OSError, AttributeError):
+        niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 # The studio's one encode setting (conform, comparison, benchmarks' baselines): H.264 that every
