@@ -32,6 +32,7 @@ from components.ui.deps import Deps
 from components.ui.queue_polling import poll_gently
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
+PAGE_WORKERS = 40  # gradio's default max_threads: what page events get whatever /edit holds
 # gradio rebuilds its monitoring summary (a DataFrame of up to 10,000 past events) after every event
 # by default, so each event costs more the longer the app runs; every 100 events keeps the page's
 # figures fresh enough and the cost flat. Read when the queue is made, so set before any Blocks.
@@ -47,13 +48,14 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
-    runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
     # A path from a client is opened only inside gradio's upload folder or our scratch folder.
     files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir])
     guard = ServerKeyGuard(settings, store)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    service = EditService(settings, runner, files, guard, limiter, scratch)
+    service = EditService(settings, runner, files, guard, limiter)
+    # After the service: a long clip a restart cut short is planned again, and admitted by it.
+    runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,
                              ShareStore(jobs_db(settings))))
     poll_gently(demo.queue(default_concurrency_limit=4))
@@ -68,7 +70,10 @@ def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) 
                                                                            settings.trusted_proxies))
     # Share pages are plain routes on gradio's app, matched before gradio's own (components/share).
     shares = share_routes(ShareStore(jobs_db(settings)), share_panel.player())
+    # gradio runs at most max_threads events at once across all concurrency ids; /edit's own id may
+    # hold api_concurrency of them while it waits, so page events keep gradio's default 40 beside it.
     demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
+                max_threads=PAGE_WORKERS + settings.api_concurrency,
                 ssr_mode=False, mcp_server=mcp, css_paths=[CSS],
                 app_kwargs={"middleware": [guard], "routes": shares}, **kwargs)
 

@@ -25,7 +25,6 @@ from components.media.probe import probe
 from components.modes import EditMode
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest
-from components.scratch import Scratch
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.service import EditService
@@ -61,7 +60,7 @@ def main() -> None:
                         server_budget_usd_per_day=1000, server_edits_per_ip_per_hour=100)
     runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.1)
     service = EditService(settings, runner, TrustedFiles.of([root]), ServerKeyGuard(settings, runner.store),
-                          SessionLimiter(100, 10), Scratch(settings.scratch_dir, 3600))
+                          SessionLimiter(100, 10))
     caller = Caller("bench", "198.51.100.9")
     with fake_fal_process(keys=(KEY,), queue_s=QUEUE_S, run_s=RUN_S):
         try:

@@ -149,6 +149,14 @@ def check_long_clip(info: MediaInfo, settings: Settings) -> list[Finding]:
         fit_size(info.width, info.height, limits)
     except InputError as error:
         found.append(Finding("error", "video", error.message, error.fix))
+    cap = settings.max_source_megapixels_per_s
+    rate = info.width * info.height * max(info.fps or 0.0, limits.min_fps) / 1e6
+    if rate > cap:
+        found.append(Finding(
+            "error", "video", f"Video is {info.width}x{info.height} at {info.fps:g} fps, {rate:,.0f} "
+            f"megapixels a second to decode; the studio cuts clips of up to {cap:g} megapixels a second "
+            "into segments (3840x2160 at 60 fps is 498).",
+            "Scale it down to 3840x2160 or less, or edit a part of it (Fix it)."))
     return found
 
 

@@ -81,6 +81,11 @@ class Settings:
     # A longer clip is edited in segments of at most video.max_seconds each, joined afterwards;
     # takes run one edit several times at once to choose from.
     max_source_seconds: float = 60.0
+    # Decoding a long clip costs its pixels: 3840x2160 at 60 fps is about 500 megapixels a second.
+    # A source above this rate is refused before any frame is decoded (a 16384x8192 clip would make
+    # each ffmpeg hold about 2 GB). Rates under the model's minimum count at that minimum, the rate
+    # the segments are cut at.
+    max_source_megapixels_per_s: float = 500.0
     max_takes: int = 4
     image: ImageLimits = field(default_factory=ImageLimits)
 
@@ -95,6 +100,14 @@ class Settings:
     max_jobs_in_flight: int = 3  # per session
     fal_concurrency: int = 64  # fal jobs are remote waits: many at once
     local_concurrency: int = 1  # local preview is CPU-bound: few at once
+    # The local preview is shared CPU, served round-robin across owners; each owner and each client
+    # address may have this many local edits waiting or running, and use this many seconds of it
+    # (time holding a local slot) per hour.
+    local_jobs_queued: int = 3
+    local_seconds_per_hour: float = 600.0
+    # /edit calls waiting for their job at once (more wait in gradio's queue); page events keep
+    # gradio's 40 workers of their own beside them.
+    api_concurrency: int = 32
     render_concurrency: int = 2  # side-by-side renders (ffmpeg encodes) at once, whatever the engine
     queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
     max_result_bytes: int = 500 * MB
@@ -126,6 +139,7 @@ class Settings:
                                              DEFAULT_PRICE_PER_SECOND_STANDARD),
             prompt_max_chars=_int(e, "STUDIO_PROMPT_MAX_CHARS", 2500),
             max_source_seconds=_float(e, "STUDIO_MAX_SOURCE_SECONDS", 60.0),
+            max_source_megapixels_per_s=_float(e, "STUDIO_MAX_SOURCE_MEGAPIXELS_PER_S", 500.0),
             max_takes=max(1, _int(e, "STUDIO_MAX_TAKES", 4)),
             data_dir=Path(e.get("STUDIO_DATA_DIR", "data")),
             fal_key=Secret(key) if key else None,
@@ -138,6 +152,9 @@ class Settings:
             max_jobs_in_flight=_int(e, "STUDIO_MAX_JOBS_IN_FLIGHT", 3),
             fal_concurrency=_int(e, "STUDIO_FAL_CONCURRENCY", 64),
             local_concurrency=_int(e, "STUDIO_LOCAL_CONCURRENCY", 1),
+            local_jobs_queued=max(1, _int(e, "STUDIO_LOCAL_JOBS_QUEUED", 3)),
+            local_seconds_per_hour=_float(e, "STUDIO_LOCAL_SECONDS_PER_HOUR", 600.0),
+            api_concurrency=max(1, _int(e, "STUDIO_API_CONCURRENCY", 32)),
             render_concurrency=max(1, _int(e, "STUDIO_RENDER_CONCURRENCY", 2)),
             queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
             max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * MB,

@@ -9,6 +9,8 @@ durable as a page edit.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -18,16 +20,17 @@ from components.engines.base import Engine, KeySource
 from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
 from components.intent import SubmissionGuard, fingerprint
+from components.jobs import prepare
 from components.jobs.family import latest_parts, part_count, retryable
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
+from components.local_quota import LocalQuota
 from components.media.probe import probe
 from components.modes import SINGLE, EditMode, parse_mode
-from components.parts import segment_plan, segment_requests
+from components.parts import segment_plan
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.request_id import check_request_id
-from components.scratch import Scratch
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.spend import Caller, ServerKeyGuard
@@ -36,14 +39,16 @@ from components.trusted_files import TrustedFiles
 
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
-                 limiter: SessionLimiter, scratch: Scratch, intents: SubmissionGuard | None = None) -> None:
+                 limiter: SessionLimiter, intents: SubmissionGuard | None = None,
+                 local: LocalQuota | None = None) -> None:
         self.settings = settings
-        self.scratch = scratch  # where a long clip's segments are cut before their jobs copy them
         self.runner = runner
         self.files = files
         self.guard = guard
         self.limiter = limiter
         self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
+        self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
+        runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
 
     def make_request(self, video: Any, prompt: Any, images: Any, elements: Any, keep_audio: Any,
                      model: Any = None) -> EditRequest:
@@ -120,32 +125,70 @@ class EditService:
         return self.runner.choose_take(parent_id, caller.owner, part)
 
     def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode) -> Job:
+        """Every limit first (the session's, the local preview's share, the server key's budget and
+        address limit), then the record: only an admitted job stages a file or starts any work.
+        A long clip is admitted on its estimate (its plan without shot changes: arithmetic); the
+        runner finds the real plan and admits it again (``_admit_plan``) before cutting it."""
         in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
         kind: JobKind = "edit"
-        parent, parts = request, [request]
+        parts = [request]
         if mode.segments:
-            plan = segment_plan(request.video, mode.overlap, self.settings)
             kind = "segments"
-            parent = replace(request, extra={**request.extra, "plan": plan.to_dict()})
-            parts = segment_requests(request, plan, self.scratch.new_folder(), self.settings)
-        elif mode.takes > 1:
-            kind, parts = "takes", [request] * mode.takes
+            estimate = prepare.estimate(request.video, mode.overlap, self.settings)
+            seconds = [estimate.billed_seconds]
+            runs = estimate.count
+            request = replace(request, extra={**request.extra, "estimate": estimate.count,
+                                              "address": caller.address})
+        else:
+            if mode.takes > 1:
+                kind, parts = "takes", [request] * mode.takes
+            seconds = [probe(part.video).duration for part in parts]
+            runs = len(parts)
+        if engine.concurrency_key == "local":
+            self.local.admit(caller.owner, caller.address, runs, self.runner.snapshot)
         if choice.key_source == "server":
-            costs = [self.settings.cost(_seconds(part), request.model) for part in parts]
-            parts = [replace(p, extra={**p.extra, "billed_usd": c})
-                     for p, c in zip(parts, costs, strict=True)]
+            costs = [self.settings.cost(s, request.model) for s in seconds]
+            if mode.segments:  # the parent holds the estimate until its segments hold their own costs
+                request = replace(request, extra={**request.extra, "billed_usd": costs[0]})
+            else:
+                parts = [replace(p, extra={**p.extra, "billed_usd": c})
+                         for p, c in zip(parts, costs, strict=True)]
             with self.guard.lock:  # the budget check and the job rows that count against it, as one step
-                self.guard.admit(caller, sum(costs), edits=len(parts))
-                return self._hand_over(caller, kind, parent, parts, engine, "server")
-        return self._hand_over(caller, kind, parent, parts, engine, choice.key_source)
+                self.guard.admit(caller, sum(costs), edits=runs)
+                job = self._hand_over(caller, kind, request, parts, engine, "server", mode)
+        else:
+            job = self._hand_over(caller, kind, request, parts, engine, choice.key_source, mode)
+        if engine.concurrency_key == "local":
+            self.local.started(caller.owner, caller.address, job.id, runs)
+        return job
 
     def _hand_over(self, caller: Caller, kind: JobKind, parent: EditRequest, parts: list[EditRequest],
-                   engine: Engine, key_source: KeySource | None) -> Job:
+                   engine: Engine, key_source: KeySource | None, mode: EditMode) -> Job:
         if kind == "edit":
             return self.runner.submit(caller.owner, parts[0], engine, key_source)
+        if kind == "segments":
+            return self.runner.submit_segments(caller.owner, parent, mode.overlap, engine, key_source)
         return self.runner.submit_parent(caller.owner, kind, parent, parts, engine, key_source)
+
+    @contextlib.contextmanager
+    def _admit_plan(self, parent: Job, plan: SegmentPlan) -> Iterator[None]:
+        """A long clip's real plan on the server's key: what it costs and runs beyond the estimate
+        its request admitted must fit the budget and the address limit too (shot changes can add
+        segments). Held while the runner records the plan, so the budget never counts both."""
+        if parent.key_source != "server":
+            yield
+            return
+        extra = parent.request.get("extra", {})
+        more_cost = max(0.0, self.settings.cost(plan.billed_seconds, parent.edit_request().model)
+                        - float(extra.get("billed_usd") or 0.0))
+        more_runs = max(0, plan.count - int(extra.get("estimate") or 0))
+        with self.guard.lock:
+            if more_cost or more_runs:
+                self.guard.admit(Caller(parent.owner, str(extra.get("address") or "unknown")), more_cost,
+                                 edits=more_runs)
+            yield
 
     def resume(self, caller: Caller, user_key: Secret | None, request_id: Any) -> Job:
         """Reattach to a fal request: any id with the user's own key, only the caller's own
@@ -185,5 +228,5 @@ def _as_list(value: Any, field: str) -> list:
 
 
 def _seconds(request: EditRequest) -> float:
-    """What fal bills: the clip's length (the pre-flight has just read the same file)."""
+    """What fal bills: the clip's length."""
     return probe(request.video).duration

@@ -17,7 +17,6 @@ from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest
-from components.scratch import Scratch
 from components.service import EditService
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
@@ -35,8 +34,7 @@ def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, o
                guard: SubmissionGuard):
     """The service as the page builds it, with this test's duplicate guard and limiter."""
     service = EditService(settings, runner, TrustedFiles.of([request.video.parent]),
-                          ServerKeyGuard(settings, runner.store), limiter,
-                          Scratch(settings.data_dir / "scratch", 3600), guard)
+                          ServerKeyGuard(settings, runner.store), limiter, guard)
     return service.start(Caller(owner, "198.51.100.1"), key, request)
 
 

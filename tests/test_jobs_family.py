@@ -20,7 +20,6 @@ from components.media.probe import probe
 from components.modes import EditMode
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest
-from components.scratch import Scratch
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.service import EditService
@@ -144,8 +143,7 @@ def long_clip(tmp_path_factory) -> Path:
 
 def _service(settings: Settings, runner: JobRunner, root: Path) -> EditService:
     return EditService(settings, runner, TrustedFiles.of([root, settings.scratch_dir]),
-                       ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10),
-                       Scratch(settings.scratch_dir, 3600))
+                       ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10))
 
 
 def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_path, long_clip):

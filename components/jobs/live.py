@@ -166,6 +166,22 @@ class LiveJobs:
                     if not self._watchers[job_id]:
                         del self._watchers[job_id]
 
+    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float) -> Job | None:
+        """``owner``'s job once it is newer than the snapshot a page shows (``seen``, its
+        ``updated_at``): at once if it already is, else at its next change within ``timeout``
+        seconds; None when nothing changed (or there is no such job of theirs).
+
+        How a page follows a job without holding a queue worker: each call is short, costs
+        nothing while it waits (no thread, no worker), and a closed tab simply stops calling."""
+        job = self.snapshot(job_id, owner)
+        if job is None or seen is None or job.updated_at > seen:
+            return job
+        if job.is_finished:
+            return None
+        await self.changed([job_id], timeout)
+        job = self.snapshot(job_id, owner)
+        return job if job is not None and job.updated_at > seen else None
+
     async def watch(self, job_id: str, owner: str) -> AsyncIterator[Job]:
         """Snapshots of a job on every change (at most one per ``watch_min_gap_s``, coalescing
         bursts) and at least every ``watch_tick_s``, from any loop.

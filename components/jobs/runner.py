@@ -11,7 +11,9 @@ This module is the orchestration of one job (stage inputs -> record -> wait for 
 - ``inputs``: copying a job's files into its folder;
 - ``recovery``: what a restart does with jobs a previous process left unfinished;
 - ``family``: a parent job's state derived from its children; ``outcome``: what a finished family
-  produces (the joined clip of a long clip's segments, the chosen take).
+  produces (the joined clip of a long clip's segments, the chosen take);
+- ``prepare``: a long clip's first phases (its shot changes, the plan, the cut segments), run here
+  after the request was admitted, never in the request that asked for it.
 
 A job is cancelled one way only: its ``CancelToken``. It stops a job waiting for a slot (the
 wait wakes up) as well as a running engine (which polls it). Task cancellation means only that the
@@ -32,7 +34,7 @@ from pathlib import Path
 from components.config import Settings
 from components.engines.base import EditResult, Engine, ProgressEvent
 from components.errors import EngineError, InputError, JobCancelled, StudioError
-from components.jobs import family, outcome, recovery
+from components.jobs import family, outcome, prepare, recovery
 from components.jobs.inputs import copy_inputs, stub_request
 from components.jobs.live import LiveJob, LiveJobs
 from components.jobs.loop import RunnerLoop
@@ -44,6 +46,7 @@ from components.jobs.store import JobStore
 from components.media.thumbnail import make_thumbnail
 from components.request import EditRequest
 from components.request_id import check_request_id
+from components.segments.plan import SegmentPlan
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,9 @@ class JobRunner:
         self._slots = EngineSlots.from_settings(settings)
         self._renderer = SideBySideRenderer(settings.render_concurrency, make_side_by_side)
         self._loop.every(retention_every_s, self._retention_once)
+        # Admits a long clip's real plan (its cost beside the estimate that was admitted at submit);
+        # the edit service sets it, since the budget and the address limits are its business.
+        self.admit_plan: prepare.AdmitPlan = prepare.admit_nothing
 
     # ----- what handlers call -------------------------------------------------------------------
 
@@ -83,38 +89,66 @@ class JobRunner:
 
     def submit_parent(self, owner: str, kind: JobKind, request: EditRequest, parts: Sequence[EditRequest],
                       engine: Engine, key_source: KeySource | None = None) -> Job:
-        """Record a parent (``kind`` "segments" or "takes") and its child edits, one per part,
-        all before any runs, then start them; returns the parent at once.
-
-        ``request`` is what the user asked for (the whole clip); each part is an ordinary edit
-        request (a segment's file, or the same request again for a take)."""
+        """Record a parent of ``kind`` "takes" and its child edits, one per part, all before any
+        runs, then start them; returns the parent at once."""
         parent_id = uuid.uuid4().hex
-        made: list[str] = [parent_id]
         try:
             staged = copy_inputs(replace(request, extra={**request.extra, "parts": len(parts)}),
                                  self.store.job_dir(parent_id) / "inputs")
             parent = self.store.create(owner, staged, engine.name, key_source, job_id=parent_id, kind=kind,
                                        message=f"Starting {len(parts)} {family.PART_NOUN[kind]}s")
-            children = []
-            for index, part in enumerate(parts):
+        except BaseException:
+            self._discard([parent_id])
+            raise
+        self._start_parent(parent, engine, self._create_children(parent, parts, engine))
+        return parent
+
+    def submit_segments(self, owner: str, request: EditRequest, overlap: float, engine: Engine,
+                        key_source: KeySource | None = None) -> Job:
+        """Record a long clip's parent and return at once: finding its shot changes, planning its
+        segments (admitted by ``admit_plan``) and cutting them are phases of the job, run here with
+        progress and Cancel, so the request that asked does no heavy work."""
+        parent_id = uuid.uuid4().hex
+        try:
+            staged = copy_inputs(replace(request, extra={**request.extra, "overlap": overlap}),
+                                 self.store.job_dir(parent_id) / "inputs")
+            parent = self.store.create(owner, staged, engine.name, key_source, job_id=parent_id,
+                                       kind="segments", message=prepare.WAITING)
+        except BaseException:
+            self._discard([parent_id])
+            raise
+        self._start_parent(parent, engine)
+        return parent
+
+    def _create_children(self, parent: Job, parts: Sequence[EditRequest], engine: Engine,
+                         indices: Sequence[int] | None = None,
+                         key_source: KeySource | None = None) -> list[tuple[Job, EditRequest]]:
+        """Record one child edit per part (at ``indices``, else 0..n-1), or none if any fails."""
+        made: list[str] = []
+        children = []
+        try:
+            for index, part in zip(indices or range(len(parts)), parts, strict=True):
                 child_id = uuid.uuid4().hex
                 made.append(child_id)
                 # A part knows what it is part of: a segment gets no side-by-side of its own
                 # (``_finish``), and the local preview turns each take's colours differently.
-                tagged = replace(part, extra={**part.extra, "part_of": kind, "part": index})
+                tagged = replace(part, extra={**part.extra, "part_of": parent.kind, "part": index})
                 copied = copy_inputs(tagged, self.store.job_dir(child_id) / "inputs")
-                children.append((self.store.create(owner, copied, engine.name, key_source, job_id=child_id,
-                                                   parent_id=parent_id, part=index,
+                children.append((self.store.create(parent.owner, copied, engine.name,
+                                                   key_source or parent.key_source,
+                                                   job_id=child_id, parent_id=parent.id, part=index,
                                                    message="Waiting for a free engine slot"), copied))
         except BaseException:
-            for job_id in made:  # nothing has run yet: no half-made family is left behind
-                shutil.rmtree(self.store.job_dir(job_id), ignore_errors=True)
-                self.store.delete(job_id)
+            self._discard(made)
+            if indices is None:  # a new family: nothing of it has run, so none of it is left behind
+                self._discard([parent.id])
             raise
-        for child, copied in children:
-            self._start(child, engine, copied)
-        self._start_parent(parent)
-        return parent
+        return children
+
+    def _discard(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            shutil.rmtree(self.store.job_dir(job_id), ignore_errors=True)
+            self.store.delete(job_id)
 
     def children(self, parent_id: str, owner: str) -> list[Job]:
         """A parent's current parts (each part's newest attempt) in order, with live progress."""
@@ -138,26 +172,21 @@ class JobRunner:
         todo = family.retryable(parts, family.part_count(parent))
         if not todo:
             raise InputError("Every part of this edit succeeded, so there is nothing to retry.")
-        starts = []
+        again = []
         for index in todo:
             source = parts.get(index)
             if source is None or source.expired:
                 raise InputError(f"The inputs of {family.PART_NOUN[parent.kind]} {index + 1} are gone.",
                                  fix="Start the edit again from the clip.")
-            child_id = uuid.uuid4().hex
-            again = source.edit_request()
-            extra = {k: v for k, v in again.extra.items() if k != "billed_usd"}
+            request = source.edit_request()
+            extra = {k: v for k, v in request.extra.items() if k not in ("billed_usd", "part_of", "part")}
             if billed is not None:
                 extra["billed_usd"] = billed[index]
-            copied = copy_inputs(replace(again, extra=extra), self.store.job_dir(child_id) / "inputs")
-            starts.append((self.store.create(owner, copied, engine.name, key_source, job_id=child_id,
-                                             parent_id=parent_id, part=index,
-                                             message="Waiting for a free engine slot"), copied))
+            again.append(replace(request, extra=extra))
+        starts = self._create_children(parent, again, engine, indices=todo, key_source=key_source)
         parent = self.store.update(parent_id, status="queued", error=None, finished_at=None,
                                    key_source=key_source, message=f"Retrying {len(todo)} part(s)")
-        for child, copied in starts:
-            self._start(child, engine, copied)
-        self._start_parent(parent)
+        self._start_parent(parent, engine, starts)
         return parent
 
     def choose_take(self, parent_id: str, owner: str, part: int) -> Job:
@@ -185,6 +214,11 @@ class JobRunner:
         jobs = self.store.list_for_owner(owner, limit)
         live = self._live.current()
         return [live.get(job.id, job) for job in jobs]
+
+    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float) -> Job | None:
+        """The job once newer than ``seen`` (its ``updated_at`` as a page shows it), waiting up to
+        ``timeout`` for a change; None when nothing changed. What a page's follow tick calls."""
+        return await self._live.newer(job_id, owner, seen, timeout)
 
     def watch(self, job_id: str, owner: str) -> AsyncIterator[Job]:
         """Snapshots of a job on every change and at least every ``watch_tick_s``, from any loop;
@@ -235,7 +269,13 @@ class JobRunner:
                                                  message=decision.error))
         for job in unfinished:
             if job.is_parent and job.status != "waiting_for_key" and not self._live.is_live(job.id):
-                self._start_parent(job)
+                engine = (local_engine if job.engine != "fal" else
+                          fal_engine_for_server_key if job.key_source == "server" else None)
+                if engine is None and prepare.needs_preparing(job, self.store.children(job.id)):
+                    touched.append(self.store.update(job.id, status="waiting_for_key",
+                                                     message=prepare.WAITING_FOR_KEY))
+                    continue
+                self._start_parent(job, engine)
                 touched.append(job)
         self._loop.run(self._retention_once())
         return touched
@@ -249,7 +289,7 @@ class JobRunner:
                    for j in waiting if not j.is_parent]
         for parent in (j for j in waiting if j.is_parent):
             self._start_parent(self.store.update(parent.id, status="queued", key_source=key_source,
-                                                 message="Picking up its parts"))
+                                                 message="Picking up its parts"), engine)
             resumed.append(parent)
         return resumed
 
@@ -302,20 +342,31 @@ class JobRunner:
         self._start(job, engine, job.edit_request())
         return job
 
-    def _start_parent(self, parent: Job) -> None:
+    def _start_parent(self, parent: Job, engine: Engine | None = None,
+                      children: Sequence[tuple[Job, EditRequest]] = ()) -> None:
+        """Follow ``parent``'s parts, starting ``children`` first; a long clip not yet cut into
+        its segments is prepared first, with ``engine`` running the segments it becomes."""
         live = self._live.add(parent)
         live.cancel.on_cancel(lambda: self._cancel_parts(parent))
-        self._loop.run(self._drive_parent(live))
+        for child, copied in children:
+            self._start(child, engine, copied)  # type: ignore[arg-type]  # children come with one
+        self._loop.run(self._drive_parent(live, engine))
 
     def _cancel_parts(self, parent: Job) -> None:
         for child in self.store.children(parent.id):
             self.cancel(child.id, parent.owner)
 
-    async def _drive_parent(self, live: LiveJob) -> None:
-        """Follow the parent's parts until none is in flight, then make what they add up to."""
+    async def _drive_parent(self, live: LiveJob, engine: Engine | None) -> None:
+        """Prepare the parts if they do not exist yet, follow them until none is in flight, then
+        make what they add up to."""
         parent = live.job
-        total = family.part_count(parent)
         try:
+            if prepare.needs_preparing(parent, self.store.children(parent.id)):
+                if engine is None:
+                    raise EngineError(prepare.NO_ENGINE)
+                await self._prepare_segments(live, engine)
+            parent = live.job
+            total = family.part_count(parent)
             parts = family.latest_parts(self._current(self.store.children(parent.id)))
             state = family.progress(parent.kind, parts, total)
             while state.status == "running":
@@ -332,6 +383,9 @@ class JobRunner:
                 self._live.publish(live, urgent=True, status="waiting_for_key", message=state.message)
             else:
                 await self._settle_parent(live, parts, total)
+        except JobCancelled:
+            self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
+                               message=prepare.CANCELLED)
         except StudioError as error:
             self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=str(error),
                                message=str(error))
@@ -342,6 +396,45 @@ class JobRunner:
                                message=text)
         finally:
             self._live.remove(parent.id)
+
+    async def _prepare_segments(self, live: LiveJob, engine: Engine) -> None:
+        """A long clip's first phases, on a local (CPU) slot like any local work: its shot changes
+        and plan, the plan admitted (``admit_plan``: its real cost, not the estimate submit
+        admitted), then its segment files; then one child edit per segment, started."""
+        parent = live.job
+        request = parent.edit_request()
+        overlap = float(request.extra.get("overlap") or 0.0)
+
+        def report(message: str, fraction: float | None = None) -> None:
+            self._live.publish(live, urgent=fraction is None, status="running", phase="preparing",
+                               message=message, fraction=fraction,
+                               started_at=live.job.started_at or time.time())
+
+        folder = self.store.job_dir(parent.id)
+        try:
+            async with self._slots.hold("local", live.cancel, owner=parent.owner):
+                report(prepare.FINDING)
+                plan = await asyncio.to_thread(prepare.plan, request.video, overlap, self.settings,
+                                               live.cancel, lambda f: report(prepare.FINDING, 0.3 * f))
+                updated = await asyncio.to_thread(self._admit_and_record_plan, live, plan)
+                report(prepare.cutting(plan.count), 0.3)
+                parts = await asyncio.to_thread(
+                    prepare.cut, updated, plan, folder, self.settings, live.cancel,
+                    lambda f: report(prepare.cutting(plan.count), 0.3 + 0.7 * f))
+            children = self._create_children(updated, parts, engine, indices=range(len(parts)))
+        finally:
+            prepare.drop_cut_files(folder)  # the children hold links to the files they use
+        for child, copied in children:
+            self._start(child, engine, copied)
+        self._live.publish(live, urgent=True, message=f"Starting {plan.count} segments", fraction=0.0,
+                           phase="running")
+
+    def _admit_and_record_plan(self, live: LiveJob, plan: SegmentPlan) -> Job:
+        """The plan admitted and written onto the parent, as one step under the admission's lock."""
+        with self.admit_plan(live.job, plan):
+            request = prepare.with_plan(live.job, plan, self.settings)
+            self._live.publish(live, urgent=True, request=request)
+        return live.job
 
     async def _settle_parent(self, live: LiveJob, parts: dict[int, Job], total: int) -> None:
         parent = live.job
@@ -400,7 +493,7 @@ class JobRunner:
         try:
             if request.video.is_file():  # history's still of the input, made off the page's path
                 await asyncio.to_thread(make_thumbnail, request.video)
-            async with self._slots.hold(engine.concurrency_key, live.cancel):
+            async with self._slots.hold(engine.concurrency_key, live.cancel, owner=live.job.owner):
                 live.started = True
                 self._live.publish(live, urgent=True, status="running", started_at=time.time(),
                                    message="Resuming" if resume_id else "Starting")

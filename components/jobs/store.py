@@ -102,8 +102,11 @@ class JobStore:
     def server_key_costs_since(self, since: float) -> list[float]:
         """The estimated cost (USD, fixed at submit) of each server-key job created since ``since``
         that fal charged or may still charge: all but those that ended before reaching fal."""
+        # A long clip's parent holds its estimate only until its segments hold their own costs.
         jobs = self._select("WHERE key_source = 'server' AND created_at >= ? AND NOT "
-                            "(status IN ('failed', 'cancelled') AND request_id IS NULL)", (since,))
+                            "(status IN ('failed', 'cancelled') AND request_id IS NULL) AND NOT "
+                            "(kind = 'segments' AND EXISTS (SELECT 1 FROM jobs AS part "
+                            "WHERE part.parent_id = jobs.id))", (since,))
         return [float(j.request.get("extra", {}).get("billed_usd") or 0.0) for j in jobs]
 
     def unfinished(self) -> list[Job]:

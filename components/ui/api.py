@@ -72,7 +72,11 @@ def build(deps: Deps) -> None:
         return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
                 FileData(path=str(side), orig_name="side_by_side.mp4"), details)
 
-    gr.api(shows_errors(edit), api_name=API_NAME, concurrency_limit=256, concurrency_id="watch")
+    # /edit waits for its job (gradio_client expects the result), so it holds a queue worker: its
+    # own concurrency id caps how many, and app.py gives gradio that many workers more than its
+    # default 40, so API callers never take the workers page events need.
+    gr.api(shows_errors(edit), api_name=API_NAME, concurrency_limit=deps.settings.api_concurrency,
+           concurrency_id=API_NAME)
 
 
 def publish_only_edit(demo: gr.Blocks) -> None:

@@ -1,9 +1,11 @@
 """The page: inputs on the left, progress and results on the right, history and examples below.
 
 Each panel module builds its own components and wires its own events; this module lays them out
-and wires what crosses panels: the checks that gate Generate, the job a tab watches, history.
-Generate only submits to the JobRunner and then watches, so closing the tab never stops a job and
-a refreshed tab reattaches to it.
+and wires what crosses panels: the checks that gate Generate, the job a tab follows, history.
+Generate only asks: it records the job with the runner and returns. The page then follows the job
+on a ``gr.Timer`` whose tick is an unqueued async call that waits (on the event loop, no thread)
+for the job's next change: no event stays open for a job's life, so no queue worker is held by a
+watching page, closing the tab never stops a job, and a refreshed tab reattaches to it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
 from components.ui.session import page_caller, resolve_owner, user_key
 
-WATCH_CONCURRENCY = 256  # watchers only wait on the runner; its semaphores limit the real work
+# A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
+# change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
+FOLLOW_TICK_S = 1.0
+FOLLOW_WAIT_S = 10.0
 
 
 def build(deps: Deps) -> gr.Blocks:
@@ -58,7 +63,9 @@ def build(deps: Deps) -> gr.Blocks:
             if settings.hf_oauth:
                 gr.LoginButton(elem_id="hf-login", scale=0)
         owner_state = session.build(owner_secret(settings.data_dir))
-        job_id = gr.State(None)
+        job_id = gr.State(None)  # the job this tab follows (None: none)
+        seen = gr.State(None)  # what the page shows of it: {"at": its updated_at, "video": its clip}
+        follow_timer = gr.Timer(FOLLOW_TICK_S, active=False)
         # Layout: the examples first (a demo starts there), then inputs on the left and, on the
         # right, Generate above its progress and result, so all three fit one 1440x900 screen.
         examples_row = gr.Column(elem_id="examples-block")
@@ -101,7 +108,6 @@ def build(deps: Deps) -> gr.Blocks:
         sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 
-        watch_outputs = [status, job_id, cancel, *result.outputs, *parts_view.outputs]
         hist_outputs = hist.outputs
 
         def owner_of(owner: object, profile: gr.OAuthProfile | None) -> str | None:
@@ -112,27 +118,51 @@ def build(deps: Deps) -> gr.Blocks:
             shown = runner.children(job.id, owner) if job.is_parent else []
             return {**result.show(job, settings), **parts_view.show(job, shown)}
 
-        async def follow(job_to_watch: str, owner: str):
-            """Yield UI updates for one job until it ends: the tab watches, the runner works.
+        def view(job: Job, owner: str, shown: object = None) -> dict:
+            """The page's updates for the job it follows, given what it shows (``seen``).
 
             Result first: the player gets the edited clip the moment it is on disk, while the
-            side-by-side mp4 still renders; the final update only adds that download."""
-            shown = False
-            async for job in runner.watch(job_to_watch, owner):
-                if job.is_finished or job.status == "waiting_for_key":
-                    if job.status == "failed":
-                        notify(job.error or "The edit failed.", "The edit failed")
-                    yield {status: progress.render(job), job_id: None, cancel: gr.Button(visible=False),
-                           **present(job, owner)}
-                elif job.output_video is not None and not shown:
-                    shown = True  # the edit exists: nothing left to cancel
-                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=False),
-                           **present(job, owner)}
-                elif job.is_parent:  # each part's state as it changes
-                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=not shown),
-                           **parts_view.show(job, runner.children(job.id, owner))}
-                else:
-                    yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=not shown)}
+            side-by-side mp4 still renders; the final update only adds that download. A job that
+            ended stops the timer and refreshes the history."""
+            video = str(job.output_video) if job.output_video else None
+            updates: dict = {status: progress.render(job), seen: {"at": job.updated_at, "video": video}}
+            if job.is_finished or job.status == "waiting_for_key":
+                return {**updates, job_id: None, cancel: gr.Button(visible=False),
+                        follow_timer: gr.Timer(active=False), **present(job, owner),
+                        **hist.show(runner.history(owner))}
+            updates.update({job_id: job.id, follow_timer: gr.Timer(active=True),
+                            cancel: gr.Button(visible=video is None)})
+            if video is not None and (not isinstance(shown, dict) or shown.get("video") != video):
+                return {**updates, **present(job, owner)}
+            if job.is_parent:  # each part's state as it changes
+                return {**updates, **parts_view.show(job, runner.children(job.id, owner))}
+            return updates
+
+        async def on_tick(jid: object, shown: object, owner: object, profile: gr.OAuthProfile | None):
+            """The timer's tick: the followed job's news, or nothing while it has none."""
+            who = owner_of(owner, profile)
+            if not isinstance(jid, str) or not who:
+                return {follow_timer: gr.Timer(active=False)}
+            at = shown.get("at") if isinstance(shown, dict) else None
+            job = await runner.newer(jid, who, at if isinstance(at, float) else None, FOLLOW_WAIT_S)
+            if job is None:
+                if runner.snapshot(jid, who) is None:  # not this owner's job: stop asking
+                    return {follow_timer: gr.Timer(active=False), job_id: None}
+                return gr.skip()
+            return view(job, who, shown)
+
+        follow_outputs = [status, job_id, seen, follow_timer, cancel, *result.outputs, *parts_view.outputs,
+                          *hist.outputs]
+        # Unqueued: the tick runs as a plain request on the event loop, so thousands of following
+        # pages hold no queue worker; trigger_mode "once" (a tick's default) sends no second ask
+        # while one waits.
+        follow_timer.tick(on_tick, [job_id, seen, owner_state], follow_outputs, queue=False,
+                          show_progress="hidden")
+
+        def following(job: Job, owner: str) -> dict:
+            """Start following ``job`` from scratch: what the page shows of it now."""
+            return {**result.clear(), **parts_view.clear(), **hist.show(runner.history(owner)),
+                    **view(job, owner)}
 
         def history(owner: object, profile: gr.OAuthProfile | None):
             who = owner_of(owner, profile)
@@ -175,24 +205,15 @@ def build(deps: Deps) -> gr.Blocks:
                 # say so and keep showing the job that is starting, instead of painting errors
                 # over its progress and result.
                 notify(str(refused), "Already started")
-                if refused.job_id is None:
-                    yield gr.skip()
-                    return
-                async for update in follow(refused.job_id, caller.owner):
-                    yield update
-                return
-            yield {status: progress.render(job), job_id: job.id, cancel: gr.Button(visible=True),
-                   **result.clear(), **parts_view.clear()}
-            async for update in follow(job.id, caller.owner):
-                yield update
+                known = runner.snapshot(refused.job_id, caller.owner) if refused.job_id else None
+                return following(known, caller.owner) if known else gr.skip()
+            return following(job, caller.owner)
 
         # One job per intent: the page disables Generate from the first click until the job is
         # known (progress.HOLD_UNTIL_KNOWN_JS); the service refuses a duplicate that gets through.
         generate.click(on_generate, [owner_state, video.video, prompt.prompt, refs.images,
                                      elems.elements, keep_audio, engine.tier, takes, long.use, long.overlap],
-                       watch_outputs,
-                       concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
-                       ).then(history, owner_state, hist_outputs, queue=False)
+                       follow_outputs, show_progress="hidden")
 
         def on_cancel(jid: object, owner: object, profile: gr.OAuthProfile | None) -> None:
             who = owner_of(owner, profile)
@@ -201,29 +222,25 @@ def build(deps: Deps) -> gr.Blocks:
 
         cancel.click(on_cancel, [job_id, owner_state], None, queue=False)
 
-        async def reattach(owner: object, profile: gr.OAuthProfile | None):
-            """A returning tab picks up its running edit, or else shows the newest finished result
-            (one that completed while the tab was closed or the app restarted)."""
+        def reattach(owner: object, profile: gr.OAuthProfile | None):
+            """A returning tab follows its running edit again, or else shows the newest finished
+            result (one that completed while the tab was closed or the app restarted)."""
             who = owner_of(owner, profile)
             jobs = runner.history(who) if who else []
             running = [j for j in jobs if j.status in IN_FLIGHT_STATUSES]
             if who and running:
-                async for update in follow(running[0].id, who):
-                    yield update
-            elif jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
-                yield {status: progress.render(jobs[0]), job_id: None, cancel: gr.Button(visible=False),
-                       **present(jobs[0], who)}
-            else:
-                yield gr.skip()
+                return following(running[0], who)
+            if jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
+                return {status: progress.render(jobs[0]), job_id: None, cancel: gr.Button(visible=False),
+                        **present(jobs[0], who)}
+            return gr.skip()
 
         def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
             return owner_of(owner, profile) or session.ensure_owner(None)
 
         demo.load(ensure_owner, owner_state, owner_state, queue=False
                   ).then(history, owner_state, hist_outputs, queue=False
-                  ).then(reattach, owner_state, watch_outputs, concurrency_limit=WATCH_CONCURRENCY,
-                         concurrency_id="watch", show_progress="hidden"
-                  ).then(history, owner_state, hist_outputs, queue=False)
+                  ).then(reattach, owner_state, follow_outputs, queue=False, show_progress="hidden")
         # The tab's key lives only as long as its session: closing the tab forgets it.
         def forget_key(request: gr.Request) -> None:
             vault.drop(session.session_id(request))
@@ -303,12 +320,10 @@ def build(deps: Deps) -> gr.Blocks:
         async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
             job = await asyncio.to_thread(deps.service.retry, caller, user_key(vault, request), parent)
-            async for update in follow(job.id, caller.owner):
-                yield update
+            return following(job, caller.owner)
 
-        parts_view.retry.click(retry, [owner_state, parts_view.parent], watch_outputs,
-                               concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch",
-                               show_progress="hidden").then(history, owner_state, hist_outputs, queue=False)
+        parts_view.retry.click(retry, [owner_state, parts_view.parent], follow_outputs,
+                               show_progress="hidden")
 
         hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b],
                            [result.player, result.shown])
@@ -318,12 +333,9 @@ def build(deps: Deps) -> gr.Blocks:
                          profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
             job = await asyncio.to_thread(deps.service.resume, caller, user_key(vault, request), request_id)
-            async for update in follow(job.id, caller.owner):
-                yield update
+            return following(job, caller.owner)
 
-        hist.resume.click(resume, [owner_state, hist.request_id], watch_outputs,
-                          concurrency_limit=WATCH_CONCURRENCY, concurrency_id="watch", show_progress="hidden"
-                          ).then(history, owner_state, hist_outputs, queue=False)
+        hist.resume.click(resume, [owner_state, hist.request_id], follow_outputs, show_progress="hidden")
         api.publish_only_edit(demo)
     return demo
 

@@ -1,0 +1,90 @@
+"""A fair share of the local preview: this machine's CPU, which every visitor shares.
+
+Each owner id and each client address may have ``local_jobs_queued`` local edits waiting or running,
+and use ``local_seconds_per_hour`` seconds of local work per hour (from the moment a job takes its
+local slot to its end, side-by-side included). A script can mint owner ids, not addresses, so both
+count. The runner serves local slots round-robin across owners (``jobs/slots.py``); this caps what
+one client can put in line at all.
+
+What a job used is read from its own record (``started_at`` to ``finished_at``), so nothing here has
+to be told when a job ends; the window only remembers which jobs a key started, for an hour.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from components.errors import RateLimitError
+from components.jobs.models import IN_FLIGHT_STATUSES, Job
+
+WINDOW_S = 3600.0
+FREE_ALTERNATIVE = "Or paste a fal key to run Kling O1 at fal instead of on this machine."
+
+
+@dataclass(frozen=True)
+class _Started:
+    at: float  # wall clock, like the job records
+    job_id: str
+    owner: str
+    runs: int  # a set of takes or a long clip's segments is one job of several runs
+
+
+class LocalQuota:
+    def __init__(self, jobs_queued: int, seconds_per_hour: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.jobs_queued = jobs_queued
+        self.seconds_per_hour = seconds_per_hour
+        self._clock = clock
+        self._started: dict[str, deque[_Started]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, owner: str, address: str, count: int, job: Callable[[str, str], Job | None]) -> None:
+        """Raise ``RateLimitError`` unless ``count`` more local edits fit both the owner's and the
+        address's share; ``job(job_id, owner)`` reads a job's current record."""
+        now = self._clock()
+        with self._lock:
+            for key, who in ((f"owner:{owner}", "You have"), (f"address:{address}", "Your address has")):
+                jobs = [(j, s.runs) for s in self._window(key, now) if (j := job(s.job_id, s.owner))]
+                waiting = sum(runs for j, runs in jobs if j.status in IN_FLIGHT_STATUSES)
+                if waiting + count > self.jobs_queued:
+                    raise RateLimitError(
+                        f"{who} {waiting} local preview edit{'s' * (waiting != 1)} waiting or running; the "
+                        f"preview runs on this server's shared CPU, {self.jobs_queued} at a time per visitor"
+                        + (f", and this one is {count} runs." if count > 1 else "."),
+                        fix=f"Wait for one to finish, or cancel one. {FREE_ALTERNATIVE}")
+                used = sum(_seconds_used(j, now) for j, _ in jobs)
+                if used >= self.seconds_per_hour:
+                    oldest = min(s.at for s in self._started[key])
+                    wait_min = max(1, math.ceil((WINDOW_S - (now - oldest)) / 60))
+                    raise RateLimitError(
+                        f"{who} used {used / 60:.0f} min of the local preview in the last hour (a share of "
+                        f"{self.seconds_per_hour / 60:.0f} min per visitor, so everyone gets a turn).",
+                        fix=f"Try again in {wait_min} min. {FREE_ALTERNATIVE}")
+
+    def started(self, owner: str, address: str, job_id: str, runs: int) -> None:
+        """Count the job just recorded for ``owner`` from ``address`` against both shares."""
+        now = self._clock()
+        with self._lock:
+            for key in (f"owner:{owner}", f"address:{address}"):
+                self._started.setdefault(key, deque()).append(_Started(now, job_id, owner, runs))
+
+    def _window(self, key: str, now: float) -> deque[_Started]:
+        """The key's jobs of the last hour; a key with none left is forgotten (keys come from clients)."""
+        started = self._started.get(key, deque())
+        while started and now - started[0].at >= WINDOW_S:
+            started.popleft()
+        if not started:
+            self._started.pop(key, None)
+        return started
+
+
+def _seconds_used(job: Job, now: float) -> float:
+    if job.started_at is None:
+        return 0.0
+    end = job.finished_at if job.finished_at is not None else now
+    return max(0.0, end - job.started_at)
