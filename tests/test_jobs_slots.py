@@ -8,7 +8,7 @@ import pytest
 
 from components.engines.base import CancelToken
 from components.errors import JobCancelled
-from components.jobs.slots import EngineSlots
+from components.jobs.slots import EngineSlots, FairPool
 
 
 def test_a_cancel_ends_the_wait_and_the_slot_stays_in_the_pool():
@@ -58,5 +58,52 @@ def test_an_unknown_concurrency_key_is_a_programming_error():
         with pytest.raises(ValueError, match="gpu"):
             async with EngineSlots({"fal": 1}).hold("gpu", CancelToken()):
                 pass
+
+    asyncio.run(scenario())
+
+
+def test_a_freed_slot_goes_to_the_owners_in_line_in_turn():
+    """One owner queues five jobs, then two newcomers one each: the slots go round the owners, so
+    each newcomer waits for one job of the first owner's, not for five."""
+    async def scenario() -> list[str]:
+        pool = FairPool(1)
+        ran: list[str] = []
+        gate = asyncio.Event()
+
+        async def job(owner: str, name: str) -> None:
+            await pool.acquire(owner, CancelToken())
+            try:
+                ran.append(name)
+                await gate.wait()
+            finally:
+                pool.release()
+
+        first = asyncio.ensure_future(job("a", "a0"))
+        await asyncio.sleep(0)  # a0 holds the slot
+        tasks = [asyncio.ensure_future(job("a", f"a{i}")) for i in range(1, 5)]
+        await asyncio.sleep(0)
+        tasks += [asyncio.ensure_future(job("b", "b1")), asyncio.ensure_future(job("c", "c1"))]
+        await asyncio.sleep(0)
+        assert pool.waiting() == ["a", "b", "c", "a", "a", "a"]
+        gate.set()
+        await asyncio.gather(first, *tasks)
+        return ran
+
+    assert asyncio.run(scenario()) == ["a0", "a1", "b1", "c1", "a2", "a3", "a4"]
+
+
+def test_a_cancelled_waiter_gives_up_its_turn_without_losing_the_slot():
+    async def scenario() -> None:
+        pool = FairPool(1)
+        await pool.acquire("a", CancelToken())
+        token = CancelToken()
+        waiting = asyncio.ensure_future(pool.acquire("b", token))
+        await asyncio.sleep(0)
+        token.cancel()
+        with pytest.raises(JobCancelled):
+            await waiting
+        assert pool.waiting() == []
+        pool.release()
+        await asyncio.wait_for(pool.acquire("c", CancelToken()), 1)  # the slot is back in the pool
 
     asyncio.run(scenario())

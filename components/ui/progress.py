@@ -1,8 +1,9 @@
 """The live view of one job: every phase, a real bar, elapsed time and the newest log lines.
 
 Rendered from the job snapshots the runner publishes, so a refreshed tab that reattaches to a
-running job sees exactly what the first tab saw. Plain HTML updated by the watching generator:
-it keeps the phase list, the bar and the logs in one place instead of a modal gr.Progress.
+running job sees exactly what the first tab saw. Plain HTML updated by the page's follow tick: it
+keeps the phase list, the bar and the logs in one place instead of a modal gr.Progress. The tick
+answers only when the job changes, so the elapsed time of a running job counts on in the browser.
 """
 
 from __future__ import annotations
@@ -27,19 +28,33 @@ LOG_LINES_SHOWN = 12
 # this panel shows a job, or a toast says why none started. The server refuses a duplicate too
 # (components/intent.py); this keeps the page from even sending one.
 HOLD_UNTIL_KNOWN_JS = """
+if (!window.__klingElapsed) {
+  window.__klingElapsed = setInterval(() => {
+    document.querySelectorAll('#job-progress .job-elapsed[data-live="1"]').forEach((el) => {
+      if (!el.dataset.seen) el.dataset.seen = String(Date.now());
+      const secs = Math.floor(Number(el.dataset.elapsed) + (Date.now() - Number(el.dataset.seen)) / 1000);
+      el.textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
+    });
+  }, 1000);
+}
 if (!window.__klingHoldGenerate) {
   window.__klingHoldGenerate = true;
   document.addEventListener('click', (event) => {
     const button = event.target.closest && event.target.closest('#generate');
     if (!button || button.disabled || button.dataset.holding) return;
     const panel = document.querySelector('#job-progress');
-    const before = panel ? panel.innerHTML : '';
+    // Which snapshot the panel shows (the elapsed time counting on does not change it).
+    const stamp = () => {
+      const shown = panel && panel.querySelector('[data-status]');
+      return shown ? `${shown.dataset.job}@${shown.dataset.at}` : '';
+    };
+    const before = stamp();
     const toasts = document.querySelectorAll('.toast-body').length;
     const began = Date.now();
     queueMicrotask(() => { button.disabled = true; });  // after this click reaches gradio
     button.dataset.holding = '1';
     const timer = setInterval(() => {
-      const shown = panel && panel.innerHTML !== before && panel.querySelector('[data-status]');
+      const shown = stamp() !== '' && stamp() !== before;
       const refused = document.querySelectorAll('.toast-body').length > toasts;
       const waited = Date.now() - began;
       // At least a double-click's span (systems allow up to ~500 ms between its two clicks).
@@ -73,15 +88,19 @@ def render(job: Job) -> str:
     rid = f' · request id <code>{html.escape(job.request_id)}</code>' if job.request_id else ""
     message = job.error if job.status == "failed" and job.error else job.message
     logs = "\n".join(job.logs[-LOG_LINES_SHOWN:])
+    elapsed = job.elapsed()
+    live = int(job.status in ("queued", "running"))
     log_block = f'<pre class="job-logs">{html.escape(logs)}</pre>' if logs else ""
     return (
-        f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}">'
+        f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}" '
+        f'data-job="{job.id}" data-at="{job.updated_at}">'
         f'<ol class="job-phases">{steps}</ol>'
         f'<div class="job-bar" role="progressbar" aria-valuenow="{pct}" aria-valuemin="0" '
         'aria-valuemax="100">'
         f'<div class="job-bar-fill" style="width:{pct}%"></div></div>'
         f'<div class="job-line"><b>{html.escape(status)}</b> · {html.escape(message or "")}</div>'
-        f'<div class="job-meta">{_elapsed(job.elapsed())} elapsed · engine {html.escape(job.engine)}'
+        f'<div class="job-meta"><span class="job-elapsed" data-elapsed="{elapsed:.1f}" data-live="{live}">'
+        f"{_elapsed(elapsed)}</span> elapsed · engine {html.escape(job.engine)}"
         f"{rid}</div>"
         f"{log_block}</div>"
     )

@@ -1,0 +1,168 @@
+"""How many pages can follow their edits at once while a newcomer still gets a quick answer.
+
+    python -m bench.bench_capacity [--sessions 500] [--visitors 20] [--fal-seconds 60]
+
+The app runs as in production (its own process, the server key) against the fake fal in a process
+of its own, where each edit takes ``--fal-seconds``. ``--sessions`` tabs each press Generate and then
+follow their edit as the page does (the timer's unqueued tick, one ask at a time). While all of them
+follow, ``--visitors`` newcomers one after another upload a clip, have it pre-checked and press
+Generate. Printed, side by side in one run:
+
+- the newcomers' pre-check start (join to a worker taking it) and Generate-to-job-recorded times,
+  p50 and p95 (goal at 500 sessions: pre-check p95 < 1 s, Generate < 2 s);
+- the app's CPU over the following phase (core-seconds per second) and its peak RSS;
+- how many edits did not end as succeeded once fal finished them all (goal: 0 lost).
+
+The load comes from this process (asyncio and httpx on loopback), on the same two cores as the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from components.config import MODEL_ID
+from tests.e2e.app_server import AppServer
+from tests.e2e.page_protocol import Page, Tab, upload
+from tests.fakes.fal_fixtures import fake_fal_process
+from tests.mediagen import make_clip
+
+KEY = "bench-capacity-key:0123456789"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    return [proc, *proc.children(recursive=True)]
+
+
+def _cpu(proc: psutil.Process) -> float:
+    total = 0.0
+    for p in _tree(proc):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in _tree(proc):
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_seconds: float) -> dict:
+    proc = psutil.Process(app.proc.pid)
+    limits = httpx.Limits(max_connections=sessions + 4 * visitors + 16, max_keepalive_connections=sessions + 16)
+    async with httpx.AsyncClient(base_url=app.url, timeout=300, limits=limits, trust_env=False) as http:
+        page = await Page.load(http)
+        generate, tick = page.event("generate", "click"), page.timer_tick()
+        precheck = page.event("input-video", "change")
+        clip_file = await upload(http, clip)
+
+        def generate_data(tab: Tab) -> list:
+            return [tab.owner, clip_file, "Make it look like winter", [], [], False, MODEL_ID, 1, False, 0.0]
+
+        tabs = [Tab(http) for _ in range(sessions)]
+        began = time.monotonic()
+        for i in range(0, sessions, 50):  # as a crowd arrives: fifty at a time
+            await asyncio.gather(*(t.call(generate, generate_data(t)) for t in tabs[i:i + 50]))
+        ramp = time.monotonic() - began
+        stop = asyncio.Event()
+        asks = [0]
+
+        async def follow(tab: Tab) -> None:
+            while not stop.is_set():
+                await tab.predict(tick, [None, None, tab.owner])
+                asks[0] += 1
+                await asyncio.sleep(0.2)  # the page's timer: at most one ask a tick
+
+        following = [asyncio.create_task(follow(t)) for t in tabs]
+        await asyncio.sleep(2)  # every follower has asked at least once
+        cpu0, t0, rss_peak = _cpu(proc), time.monotonic(), _rss(proc)
+        prechecks, generates = [], []
+        for _ in range(visitors):
+            visitor = Tab(http)
+            mine = await upload(http, clip)
+            checked = await visitor.call(precheck, [mine])
+            assert checked["success"], checked
+            prechecks.append(checked["seconds_to_start"])
+            asked = time.monotonic()
+            made = await visitor.call(generate, [visitor.owner, mine, "Make it look like winter", [], [], False,
+                                                 MODEL_ID, 1, False, 0.0])
+            assert made["success"], made
+            generates.append(time.monotonic() - asked)
+            rss_peak = max(rss_peak, _rss(proc))
+            await asyncio.sleep(0.5)
+        span = time.monotonic() - t0
+        cpu = (_cpu(proc) - cpu0) / span
+        ask_rate = asks[0] / (time.monotonic() - began - ramp)
+        # Then every edit finishes at fal: wait for all of them, still following.
+        deadline = time.monotonic() + fal_seconds + 60 + sessions * 1.0
+        db = app.data_dir / "jobs.sqlite3"
+        while time.monotonic() < deadline:
+            with sqlite3.connect(db) as conn:
+                open_jobs = conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN "
+                                         "('queued', 'running')").fetchone()[0]
+            rss_peak = max(rss_peak, _rss(proc))
+            if not open_jobs:
+                break
+            await asyncio.sleep(2)
+        stop.set()
+        await asyncio.gather(*following)
+        with sqlite3.connect(db) as conn:
+            counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+    return {"prechecks": prechecks, "generates": generates, "cpu": cpu, "rss": rss_peak, "counts": counts,
+            "ramp": ramp, "ask_rate": ask_rate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=500)
+    parser.add_argument("--visitors", type=int, default=20)
+    parser.add_argument("--fal-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
+    # The cheapest clip fal accepts: the renders after the edits cost as little as they can.
+    clip = make_clip(root / "clip.mp4", seconds=3.0, width=720, height=720, fps=24, crf=45, source="color")
+    with fake_fal_process(keys=(KEY,), run_s=args.fal_seconds) as (url, stats):
+        env = {"STUDIO_SERVER_BUDGET_USD_PER_DAY": "1000000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000000",
+               "STUDIO_FAL_CONCURRENCY": str(args.sessions + args.visitors),
+               "STUDIO_RATE_LIMIT_PER_HOUR": "1000"}
+        app = AppServer(root / "app", fal_key=KEY, fake_fal_url=url, env=env).start()
+        try:
+            out = asyncio.run(_run(app, clip, args.sessions, args.visitors, args.fal_seconds))
+        finally:
+            app.stop()
+        submits = stats().get("submits")
+    total = args.sessions + args.visitors
+    lost = total - out["counts"].get("succeeded", 0)
+    print(f"{args.sessions} sessions following edits of {args.fal_seconds:g} s at fal, {args.visitors} newcomers")
+    print(f"  ramp: {args.sessions} Generates in {out['ramp']:.1f} s; follow asks {out['ask_rate']:.0f}/s")
+    print(f"  newcomer pre-check start: p50 {statistics.median(out['prechecks']):.3f} s, "
+          f"p95 {_pct(out['prechecks'], 0.95):.3f} s (goal < 1 s)")
+    print(f"  newcomer Generate to job recorded: p50 {statistics.median(out['generates']):.3f} s, "
+          f"p95 {_pct(out['generates'], 0.95):.3f} s (goal < 2 s)")
+    print(f"  app CPU while following: {out['cpu']:.2f} cores; peak RSS {out['rss'] / 2**20:.0f} MB")
+    print(f"  jobs by status: {out['counts']}; fal submits {submits}; lost: {lost} (goal 0)")
+
+
+if __name__ == "__main__":
+    main()
