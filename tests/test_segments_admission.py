@@ -44,8 +44,8 @@ def _app(tmp_path: Path, clip: Path, **settings) -> tuple[Settings, JobRunner, E
     config = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch", fal_key=Secret(KEY),
                       **settings)
     runner = JobRunner(JobStore(config.data_dir / "jobs.sqlite3"), config, watch_tick_s=0.2)
-    service = EditService(config, runner, TrustedFiles.of([clip.parent]), ServerKeyGuard(config, runner.store),
-                          SessionLimiter(100, 10))
+    service = EditService(config, runner, TrustedFiles.of([clip.parent]),
+                          ServerKeyGuard(config, runner.store), SessionLimiter(100, 10))
     return config, runner, service
 
 
@@ -131,7 +131,8 @@ def test_a_source_too_heavy_to_decode_is_refused_with_the_limit(three_shots):
     huge = dataclasses.replace(real, width=16384, height=8192, coded_width=16384, coded_height=8192,
                                fps=30.0, nominal_fps=30.0, duration=40.0)
     findings = [f for f in check_long_clip(huge, settings) if f.level == "error"]
-    assert any("16384x8192" in f.message and "500 megapixels a second" in f.message for f in findings), findings
+    assert any("16384x8192" in f.message and "500 megapixels a second" in f.message
+               for f in findings), findings
     uhd = dataclasses.replace(huge, width=3840, height=2160, coded_width=3840, coded_height=2160, fps=60.0)
     assert not [f for f in check_long_clip(uhd, settings) if "megapixels" in f.message]
     slow = dataclasses.replace(huge, fps=2.0)  # a slow rate is cut at 24 fps: it counts at 24

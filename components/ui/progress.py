@@ -9,6 +9,8 @@ answers only when the job changes, so the elapsed time of a running job counts o
 from __future__ import annotations
 
 import html
+import re
+from dataclasses import dataclass
 from typing import get_args
 
 import gradio as gr
@@ -69,15 +71,51 @@ if (!window.__klingHoldGenerate) {
 """
 
 
+# The follow tick updates this panel alone (every other output it named would cost gradio a
+# component update per tick, skipped or not); when the panel's refresh mark changes (a result, a
+# part's state, the end), the panel fires its "submit" event once, which sends the whole view.
+REFRESH_JS = """
+let refreshed = null;
+watch('value', () => {
+  const panel = element.querySelector('[data-refresh]');
+  const mark = panel ? panel.dataset.refresh : '';
+  if (mark && mark !== refreshed) {
+    refreshed = mark;
+    trigger('submit');
+  }
+});
+"""
+
+
 def build() -> gr.HTML:
-    return gr.HTML(idle(), elem_id="job-progress", padding=False, js_on_load=HOLD_UNTIL_KNOWN_JS)
+    return gr.HTML(idle(), elem_id="job-progress", padding=False, js_on_load=HOLD_UNTIL_KNOWN_JS + REFRESH_JS)
 
 
-def idle(text: str = "No edit running.") -> str:
-    return f'<div class="job-progress idle">{html.escape(text)}</div>'
+def idle(text: str = "No edit running.", refresh: str = "") -> str:
+    return f'<div class="job-progress idle" data-refresh="{html.escape(refresh)}">{html.escape(text)}</div>'
 
 
-def render(job: Job) -> str:
+@dataclass(frozen=True)
+class Shown:
+    """Which snapshot of which job a page's panel shows, read back from the panel's HTML."""
+
+    job_id: str
+    at: float  # the snapshot's updated_at
+
+
+_SHOWN = re.compile(r'data-job="([0-9a-f]{32})" data-at="([0-9.]+)"')
+
+
+def shown(value: object) -> Shown | None:
+    """The panel's marks, from its HTML as the page sends it back; None for anything else (a
+    client may send any value: it only decides what that client is sent)."""
+    found = _SHOWN.search(value[:4096]) if isinstance(value, str) else None
+    return Shown(found[1], float(found[2])) if found else None
+
+
+def render(job: Job, refresh: str = "") -> str:
+    """The panel for ``job``. A new ``refresh`` mark makes the page ask once for everything else
+    the job shows (its result, its parts, history): see ``REFRESH_JS``."""
     current = "done" if job.status == "succeeded" else (job.phase or "preparing")
     reached = PHASES.index(current) if current in PHASES else 0
     steps = "".join(
@@ -93,7 +131,7 @@ def render(job: Job) -> str:
     log_block = f'<pre class="job-logs">{html.escape(logs)}</pre>' if logs else ""
     return (
         f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}" '
-        f'data-job="{job.id}" data-at="{job.updated_at}">'
+        f'data-job="{job.id}" data-at="{job.updated_at!r}" data-refresh="{html.escape(refresh)}">'
         f'<ol class="job-phases">{steps}</ol>'
         f'<div class="job-bar" role="progressbar" aria-valuenow="{pct}" aria-valuemin="0" '
         'aria-valuemax="100">'

@@ -64,7 +64,6 @@ def build(deps: Deps) -> gr.Blocks:
                 gr.LoginButton(elem_id="hf-login", scale=0)
         owner_state = session.build(owner_secret(settings.data_dir))
         job_id = gr.State(None)  # the job this tab follows (None: none)
-        seen = gr.State(None)  # what the page shows of it: {"at": its updated_at, "video": its clip}
         follow_timer = gr.Timer(FOLLOW_TICK_S, active=False)
         # Layout: the examples first (a demo starts there), then inputs on the left and, on the
         # right, Generate above its progress and result, so all three fit one 1440x900 screen.
@@ -118,49 +117,65 @@ def build(deps: Deps) -> gr.Blocks:
             shown = runner.children(job.id, owner) if job.is_parent else []
             return {**result.show(job, settings), **parts_view.show(job, shown)}
 
-        def view(job: Job, owner: str, shown: object = None) -> dict:
-            """The page's updates for the job it follows, given what it shows (``seen``).
+        def panel(job: Job, owner: str) -> str:
+            """The progress panel, marked with what else the job shows (a result, its parts'
+            states, its end): when that mark changes, the page asks for the whole view once."""
+            parts = runner.children(job.id, owner) if job.is_parent else []
+            summary = ",".join(f"{p.status}{'+' if p.output_video else ''}" for p in parts)
+            ended = job.is_finished or job.status == "waiting_for_key"
+            result_in = job.output_video is not None
+            return progress.render(job, f"{job.id}:{int(ended)}:{int(result_in)}:{summary}")
+
+        def view(job: Job, owner: str) -> dict:
+            """Everything the page shows of the job it follows.
 
             Result first: the player gets the edited clip the moment it is on disk, while the
-            side-by-side mp4 still renders; the final update only adds that download. A job that
+            side-by-side mp4 still renders; the final view only adds that download. A job that
             ended stops the timer and refreshes the history."""
-            video = str(job.output_video) if job.output_video else None
-            updates: dict = {status: progress.render(job), seen: {"at": job.updated_at, "video": video}}
+            updates = {status: panel(job, owner)}
             if job.is_finished or job.status == "waiting_for_key":
-                return {**updates, job_id: None, cancel: gr.Button(visible=False),
-                        follow_timer: gr.Timer(active=False), **present(job, owner),
-                        **hist.show(runner.history(owner))}
-            updates.update({job_id: job.id, follow_timer: gr.Timer(active=True),
-                            cancel: gr.Button(visible=video is None)})
-            if video is not None and (not isinstance(shown, dict) or shown.get("video") != video):
-                return {**updates, **present(job, owner)}
-            if job.is_parent:  # each part's state as it changes
-                return {**updates, **parts_view.show(job, runner.children(job.id, owner))}
-            return updates
+                return {**updates, **present(job, owner), job_id: None, cancel: gr.Button(visible=False),
+                        follow_timer: gr.Timer(active=False), **hist.show(runner.history(owner))}
+            if job.output_video is not None:
+                updates.update(present(job, owner))
+            elif job.is_parent:  # each part's state as it changes
+                updates.update(parts_view.show(job, runner.children(job.id, owner)))
+            return {**updates, job_id: job.id, follow_timer: gr.Timer(active=True),
+                    cancel: gr.Button(visible=job.output_video is None)}
 
-        async def on_tick(jid: object, shown: object, owner: object, profile: gr.OAuthProfile | None):
-            """The timer's tick: the followed job's news, or nothing while it has none."""
+        async def on_tick(jid: object, showing: object, owner: object, profile: gr.OAuthProfile | None):
+            """The timer's tick: the followed job's new panel, or nothing while it has no news."""
             who = owner_of(owner, profile)
-            if not isinstance(jid, str) or not who:
-                return {follow_timer: gr.Timer(active=False)}
-            at = shown.get("at") if isinstance(shown, dict) else None
-            job = await runner.newer(jid, who, at if isinstance(at, float) else None, FOLLOW_WAIT_S)
-            if job is None:
-                if runner.snapshot(jid, who) is None:  # not this owner's job: stop asking
-                    return {follow_timer: gr.Timer(active=False), job_id: None}
-                return gr.skip()
-            return view(job, who, shown)
+            job = None
+            if isinstance(jid, str) and who:
+                shown = progress.shown(showing)
+                job = await runner.newer(jid, who, shown.at if shown and shown.job_id == jid else None,
+                                         FOLLOW_WAIT_S)
+                if job is None and runner.snapshot(jid, who) is not None:
+                    return gr.skip()  # no news
+            if job is None:  # nothing of this owner's to follow: the whole view stops the timer
+                return progress.idle(refresh="stop")
+            return panel(job, who)
 
-        follow_outputs = [status, job_id, seen, follow_timer, cancel, *result.outputs, *parts_view.outputs,
+        def on_refresh(jid: object, owner: object, profile: gr.OAuthProfile | None):
+            """The whole view of the followed job, once its panel's mark changed."""
+            who = owner_of(owner, profile)
+            job = runner.snapshot(jid, who) if isinstance(jid, str) and who else None
+            if job is None:
+                return {job_id: None, follow_timer: gr.Timer(active=False), cancel: gr.Button(visible=False)}
+            return view(job, who)
+
+        follow_outputs = [status, job_id, follow_timer, cancel, *result.outputs, *parts_view.outputs,
                           *hist.outputs]
-        # Unqueued: the tick runs as a plain request on the event loop, so thousands of following
-        # pages hold no queue worker; trigger_mode "once" (a tick's default) sends no second ask
-        # while one waits.
-        follow_timer.tick(on_tick, [job_id, seen, owner_state], follow_outputs, queue=False,
-                          show_progress="hidden")
+        # Unqueued, both: a tick is a plain request on the event loop that waits (no thread, no
+        # queue worker) for the job's next change, so thousands of following pages hold no worker;
+        # trigger_mode "once" (a tick's default) sends no second ask while one waits. What the
+        # page shows comes from its own panel, so nothing is written per tick.
+        follow_timer.tick(on_tick, [job_id, status, owner_state], status, queue=False, show_progress="hidden")
+        status.submit(on_refresh, [job_id, owner_state], follow_outputs, queue=False, show_progress="hidden")
 
         def following(job: Job, owner: str) -> dict:
-            """Start following ``job`` from scratch: what the page shows of it now."""
+            """Start following ``job``: everything it shows now, on a page cleared of the last."""
             return {**result.clear(), **parts_view.clear(), **hist.show(runner.history(owner)),
                     **view(job, owner)}
 

@@ -12,6 +12,7 @@ pre-check from running at all. ``bench/bench_capacity.py`` measures how fast it 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -95,7 +96,9 @@ async def _crowd(app: AppServer, clips: dict[str, Path]) -> dict:
 
 @pytest.fixture(scope="module")
 def crowd(app, clips) -> dict:
-    return asyncio.run(_crowd(app, clips))
+    # A thread of its own: a browser test before this module may keep Playwright's loop running here.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, _crowd(app, clips)).result()
 
 
 def test_every_generate_answers_with_its_job_recorded(crowd):
