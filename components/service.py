@@ -10,6 +10,7 @@ durable as a page edit.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -49,6 +50,7 @@ class EditService:
         self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
         runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
+        self._addresses: dict[str, str] = {}  # a long clip being prepared -> the address that asked
 
     def make_request(self, video: Any, prompt: Any, images: Any, elements: Any, keep_audio: Any,
                      model: Any = None) -> EditRequest:
@@ -139,8 +141,7 @@ class EditService:
             estimate = prepare.estimate(request.video, mode.overlap, self.settings)
             seconds = [estimate.billed_seconds]
             runs = estimate.count
-            request = replace(request, extra={**request.extra, "estimate": estimate.count,
-                                              "address": caller.address})
+            request = replace(request, extra={**request.extra, "estimate": estimate.count})
         else:
             if mode.takes > 1:
                 kind, parts = "takes", [request] * mode.takes
@@ -169,7 +170,11 @@ class EditService:
         if kind == "edit":
             return self.runner.submit(caller.owner, parts[0], engine, key_source)
         if kind == "segments":
-            return self.runner.submit_segments(caller.owner, parent, mode.overlap, engine, key_source)
+            parent_id = uuid.uuid4().hex
+            if key_source == "server":  # for _admit_plan; in memory only: the store keeps no address
+                self._addresses[parent_id] = caller.address
+            return self.runner.submit_segments(caller.owner, parent, mode.overlap, engine, key_source,
+                                               parent_id=parent_id)
         return self.runner.submit_parent(caller.owner, kind, parent, parts, engine, key_source)
 
     @contextlib.contextmanager
@@ -177,6 +182,7 @@ class EditService:
         """A long clip's real plan on the server's key: what it costs and runs beyond the estimate
         its request admitted must fit the budget and the address limit too (shot changes can add
         segments). Held while the runner records the plan, so the budget never counts both."""
+        address = self._addresses.pop(parent.id, "unknown")  # unknown after a restart
         if parent.key_source != "server":
             yield
             return
@@ -186,8 +192,7 @@ class EditService:
         more_runs = max(0, plan.count - int(extra.get("estimate") or 0))
         with self.guard.lock:
             if more_cost or more_runs:
-                self.guard.admit(Caller(parent.owner, str(extra.get("address") or "unknown")), more_cost,
-                                 edits=more_runs)
+                self.guard.admit(Caller(parent.owner, address), more_cost, edits=more_runs)
             yield
 
     def resume(self, caller: Caller, user_key: Secret | None, request_id: Any) -> Job:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 UPLOAD_LIFETIME = "1d"
 UPLOAD_LIFETIME_S = 86400
 DEFAULT_POLL_S = 0.5
+MAX_POLL_S = 2.0
 RESULT_NAME = "edited.mp4"
 # After submit the edit is paid for: a passing fal error while watching or fetching it is waited out
 # (about half a minute in all) instead of failing a job whose result fal still holds.
@@ -241,6 +242,9 @@ class FalEngine:
         last_line = f"{MODEL_NAME} is editing the clip"
         queued_since = time.monotonic()
         running = cancel_refused = False
+        woken = _woken_by(cancel)
+        delay, last_seen = self._poll_s, None
+        slowest = max(self._poll_s, min(MAX_POLL_S, 4 * self._poll_s))
         while True:
             if cancel.cancelled and not cancel_refused:
                 if await self._cancel_remote(handle):
@@ -272,7 +276,16 @@ class FalEngine:
                     if status.error_type == "client_cancelled":
                         raise JobCancelled(f"fal request {rid} was cancelled.")
                     break
-            await self._sleep_unless_cancelled(cancel)
+            # A job that shows nothing new is asked less often (up to 4 polls' time, at most 2 s):
+            # hundreds of jobs queued at fal must not cost hundreds of requests a second.
+            seen = (type(status).__name__, getattr(status, "position", None), seen_logs)
+            delay = self._poll_s if seen != last_seen else min(delay * 1.5, slowest)
+            last_seen = seen
+            if cancel.cancelled:  # a cancel fal refused: wait for its end like any poll
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(woken.wait(), delay)
         run.timings["run"] = run.lap()
         output = await self._call_paid(handle.get, "fetching the result", rid)
         result = await self._download(output, workdir, run, rid)
@@ -293,11 +306,6 @@ class FalEngine:
                                   request_id=handle.request_id) from exc
         log.info("fal request %s cancelled", handle.request_id)
         return True
-
-    async def _sleep_unless_cancelled(self, cancel: CancelToken) -> None:
-        deadline = time.monotonic() + self._poll_s
-        while not cancel.cancelled and (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(left, 0.05))
 
     # ------------------------------------------------------------------ result
     async def _download(self, output: Any, workdir: Path, run: _Run, rid: str) -> EditResult:
@@ -407,3 +415,16 @@ def _duration(seconds: float) -> str:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
+
+def _woken_by(cancel: CancelToken) -> asyncio.Event:
+    """An event set (on this loop) the moment ``cancel`` fires, from whichever thread: a poll's
+    wait ends at once instead of polling the token."""
+    loop = asyncio.get_running_loop()
+    event = asyncio.Event()
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            loop.call_soon_threadsafe(event.set)
+
+    cancel.on_cancel(wake)
+    return event

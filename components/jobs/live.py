@@ -103,6 +103,8 @@ class LiveJobs:
             if event.request_id and event.request_id != live.job.request_id:
                 changes["request_id"] = event.request_id
                 urgent = True  # the one fact a restart needs to find a paid job again
+            if all(getattr(live.job, name) == value for name, value in changes.items()):
+                return  # a poll that found nothing new: no write, and no watcher woken for it
             self.publish(live, urgent=urgent, **changes)
 
     def publish(self, live: LiveJob, *, urgent: bool, **changes: object) -> None:

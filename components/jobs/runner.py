@@ -104,11 +104,11 @@ class JobRunner:
         return parent
 
     def submit_segments(self, owner: str, request: EditRequest, overlap: float, engine: Engine,
-                        key_source: KeySource | None = None) -> Job:
+                        key_source: KeySource | None = None, parent_id: str | None = None) -> Job:
         """Record a long clip's parent and return at once: finding its shot changes, planning its
         segments (admitted by ``admit_plan``) and cutting them are phases of the job, run here with
         progress and Cancel, so the request that asked does no heavy work."""
-        parent_id = uuid.uuid4().hex
+        parent_id = parent_id or uuid.uuid4().hex
         try:
             staged = copy_inputs(replace(request, extra={**request.extra, "overlap": overlap}),
                                  self.store.job_dir(parent_id) / "inputs")

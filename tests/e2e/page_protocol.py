@@ -99,9 +99,13 @@ class Tab:
         raise ConnectionError("the event stream ended before the event completed")
 
     async def predict(self, event: dict, data: list) -> dict:
-        """An unqueued event (the follow timer's tick): one POST, as gradio's JS client sends it."""
-        answer = await self.http.post("gradio_api/run/predict", json={
-            "data": data, "fn_index": event["id"], "session_hash": self.session, "event_data": None,
-            "trigger_id": None})
+        """An unqueued event (the follow timer's tick): one POST, as gradio's JS client sends it.
+        Sent again once if a kept-alive connection was closed under it, as browsers do."""
+        body = {"data": data, "fn_index": event["id"], "session_hash": self.session, "event_data": None,
+                "trigger_id": None}
+        try:
+            answer = await self.http.post("gradio_api/run/predict", json=body)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            answer = await self.http.post("gradio_api/run/predict", json=body)
         answer.raise_for_status()
         return answer.json()
