@@ -110,7 +110,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
                     new_mark = REFRESH.search(panel)
                     if new_mark and new_mark[1] != mark:
                         mark = new_mark[1]
-                        await tab.predict(refresh, [None, tab.owner])
+                        await tab.call(refresh, [None, tab.owner])
                 await asyncio.sleep(TICK_S - (time.monotonic() - began_ask) % TICK_S)
 
         following = [asyncio.create_task(follow(t)) for t in tabs]

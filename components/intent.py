@@ -43,10 +43,11 @@ class _Claim:
 
 def fingerprint(request: EditRequest) -> str:
     """What makes two submissions the same edit: the words (whitespace aside), the audio choice,
-    and each file by content in its role, so a re-upload of the same clip counts as the same."""
+    the tier, and each file by content in its role, so a re-upload of the same clip counts as the same."""
     digest = hashlib.sha256()
     digest.update(" ".join(request.prompt.split()).encode())
     digest.update(b"audio=1" if request.keep_audio else b"audio=0")
+    digest.update(f"model={request.model}".encode())  # another tier is another edit
     roles = [("video", request.video), *(("image", p) for p in request.images)]
     for n, element in enumerate(request.elements):
         roles += [(f"element{n}", p) for p in element.files()]

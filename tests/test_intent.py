@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from components.config import Settings
+from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.errors import RateLimitError
 from components.intent import DuplicateSubmission, SubmissionGuard, fingerprint
 from components.jobs.runner import JobRunner
@@ -118,3 +119,12 @@ def test_claims_expire_after_the_window():
         guard.claim("o", "k", lambda _: True)
     now[0] = 5.1
     guard.claim("o", "k", lambda _: True)  # a deliberate second run later is the user's call
+
+
+def test_the_same_edit_on_another_tier_is_another_edit(tmp_path):
+    """Switching from Kling O1 to Standard right after a Generate is a new edit, not a duplicate."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0" * 2048)
+    base = EditRequest(prompt="Make it look like winter", video=clip, model=MODEL_ID)
+    assert fingerprint(base) != fingerprint(replace(base, model=MODEL_ID_STANDARD))
+    assert fingerprint(base) == fingerprint(replace(base, prompt="Make  it look like winter"))

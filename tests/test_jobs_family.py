@@ -55,13 +55,15 @@ def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
     colours = [_mean_colour(t.output_video) for t in takes]
     assert min(abs(a - b).max() for a, b in ((colours[0], colours[1]), (colours[1], colours[2]))) > 5
     assert all(f"Take {t.part + 1}: the local preview cannot invent" in " ".join(t.notes) for t in takes)
-    # History shows the family once; the first take to finish is the result until another is chosen.
+    # History shows the family once; the first take that succeeded is the result until another is
+    # chosen, and the details say which.
     assert [j.id for j in runner.history(OWNER)] == [parent.id]
     assert final.chosen == 0 and final.output_video.read_bytes() == takes[0].output_video.read_bytes()
     chosen = runner.choose_take(parent.id, OWNER, 2)
     assert chosen.chosen == 2 and chosen.output_video.parent.is_relative_to(runner.store.job_dir(parent.id))
     assert chosen.output_video.read_bytes() == takes[2].output_video.read_bytes()
     assert chosen.side_by_side.is_file()
+    assert chosen.output_video.name == "take-3.mp4" and "take 3 is chosen" in " ".join(chosen.notes)
     # Nobody else sees or steers the family; nothing that is not a finished take can be chosen.
     assert runner.children(parent.id, "owner-b") == []
     for owner, part in (("owner-b", 1), (OWNER, 3), (OWNER, -1)):

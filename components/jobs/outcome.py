@@ -47,10 +47,11 @@ def chosen_take(take: Job, workdir: Path) -> Chosen:
     assert take.output_video is not None
     folder = workdir / "chosen"
     folder.mkdir(parents=True, exist_ok=True)
-    video = _link(Path(take.output_video), folder / f"take-{take.part}.mp4")
+    number = (take.part or 0) + 1  # as the page counts takes
+    video = _link(Path(take.output_video), folder / f"take-{number}.mp4")
     if (still := existing_thumbnail(Path(take.output_video))) is not None:  # history's still, made at finish
         _link(still, thumbnail_path(video))
-    sbs = _link(Path(take.side_by_side), folder / f"take-{take.part}-side-by-side.mp4") \
+    sbs = _link(Path(take.side_by_side), folder / f"take-{number}-side-by-side.mp4") \
         if take.side_by_side and Path(take.side_by_side).is_file() else None
     return Chosen(video, sbs)
 
@@ -59,3 +60,8 @@ def _link(source: Path, target: Path) -> Path:
     if not target.exists():
         link_or_copy(source, target)
     return target
+
+
+def takes_note(done: int, total: int, chosen: int) -> str:
+    """The details' line on a set of takes (``chosen`` from 0, said from 1, as the page counts)."""
+    return f"{done} of {total} takes finished; take {chosen + 1} is chosen."

@@ -199,9 +199,13 @@ class JobRunner:
         if take is None or take.status != "succeeded" or take.expired or take.output_video is None:
             raise InputError(f"Take {part + 1} has no result to choose.", fix="Pick a take that finished.")
         chosen = outcome.chosen_take(take, self.store.job_dir(parent_id))
+        takes = family.latest_parts(self.store.children(parent_id))
+        done = sum(t.status == "succeeded" for t in takes.values())
+        notes = tuple(outcome.takes_note(done, family.part_count(parent), part) if n.endswith(" is chosen.")
+                      else n for n in parent.notes)
         job = self.store.update(parent_id, chosen=part, output_video=chosen.video,
                                 side_by_side=chosen.side_by_side, request_id=take.request_id,
-                                arguments=take.arguments, remote_url=take.remote_url)
+                                arguments=take.arguments, remote_url=take.remote_url, notes=notes)
         self._live.notify(parent_id)
         return job
 
@@ -457,9 +461,9 @@ class JobRunner:
             done = [i for i in range(total) if i in parts and parts[i].status == "succeeded"]
             if not done:
                 raise EngineError(" ".join(problems))
-            pick = parent.chosen if parent.chosen in done else done[0]
+            pick = parent.chosen if parent.chosen in done else done[0]  # else the first that succeeded
             chosen = outcome.chosen_take(parts[pick], workdir)
-            notes = [f"{len(done)} of {total} takes finished; take {pick + 1} is chosen.", *problems]
+            notes = [outcome.takes_note(len(done), total, pick), *problems]
             now = time.time()
             self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
                                finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",

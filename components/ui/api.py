@@ -40,8 +40,8 @@ def build(deps: Deps) -> None:
             keep_audio: keep the clip's original sound track.
             fal_key: your own fal key (optional; never stored).
             model: fal endpoint id: Kling O1 (default) or "fal-ai/kling-video/o1/standard/video-to-video/edit"
-            takes: run the edit 1-4 times at once; the first take to finish is returned, every take
-                is listed in details["parts"] and stays in the session's history.
+            takes: run the edit 1-4 times at once; the lowest-numbered take that succeeded is returned,
+                every take is listed in details["parts"] and stays in the session's history.
             segments: edit a clip longer than 10.05 s in segments of 3-10 s (cut at shot changes),
                 joined into one clip of the source's length.
             overlap: seconds of crossfade between segments (0-1; billed).

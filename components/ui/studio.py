@@ -158,21 +158,25 @@ def build(deps: Deps) -> gr.Blocks:
             return panel(job, who)
 
         def on_refresh(jid: object, owner: object, profile: gr.OAuthProfile | None):
-            """The whole view of the followed job, once its panel's mark changed."""
+            """The whole view of the followed job, once its panel's mark changed (and a toast when
+            it failed: this runs on the queue, which carries toasts)."""
             who = owner_of(owner, profile)
             job = runner.snapshot(jid, who) if isinstance(jid, str) and who else None
             if job is None:
                 return {job_id: None, follow_timer: gr.Timer(active=False), cancel: gr.Button(visible=False)}
+            if job.status == "failed":
+                notify(job.error or "The edit failed.", "The edit failed")
             return view(job, who)
 
         follow_outputs = [status, job_id, follow_timer, cancel, *result.outputs, *parts_view.outputs,
                           *hist.outputs]
-        # Unqueued, both: a tick is a plain request on the event loop that waits (no thread, no
-        # queue worker) for the job's next change, so thousands of following pages hold no worker;
+        # The tick is unqueued: a plain request on the event loop that waits (no thread, no queue
+        # worker) for the job's next change, so thousands of following pages hold no worker;
         # trigger_mode "once" (a tick's default) sends no second ask while one waits. What the
-        # page shows comes from its own panel, so nothing is written per tick.
+        # page shows comes from its own panel, so nothing is written per tick. A refresh is short
+        # and comes a few times a job: it may take a queue worker.
         follow_timer.tick(on_tick, [job_id, status, owner_state], status, queue=False, show_progress="hidden")
-        status.submit(on_refresh, [job_id, owner_state], follow_outputs, queue=False, show_progress="hidden")
+        status.submit(on_refresh, [job_id, owner_state], follow_outputs, show_progress="hidden")
 
         def following(job: Job, owner: str) -> dict:
             """Start following ``job``: everything it shows now, on a page cleared of the last."""

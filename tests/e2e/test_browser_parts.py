@@ -97,7 +97,7 @@ def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp
                            ".filter(c => c.offsetParent !== null).length === 2")
     page.wait_for_function("() => [...document.querySelectorAll('#takes-grid .kcmp video')]"
                            ".filter(v => v.readyState >= 2).length === 4")
-    # Once both are in, the first take to finish is the result until the user picks another.
+    # Once both are in, the first take that succeeded is the result until the user picks another.
     page.wait_for_function("() => document.querySelector('#parts-summary')?.innerText"
                            ".includes('Take 1 is the result')")
     assert page.locator("#choose-take-1").inner_text().strip() == "✓ Chosen"
@@ -115,4 +115,10 @@ def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp
     shared = httpx.get(link.rstrip("/") + "/edited.mp4", timeout=30, trust_env=False)
     assert shared.status_code == 200
     parent = page.locator("#result-details .result-details").get_attribute("data-job")
-    assert shared.content == (data / "jobs" / parent / "chosen" / "take-1.mp4").read_bytes()
+    assert shared.content == (data / "jobs" / parent / "chosen" / "take-2.mp4").read_bytes()
+    # The details and the download name say take 2 as well, after a refresh too.
+    assert "take 2 is chosen" in page.locator("#result-details").inner_text()
+    assert "take-2.mp4" in page.locator("#download-edited").inner_text()
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#result-details')?.innerText"
+                           ".includes('take 2 is chosen')")
