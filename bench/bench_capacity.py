@@ -133,6 +133,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
         cpu = (_cpu(proc) - cpu0) / span
         load_cpu = (_cpu(psutil.Process()) - own0) / span
         ask_rate = asks[0] / (time.monotonic() - began - ramp)
+        print(f"(newcomers measured; waiting for the {sessions + visitors} edits to end)", flush=True)
         # Then every edit finishes at fal: wait for all of them, still following.
         deadline = time.monotonic() + fal_seconds + 60 + sessions * 1.0
         db = app.data_dir / "jobs.sqlite3"
