@@ -44,6 +44,7 @@ UPLOAD_LIFETIME = "1d"
 UPLOAD_LIFETIME_S = 86400
 DEFAULT_POLL_S = 0.5
 MAX_POLL_S = 2.0
+BACKOFF_AFTER_S = 10.0
 RESULT_NAME = "edited.mp4"
 # After submit the edit is paid for: a passing fal error while watching or fetching it is waited out
 # (about half a minute in all) instead of failing a job whose result fal still holds.
@@ -276,10 +277,12 @@ class FalEngine:
                     if status.error_type == "client_cancelled":
                         raise JobCancelled(f"fal request {rid} was cancelled.")
                     break
-            # A job that shows nothing new is asked less often (up to 4 polls' time, at most 2 s):
-            # hundreds of jobs queued at fal must not cost hundreds of requests a second.
+            # After its first seconds, a job that shows nothing new is asked less often (up to 4
+            # polls' time, at most 2 s): hundreds of jobs waiting at fal must not cost hundreds of
+            # requests a second, and a short job is not made to wait for its result.
             seen = (type(status).__name__, getattr(status, "position", None), seen_logs)
-            delay = self._poll_s if seen != last_seen else min(delay * 1.5, slowest)
+            settled = seen == last_seen and time.monotonic() - queued_since > BACKOFF_AFTER_S
+            delay = min(delay * 1.5, slowest) if settled else self._poll_s
             last_seen = seen
             if cancel.cancelled:  # a cancel fal refused: wait for its end like any poll
                 await asyncio.sleep(delay)

@@ -242,23 +242,25 @@ def build(deps: Deps) -> gr.Blocks:
         cancel.click(on_cancel, [job_id, owner_state], None, queue=False)
 
         def reattach(owner: object, profile: gr.OAuthProfile | None):
-            """A returning tab follows its running edit again, or else shows the newest finished
-            result (one that completed while the tab was closed or the app restarted)."""
+            """A returning tab gets its history, and follows its running edit again or else shows
+            the newest finished result (one that completed while the tab was closed or the app
+            restarted)."""
             who = owner_of(owner, profile)
-            jobs = runner.history(who) if who else []
+            if not who:
+                return gr.skip()
+            jobs = runner.history(who)
             running = [j for j in jobs if j.status in IN_FLIGHT_STATUSES]
-            if who and running:
+            if running:
                 return following(running[0], who)
             if jobs and jobs[0].status == "succeeded" and not jobs[0].expired:
                 return {status: progress.render(jobs[0]), job_id: None, cancel: gr.Button(visible=False),
-                        **present(jobs[0], who)}
-            return gr.skip()
+                        **present(jobs[0], who), **hist.show(jobs)}
+            return hist.show(jobs)
 
         def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
             return owner_of(owner, profile) or session.ensure_owner(None)
 
         demo.load(ensure_owner, owner_state, owner_state, queue=False
-                  ).then(history, owner_state, hist_outputs, queue=False
                   ).then(reattach, owner_state, follow_outputs, queue=False, show_progress="hidden")
         # The tab's key lives only as long as its session: closing the tab forgets it.
         def forget_key(request: gr.Request) -> None:
