@@ -32,6 +32,7 @@ import httpx
 import psutil
 
 from components.config import MODEL_ID
+from components.ui.studio import FOLLOW_TICK_S
 from tests.e2e.app_server import AppServer
 from tests.e2e.page_protocol import Page, Tab, upload
 from tests.fakes.fal_fixtures import fake_fal_process
@@ -39,7 +40,6 @@ from tests.mediagen import make_clip
 
 KEY = "bench-capacity-key:0123456789"
 TABS_PER_CLIENT = 20
-TICK_S = 1.0  # the page's follow timer (components/ui/studio.py FOLLOW_TICK_S)
 REFRESH = re.compile(r'data-refresh="([^"]*)"')
 
 
@@ -111,7 +111,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
                     if new_mark and new_mark[1] != mark:
                         mark = new_mark[1]
                         await tab.call(refresh, [None, tab.owner])
-                await asyncio.sleep(TICK_S - (time.monotonic() - began_ask) % TICK_S)
+                await asyncio.sleep(FOLLOW_TICK_S - (time.monotonic() - began_ask) % FOLLOW_TICK_S)
 
         following = [asyncio.create_task(follow(t)) for t in tabs]
         await asyncio.sleep(2)  # every follower has asked at least once

@@ -46,7 +46,7 @@ from components.ui.session import page_caller, resolve_owner, user_key
 
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
-FOLLOW_TICK_S = 1.0
+FOLLOW_TICK_S = 0.5
 FOLLOW_WAIT_S = 10.0
 
 
