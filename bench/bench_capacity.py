@@ -95,6 +95,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
         ramp = time.monotonic() - began
         stop = asyncio.Event()
         asks = [0]
+        refresh_waits: list[float] = []
 
         async def follow(tab: Tab) -> None:
             """As the page does: each timer tick asks with the panel it shows (none while an ask
@@ -110,7 +111,8 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
                     new_mark = REFRESH.search(panel)
                     if new_mark and new_mark[1] != mark:
                         mark = new_mark[1]
-                        await tab.call(refresh, [None, tab.owner])
+                        refreshed = await tab.call(refresh, [None, tab.owner], timeout=900)
+                        refresh_waits.append(refreshed["seconds_to_start"])
                 await asyncio.sleep(FOLLOW_TICK_S - (time.monotonic() - began_ask) % FOLLOW_TICK_S)
 
         following = [asyncio.create_task(follow(t)) for t in tabs]
@@ -150,7 +152,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
         with sqlite3.connect(db) as conn:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
     return {"prechecks": prechecks, "generates": generates, "cpu": cpu, "rss": rss_peak, "counts": counts,
-            "ramp": ramp, "ask_rate": ask_rate, "load_cpu": load_cpu}
+            "ramp": ramp, "ask_rate": ask_rate, "load_cpu": load_cpu, "refresh_waits": refresh_waits}
 
 
 def main() -> None:
@@ -183,6 +185,9 @@ def main() -> None:
           f"p95 {_pct(out['generates'], 0.95):.3f} s (goal < 2 s)")
     print(f"  app CPU while following: {out['cpu']:.2f} cores (this load generator: {out['load_cpu']:.2f}); "
           f"peak RSS {out['rss'] / 2**20:.0f} MB")
+    waits = out["refresh_waits"]
+    print(f"  whole-view refreshes: {len(waits)}, waited for a worker p50 {statistics.median(waits):.2f} s, "
+          f"p95 {_pct(waits, 0.95):.2f} s, max {max(waits):.1f} s")
     print(f"  jobs by status: {out['counts']}; fal submits {submits}; lost: {lost} (goal 0)")
 
 

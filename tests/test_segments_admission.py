@@ -10,12 +10,16 @@ limit named.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from components.checks import check_long_clip
 from components.config import Settings
+from components.jobs.models import Job
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
@@ -40,13 +44,24 @@ def three_shots(tmp_path_factory) -> Path:
     return make_shots_clip(tmp_path_factory.mktemp("shots") / "three.mp4", shots=(3.2, 3.2, 4.6), audio=False)
 
 
-def _app(tmp_path: Path, clip: Path, **settings) -> tuple[Settings, JobRunner, EditService]:
+@contextmanager
+def _studio(tmp_path: Path, clip: Path, **settings) -> Iterator[tuple[Settings, JobRunner, EditService, Any]]:
+    """The service on the server's key, its runner, and a fake fal that counts what reaches it."""
     config = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch", fal_key=Secret(KEY),
                       **settings)
     runner = JobRunner(JobStore(config.data_dir / "jobs.sqlite3"), config, watch_tick_s=0.2)
     service = EditService(config, runner, TrustedFiles.of([clip.parent]),
                           ServerKeyGuard(config, runner.store), SessionLimiter(100, 10))
-    return config, runner, service
+    try:
+        with running_fake_fal(keys=(KEY,)) as fake:
+            yield config, runner, service, fake
+    finally:
+        runner.close()
+
+
+def _start(service: EditService, clip: Path, address: str) -> Job:
+    request = EditRequest(prompt="Make it look like winter", video=clip)
+    return service.start(Caller(OWNER, address), None, request, EditMode(segments=True))
 
 
 def _files(*roots: Path) -> list[Path]:
@@ -54,73 +69,52 @@ def _files(*roots: Path) -> list[Path]:
 
 
 def test_a_refused_long_clip_leaves_no_file_and_no_job(tmp_path, three_shots):
-    settings, runner, service = _app(tmp_path, three_shots, server_budget_usd_per_day=0.5)
-    request = EditRequest(prompt="Make it look like winter", video=three_shots)
-    try:
-        with running_fake_fal(keys=(KEY,)) as fake:
-            with pytest.raises(BudgetSpent, match="daily budget"):
-                service.start(Caller(OWNER, "198.51.100.20"), None, request, EditMode(segments=True))
-            assert fake.submits == 0 and fake.uploads == 0
+    with _studio(tmp_path, three_shots, server_budget_usd_per_day=0.5) as (settings, runner, service, fake):
+        with pytest.raises(BudgetSpent, match="daily budget"):
+            _start(service, three_shots, "198.51.100.20")
+        assert fake.submits == 0 and fake.uploads == 0
         assert runner.history(OWNER) == []
         assert _files(settings.data_dir / "jobs", settings.scratch_dir) == []
-    finally:
-        runner.close()
 
 
 def test_the_real_plan_is_admitted_again_before_a_segment_is_cut(tmp_path, three_shots):
     """The estimate (two segments) fits an address limit of two edits an hour; the shot changes make
     it three, which does not: the job fails with the limit's sentence, nothing cut or sent."""
-    settings, runner, service = _app(tmp_path, three_shots, server_edits_per_ip_per_hour=2)
-    request = EditRequest(prompt="Make it look like winter", video=three_shots)
-    try:
-        with running_fake_fal(keys=(KEY,)) as fake:
-            parent = service.start(Caller(OWNER, "198.51.100.21"), None, request, EditMode(segments=True))
-            final = watch_in_thread(runner, parent.id, OWNER)[-1]
-            assert final.status == "failed"
-            assert "3 edits" in final.error or "limit 2" in final.error, final.error
-            assert fake.submits == 0 and fake.uploads == 0
+    with _studio(tmp_path, three_shots, server_edits_per_ip_per_hour=2) as (settings, runner, service, fake):
+        parent = _start(service, three_shots, "198.51.100.21")
+        final = watch_in_thread(runner, parent.id, OWNER)[-1]
+        assert final.status == "failed" and "(limit 2)" in final.error, final.error
+        assert fake.submits == 0 and fake.uploads == 0
         assert runner.children(parent.id, OWNER) == []
         assert not (settings.data_dir / "jobs" / parent.id / "segments").exists()
         assert service.guard.spent_today() == 0  # a parent that failed before fal costs nothing
-    finally:
-        runner.close()
 
 
 def test_a_long_clip_is_planned_and_cut_in_the_runner_with_its_real_cost(tmp_path, three_shots):
-    settings, runner, service = _app(tmp_path, three_shots)
-    request = EditRequest(prompt="Make it look like winter", video=three_shots)
-    try:
-        with running_fake_fal(keys=(KEY,)) as fake:
-            parent = service.start(Caller(OWNER, "198.51.100.22"), None, request, EditMode(segments=True))
-            assert parent.status == "queued" and "plan" not in parent.request["extra"]
-            assert service.guard.spent_today() == pytest.approx(settings.cost(11.0), abs=0.01)  # the estimate
-            snapshots = watch_in_thread(runner, parent.id, OWNER)
-            final = snapshots[-1]
-            assert final.status == "succeeded", final.error
-            assert "preparing" in {s.phase for s in snapshots}
-            assert final.request["extra"]["parts"] == 3 and fake.submits == 3
-            parts = runner.children(parent.id, OWNER)
-            assert service.guard.spent_today() == pytest.approx(sum(p.request["extra"]["billed_usd"]
-                                                                   for p in parts))
-            assert probe(final.output_video).frame_count == probe(three_shots).frame_count
-    finally:
-        runner.close()
+    with _studio(tmp_path, three_shots) as (settings, runner, service, fake):
+        parent = _start(service, three_shots, "198.51.100.22")
+        assert parent.status == "queued" and "plan" not in parent.request["extra"]
+        assert service.guard.spent_today() == pytest.approx(settings.cost(11.0), abs=0.01)  # the estimate
+        snapshots = watch_in_thread(runner, parent.id, OWNER)
+        final = snapshots[-1]
+        assert final.status == "succeeded", final.error
+        assert "preparing" in {s.phase for s in snapshots}
+        assert final.request["extra"]["parts"] == 3 and fake.submits == 3
+        parts = runner.children(parent.id, OWNER)
+        billed = [p.request["extra"]["billed_usd"] for p in parts]
+        assert service.guard.spent_today() == pytest.approx(sum(billed))
+        assert probe(final.output_video).frame_count == probe(three_shots).frame_count
 
 
 def test_a_cancel_while_the_clip_is_prepared_leaves_no_segment(tmp_path, three_shots):
-    settings, runner, service = _app(tmp_path, three_shots)
-    request = EditRequest(prompt="Make it look like winter", video=three_shots)
-    try:
-        with running_fake_fal(keys=(KEY,)) as fake:
-            parent = service.start(Caller(OWNER, "198.51.100.23"), None, request, EditMode(segments=True))
-            assert runner.cancel(parent.id, OWNER)
-            final = watch_in_thread(runner, parent.id, OWNER)[-1]
-            assert final.status == "cancelled" and "nothing was charged" in final.message
-            assert fake.submits == 0
+    with _studio(tmp_path, three_shots) as (settings, runner, service, fake):
+        parent = _start(service, three_shots, "198.51.100.23")
+        assert runner.cancel(parent.id, OWNER)
+        final = watch_in_thread(runner, parent.id, OWNER)[-1]
+        assert final.status == "cancelled" and "nothing was charged" in final.message
+        assert fake.submits == 0
         assert runner.children(parent.id, OWNER) == []
         assert not (settings.data_dir / "jobs" / parent.id / "segments").exists()
-    finally:
-        runner.close()
 
 
 def test_a_source_too_heavy_to_decode_is_refused_with_the_limit(three_shots):
