@@ -81,7 +81,7 @@ watch('value', () => {
   const mark = panel ? panel.dataset.refresh : '';
   if (mark && mark !== refreshed) {
     refreshed = mark;
-    trigger('submit');
+    if (panel.dataset.whole !== '1') trigger('submit');  // a whole view came with this panel already
   }
 });
 """
@@ -113,9 +113,10 @@ def shown(value: object) -> Shown | None:
     return Shown(found[1], float(found[2])) if found else None
 
 
-def render(job: Job, refresh: str = "") -> str:
+def render(job: Job, refresh: str = "", whole: bool = False) -> str:
     """The panel for ``job``. A new ``refresh`` mark makes the page ask once for everything else
-    the job shows (its result, its parts, history): see ``REFRESH_JS``."""
+    the job shows (its result, its parts, history), unless the panel came ``whole`` with all of
+    it: see ``REFRESH_JS``."""
     current = "done" if job.status == "succeeded" else (job.phase or "preparing")
     reached = PHASES.index(current) if current in PHASES else 0
     steps = "".join(
@@ -131,7 +132,8 @@ def render(job: Job, refresh: str = "") -> str:
     log_block = f'<pre class="job-logs">{html.escape(logs)}</pre>' if logs else ""
     return (
         f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}" '
-        f'data-job="{job.id}" data-at="{job.updated_at!r}" data-refresh="{html.escape(refresh)}">'
+        f'data-job="{job.id}" data-at="{job.updated_at!r}" data-refresh="{html.escape(refresh)}" '
+        f'data-whole="{int(whole)}">'
         f'<ol class="job-phases">{steps}</ol>'
         f'<div class="job-bar" role="progressbar" aria-valuenow="{pct}" aria-valuemin="0" '
         'aria-valuemax="100">'

@@ -48,6 +48,9 @@ from components.ui.session import page_caller, resolve_owner, user_key
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
 FOLLOW_TICK_S = 0.5
 FOLLOW_WAIT_S = 10.0
+# Whole views sent at once (a few per job: its result, its end). Short, but when hundreds of jobs end
+# together they queue; more at once would only share the same two cores and take page events' workers.
+REFRESH_CONCURRENCY = 8
 
 
 def build(deps: Deps) -> gr.Blocks:
@@ -117,14 +120,15 @@ def build(deps: Deps) -> gr.Blocks:
             shown = runner.children(job.id, owner) if job.is_parent else []
             return {**result.show(job, settings), **parts_view.show(job, shown)}
 
-        def panel(job: Job, owner: str) -> str:
+        def panel(job: Job, owner: str, whole: bool = False) -> str:
             """The progress panel, marked with what else the job shows (a result, its parts'
-            states, its end): when that mark changes, the page asks for the whole view once."""
+            states, its end): when that mark changes, the page asks for the whole view once,
+            unless the panel is part of one (``whole``)."""
             parts = runner.children(job.id, owner) if job.is_parent else []
             summary = ",".join(f"{p.status}{'+' if p.output_video else ''}" for p in parts)
             ended = job.is_finished or job.status == "waiting_for_key"
             result_in = job.output_video is not None
-            return progress.render(job, f"{job.id}:{int(ended)}:{int(result_in)}:{summary}")
+            return progress.render(job, f"{job.id}:{int(ended)}:{int(result_in)}:{summary}", whole)
 
         def view(job: Job, owner: str) -> dict:
             """Everything the page shows of the job it follows.
@@ -132,7 +136,7 @@ def build(deps: Deps) -> gr.Blocks:
             Result first: the player gets the edited clip the moment it is on disk, while the
             side-by-side mp4 still renders; the final view only adds that download. A job that
             ended stops the timer and refreshes the history."""
-            updates = {status: panel(job, owner)}
+            updates = {status: panel(job, owner, whole=True)}
             if job.is_finished or job.status == "waiting_for_key":
                 return {**updates, **present(job, owner), job_id: None, cancel: gr.Button(visible=False),
                         follow_timer: gr.Timer(active=False), **hist.show(runner.history(owner))}
@@ -176,7 +180,8 @@ def build(deps: Deps) -> gr.Blocks:
         # page shows comes from its own panel, so nothing is written per tick. A refresh is short
         # and comes a few times a job: it may take a queue worker.
         follow_timer.tick(on_tick, [job_id, status, owner_state], status, queue=False, show_progress="hidden")
-        status.submit(on_refresh, [job_id, owner_state], follow_outputs, show_progress="hidden")
+        status.submit(on_refresh, [job_id, owner_state], follow_outputs, show_progress="hidden",
+                      concurrency_limit=REFRESH_CONCURRENCY, concurrency_id="refresh")
 
         def following(job: Job, owner: str) -> dict:
             """Start following ``job``: everything it shows now, on a page cleared of the last."""
