@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
     service = EditService(settings, runner, files, guard, limiter)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
-    demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,
+    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch,
                              ShareStore(jobs_db(settings))))
     poll_gently(demo.queue(default_concurrency_limit=4))
     return demo, runner

@@ -58,8 +58,9 @@ def main() -> None:
     clip = make_shots_clip(root / "forty.mp4", shots=SHOTS, audio=True)
     settings = Settings(data_dir=root / "data", fal_key=Secret(KEY), scratch_dir=root / "scratch",
                         server_budget_usd_per_day=1000, server_edits_per_ip_per_hour=100)
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.1)
-    service = EditService(settings, runner, TrustedFiles.of([root]), ServerKeyGuard(settings, runner.store),
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings, watch_tick_s=0.1)
+    service = EditService(settings, runner, TrustedFiles.of([root]), ServerKeyGuard(settings, store),
                           SessionLimiter(100, 10))
     caller = Caller("bench", "198.51.100.9")
     with fake_fal_process(keys=(KEY,), queue_s=QUEUE_S, run_s=RUN_S):

@@ -12,26 +12,34 @@ to be told when a job ends; the window only remembers which jobs a key started, 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from components.errors import RateLimitError
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 
 WINDOW_S = 3600.0
+JobReader = Callable[[str, str], Job | None]  # (job id, owner) -> its current record
 FREE_ALTERNATIVE = "Or paste a fal key to run Kling O1 at fal instead of on this machine."
 
 
 @dataclass(frozen=True)
 class _Started:
     at: float  # wall clock, like the job records
-    job_id: str
+    job_id: str  # "" for work outside any job (Fix it)
     owner: str
     runs: int  # a set of takes or a long clip's segments is one job of several runs
+    seconds: float = 0.0  # work outside any job: what it used (jobs are read from their record)
+
+
+@dataclass
+class ToolUse:
+    seconds: float = 0.0  # CPU work done, as its caller measured it
 
 
 class LocalQuota:
@@ -41,15 +49,16 @@ class LocalQuota:
         self.seconds_per_hour = seconds_per_hour
         self._clock = clock
         self._started: dict[str, deque[_Started]] = {}
+        self._tools: set[str] = set()  # keys with work outside a job running now
         self._lock = threading.Lock()
 
-    def admit(self, owner: str, address: str, count: int, job: Callable[[str, str], Job | None]) -> None:
+    def admit(self, owner: str, address: str, count: int, job: JobReader) -> None:
         """Raise ``RateLimitError`` unless ``count`` more local edits fit both the owner's and the
         address's share; ``job(job_id, owner)`` reads a job's current record."""
         now = self._clock()
         with self._lock:
-            for key, who in ((f"owner:{owner}", "You have"), (f"address:{address}", "Your address has")):
-                jobs = [(j, s.runs) for s in self._window(key, now) if (j := job(s.job_id, s.owner))]
+            for key, who in _keys(owner, address):
+                jobs = self._jobs(key, now, job)
                 waiting = sum(runs for j, runs in jobs if j.status in IN_FLIGHT_STATUSES)
                 if waiting + count > self.jobs_queued:
                     raise RateLimitError(
@@ -57,30 +66,67 @@ class LocalQuota:
                         f"preview runs on this server's shared CPU, {self.jobs_queued} at a time per visitor"
                         + (f", and this one is {count} runs." if count > 1 else "."),
                         fix=f"Wait for one to finish, or cancel one. {FREE_ALTERNATIVE}")
-                used = sum(_seconds_used(j, now) for j, _ in jobs)
-                if used >= self.seconds_per_hour:
-                    oldest = min(s.at for s in self._started[key])
-                    wait_min = max(1, math.ceil((WINDOW_S - (now - oldest)) / 60))
-                    raise RateLimitError(
-                        f"{who} used {used / 60:.0f} min of the local preview in the last hour (a share of "
-                        f"{self.seconds_per_hour / 60:.0f} min per visitor, so everyone gets a turn).",
-                        fix=f"Try again in {wait_min} min. {FREE_ALTERNATIVE}")
+                self._check_seconds(key, who, now, jobs)
 
     def started(self, owner: str, address: str, job_id: str, runs: int) -> None:
         """Count the job just recorded for ``owner`` from ``address`` against both shares."""
         now = self._clock()
         with self._lock:
-            for key in (f"owner:{owner}", f"address:{address}"):
+            for key, _ in _keys(owner, address):
                 self._started.setdefault(key, deque()).append(_Started(now, job_id, owner, runs))
 
+    @contextlib.contextmanager
+    def tool(self, owner: str, address: str, job: JobReader) -> Iterator[ToolUse]:
+        """Hold the share for work a page asks for outside any job (Fix it re-encodes a clip): one
+        at a time per owner and per address; the seconds the caller reports in the ``ToolUse``
+        (its work, not its wait for a slot) count in the same hour as local edits. Raises
+        ``RateLimitError`` when one is already running or the hour's share is spent."""
+        keys = _keys(owner, address)
+        began = self._clock()
+        with self._lock:
+            for key, who in keys:
+                if key in self._tools:
+                    raise RateLimitError(f"{who} a clip being fixed already; the studio fixes one clip at a "
+                                         "time per visitor, on the CPU that everyone shares.",
+                                         fix="Wait for that one to finish, then try again.")
+                self._check_seconds(key, who, began, self._jobs(key, began, job))
+            self._tools.update(key for key, _ in keys)
+        use = ToolUse()
+        try:
+            yield use
+        finally:
+            with self._lock:
+                for key, _ in keys:
+                    self._tools.discard(key)
+                    self._started.setdefault(key, deque()).append(
+                        _Started(self._clock(), "", owner, 0, seconds=max(0.0, use.seconds)))
+
+    def _jobs(self, key: str, now: float, job: JobReader) -> list[tuple[Job, int]]:
+        return [(j, s.runs) for s in self._window(key, now) if s.job_id and (j := job(s.job_id, s.owner))]
+
+    def _check_seconds(self, key: str, who: str, now: float, jobs: list[tuple[Job, int]]) -> None:
+        used = (sum(_seconds_used(j, now) for j, _ in jobs)
+                + sum(s.seconds for s in self._started.get(key, ())))
+        if used >= self.seconds_per_hour:
+            oldest = min(s.at for s in self._started[key])
+            wait_min = max(1, math.ceil((WINDOW_S - (now - oldest)) / 60))
+            raise RateLimitError(
+                f"{who} used {used / 60:.0f} min of the local preview in the last hour (a share of "
+                f"{self.seconds_per_hour / 60:.0f} min per visitor, so everyone gets a turn).",
+                fix=f"Try again in {wait_min} min. {FREE_ALTERNATIVE}")
+
     def _window(self, key: str, now: float) -> deque[_Started]:
-        """The key's jobs of the last hour; a key with none left is forgotten (keys come from clients)."""
+        """The key's work of the last hour; a key with none left is forgotten (keys come from clients)."""
         started = self._started.get(key, deque())
         while started and now - started[0].at >= WINDOW_S:
             started.popleft()
         if not started:
             self._started.pop(key, None)
         return started
+
+
+def _keys(owner: str, address: str) -> tuple[tuple[str, str], ...]:
+    return (f"owner:{owner}", "You have"), (f"address:{address}", "Your address has")
 
 
 def _seconds_used(job: Job, now: float) -> float:

@@ -1,34 +1,40 @@
-"""The one way an edit starts, shared by the page and the API: parse, check, choose, limit, submit.
+"""The one door of the studio, shared by the page and the API: every command (start, plan, fix,
+retry, choose, resume, cancel) and every query (a job, its parts, history, the engine a caller gets).
 
 Everything a client sends is untrusted here: every file it names goes through ``TrustedFiles``
 (only what gradio received as an upload, or what this server made, may be opened), the pre-flight
 runs before any engine is chosen, and the server key is spent only through ``ServerKeyGuard``.
 Both callers read the same sentences, and both go through the JobRunner, so an API edit is as
-durable as a page edit.
+durable as a page edit. Queries take the owner id the caller resolved; a job of another owner reads
+as no job at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from components.checks import check_long_clip, ensure_ok, preflight, preflight_files
 from components.config import MODEL_ID, Settings
-from components.engines.base import Engine, KeySource
+from components.engines.base import CancelToken, Engine, KeySource
 from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
 from components.intent import SubmissionGuard, fingerprint
 from components.jobs import prepare
-from components.jobs.family import latest_parts, part_count, retryable
+from components.jobs.inputs import copy_inputs
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.local_quota import LocalQuota
+from components.media.conform import ConformPlan, ConformResult, conform, plan_for
 from components.media.probe import probe
 from components.modes import SINGLE, EditMode, parse_mode
-from components.parts import segment_plan
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.request_id import check_request_id
@@ -36,6 +42,9 @@ from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
+
+FIX_WAITING = "Waiting for a turn on the shared CPU"
+FIXING = "Fixing the clip"
 
 
 class EditService:
@@ -51,6 +60,45 @@ class EditService:
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
         runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
         self._addresses: dict[str, str] = {}  # a long clip being prepared -> the address that asked
+
+    # ----- queries -------------------------------------------------------------------------------
+
+    def engine(self, user_key: Secret | None, hf_user: str | None) -> EngineChoice:
+        """The engine this caller's edit runs on: what the engine panel says and what every command
+        uses, so the page never promises the server's key to someone its allow-list leaves out."""
+        return choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(hf_user))
+
+    def job(self, owner: str, job_id: Any) -> Job | None:
+        return self.runner.snapshot(job_id, owner) if isinstance(job_id, str) else None
+
+    def parts(self, owner: str, parent: Job) -> list[Job]:
+        """A parent's current parts in order (none for a single edit)."""
+        return self.runner.children(parent.id, owner) if parent.is_parent else []
+
+    def history(self, owner: str) -> list[Job]:
+        return self.runner.history(owner)
+
+    async def newer(self, owner: str, job_id: str, seen: float | None, timeout: float) -> Job | None:
+        return await self.runner.newer(job_id, owner, seen, timeout)
+
+    def watch(self, owner: str, job_id: str) -> AsyncIterator[Job]:
+        return self.runner.watch(job_id, owner)
+
+    def cancel(self, owner: str, job_id: Any) -> bool:
+        return isinstance(job_id, str) and self.runner.cancel(job_id, owner)
+
+    def restore(self, owner: str, job_id: Any, folder: Callable[[], Path]) -> tuple[Job, EditRequest] | None:
+        """A finished job of ``owner``'s and copies of its inputs in ``folder()``, to edit again as
+        fresh uploads (the job's own files stay the job's); None when there is nothing to restore."""
+        job = self.job(owner, job_id)
+        if job is None or job.is_stub or job.expired:
+            return None
+        try:
+            return job, copy_inputs(job.edit_request(), folder())
+        except InputError:
+            return None
+
+    # ----- commands ------------------------------------------------------------------------------
 
     def make_request(self, video: Any, prompt: Any, images: Any, elements: Any, keep_audio: Any,
                      model: Any = None) -> EditRequest:
@@ -79,7 +127,7 @@ class EditService:
             ensure_ok(preflight(request, self.settings, check_long_clip(probe(request.video), self.settings)))
         else:
             ensure_ok(preflight_files(request, self.settings))
-        choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
+        choice = self.engine(user_key, caller.hf_user)
         intent = f"{fingerprint(request)};{mode.key}"
 
         def still_running(job_id: str) -> bool:
@@ -96,11 +144,38 @@ class EditService:
         return job
 
     def plan(self, video: Any, overlap: Any = 0.0) -> SegmentPlan:
-        """The segments a long clip would be edited in (what the page's timeline shows)."""
+        """The segments a long clip would be edited in, as the page's timeline shows them: the
+        estimate Generate admits (arithmetic on the clip's length, no decoding), since finding the
+        shot changes reads the whole clip and is the runner's work once a job exists."""
         mode = parse_mode(1, True, overlap, self.settings)
         path = self.files.require(video, "The clip", "video")
         ensure_ok(check_long_clip(probe(path), self.settings))
-        return segment_plan(path, mode.overlap, self.settings)
+        return prepare.estimate(path, mode.overlap, self.settings)
+
+    async def fix_clip(self, caller: Caller, video: Any, start: Any, end: Any, folder: Callable[[], Path],
+                       on_progress: Callable[[str, float], None]) -> tuple[ConformResult, ConformPlan]:
+        """Conform a clip to the model's limits (trim to ``start``..``end`` when it is too long,
+        rescale, transcode): a re-encode on the CPU everyone shares, so it takes the caller's turn
+        at a local slot and counts in their local share (``LocalQuota.tool``). ``folder()`` is
+        made only once the work is admitted."""
+        path = self.files.require(video, "The clip", "video")
+        info = await asyncio.to_thread(probe, path)
+        too_long = info.duration > self.settings.video.max_seconds
+        plan = plan_for(info, self.settings.video, _time(start) if too_long else None,
+                        _time(end) if too_long else None)
+        with self.local.tool(caller.owner, caller.address, self.runner.snapshot) as use:
+            on_progress(FIX_WAITING, 0.0)
+
+            def work(cancel: CancelToken) -> ConformResult:
+                began = time.monotonic()
+                on_progress(FIXING, 0.0)
+                try:
+                    return conform(path, plan, folder(), on_progress=lambda f: on_progress(FIXING, f),
+                                   cancel=lambda: cancel.cancelled)
+                finally:
+                    use.seconds = time.monotonic() - began
+
+            return await self.runner.run_local(caller.owner, work), plan
 
     def retry(self, caller: Caller, user_key: Secret | None, parent_id: Any) -> Job:
         """Run again only the failed parts of a finished segmented edit or set of takes."""
@@ -108,17 +183,17 @@ class EditService:
         if parent is None or not parent.is_parent:
             raise InputError("There is no such segmented edit or set of takes in your history.",
                              fix="Pick one from the history list.")
-        choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
+        parent, again = self.runner.parts_to_retry(parent.id, caller.owner)
+        choice = self.engine(user_key, caller.hf_user)
         engine = build_engine(choice, self.settings)
         if choice.key_source != "server":
-            return self.runner.retry_parts(parent.id, caller.owner, engine, choice.key_source)
-        parts = latest_parts(self.runner.store.children(parent.id))
+            return self.runner.retry_parts(parent, again, engine, choice.key_source)
         model = parent.edit_request().model
-        costs = {i: self.settings.cost(_seconds(parts[i].edit_request()), model)
-                 for i in retryable(parts, part_count(parent)) if i in parts}
+        again = {i: replace(r, extra={**r.extra, "billed_usd": self.settings.cost(_seconds(r), model)})
+                 for i, r in again.items()}
         with self.guard.lock:
-            self.guard.admit(caller, sum(costs.values()), edits=len(costs))
-            return self.runner.retry_parts(parent.id, caller.owner, engine, "server", billed=costs)
+            self.guard.admit(caller, sum(r.extra["billed_usd"] for r in again.values()), edits=len(again))
+            return self.runner.retry_parts(parent, again, engine, "server")
 
     def choose(self, caller: Caller, parent_id: Any, part: Any) -> Job:
         """Make one take the result of a set of takes."""
@@ -199,17 +274,25 @@ class EditService:
         """Reattach to a fal request: any id with the user's own key, only the caller's own
         requests with the server's key (it must not fetch strangers' results on the owner's bill)."""
         rid = check_request_id(request_id if isinstance(request_id, str) else None)
-        choice = choose_engine(self.settings, user_key, may_use_server_key=self.guard.may_use(caller))
+        choice = self.engine(user_key, caller.hf_user)
         if choice.name != "fal":
             raise InputError("Resuming a fal job needs a fal key.",
                              fix="Enter your fal key above (or run the app with FAL_KEY set).",
                              field="request_id")
-        if choice.key_source == "server" and self.runner.store.find_by_request_id(caller.owner, rid) is None:
+        if choice.key_source == "server" and self.runner.find_by_request_id(caller.owner, rid) is None:
             raise InputError("That request id is not one of your edits on this server, so its key "
                              "will not fetch it.", fix="Enter the fal key it was made with, then resume.",
                              field="request_id")
         return self.runner.resume_by_request_id(caller.owner, rid, build_engine(choice, self.settings),
                                                 choice.key_source)
+
+    def resume_on_key(self, caller: Caller, user_key: Secret | None) -> list[Job]:
+        """Run again the caller's jobs that waited for their key (a restart forgot it), now that
+        the caller's tab has one."""
+        choice = self.engine(user_key, caller.hf_user)
+        if choice.key_source != "user":
+            return []
+        return self.runner.resume_waiting(caller.owner, build_engine(choice, self.settings))
 
     def _element(self, value: Any, index: int) -> Element:
         if not isinstance(value, dict):
@@ -230,6 +313,13 @@ def _as_list(value: Any, field: str) -> list:
     if not isinstance(value, (list, tuple)):
         raise InputError(f"{field} must be a list.", fix="Send a list (it may be empty).", field=field)
     return list(value)
+
+
+def _time(value: Any) -> float | None:
+    """A start or end in seconds as a client sent it; anything but a finite number means unset."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _seconds(request: EditRequest) -> float:

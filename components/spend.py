@@ -57,10 +57,11 @@ class ServerKeyGuard:
         self._starts: dict[str, deque[float]] = defaultdict(deque)
         self.lock = threading.Lock()  # held from admit() until the job row exists (see EditService)
 
-    def may_use(self, caller: Caller) -> bool:
-        """Whether this caller may spend the server key at all (the allow-list, if one is set)."""
+    def may_use(self, hf_user: str | None) -> bool:
+        """Whether a caller signed in as ``hf_user`` (None: not signed in) may spend the server key
+        at all (the allow-list, if one is set)."""
         allowed = self.settings.allowed_hf_users
-        return not allowed or (caller.hf_user or "").lower() in allowed
+        return not allowed or (hf_user or "").lower() in allowed
 
     def spent_today(self) -> float:
         """US dollars of server-key edits in the last 24 hours that fal charged or will charge."""

@@ -80,7 +80,13 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def runner(settings):
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+def store(settings) -> JobStore:
+    """The one job store of a test's process, which its runner owns; tests read records from it."""
+    return JobStore(settings.data_dir / "jobs.sqlite3")
+
+
+@pytest.fixture
+def runner(settings, store):
+    runner = JobRunner(store, settings, watch_tick_s=0.2)
     yield runner
     runner.close()

@@ -31,19 +31,20 @@ def clip(tmp_path_factory) -> Path:
                      fps=24, audio=False, source="color", crf=45)
 
 
-def start_edit(runner: JobRunner, limiter: SessionLimiter, settings: Settings, owner: str, key, request,
-               guard: SubmissionGuard):
+def start_edit(runner: JobRunner, store: JobStore, limiter: SessionLimiter, settings: Settings, owner: str,
+               key, request, guard: SubmissionGuard):
     """The service as the page builds it, with this test's duplicate guard and limiter."""
     service = EditService(settings, runner, TrustedFiles.of([request.video.parent]),
-                          ServerKeyGuard(settings, runner.store), limiter, guard)
+                          ServerKeyGuard(settings, store), limiter, guard)
     return service.start(Caller(owner, "198.51.100.1"), key, request)
 
 
 @pytest.fixture
 def env(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
-    yield settings, runner, SessionLimiter(100, 10)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings, watch_tick_s=0.2)
+    yield settings, runner, store, SessionLimiter(100, 10)
     runner.close()
 
 
@@ -58,14 +59,14 @@ def test_the_fingerprint_is_the_content_not_the_path(clip, tmp_path):
 
 
 def test_a_double_click_starts_one_job_and_says_why_the_second_did_not(env, clip):
-    settings, runner, limiter = env
+    settings, runner, store, limiter = env
     guard = SubmissionGuard()
     request = EditRequest(prompt="Make it black and white", video=clip)
     barrier = threading.Barrier(2)
 
     def click():
         barrier.wait()  # both "clicks" reach the server at the same moment
-        return start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+        return start_edit(runner, store, limiter, settings, "owner-a", None, request, guard=guard)
 
     with ThreadPoolExecutor(2) as pool:
         futures = [pool.submit(click) for _ in range(2)]
@@ -77,37 +78,37 @@ def test_a_double_click_starts_one_job_and_says_why_the_second_did_not(env, clip
     assert len(runner.history("owner-a")) == 1
 
     # Another owner, or the same owner with another instruction, starts as usual.
-    start_edit(runner, limiter, settings, "owner-b", None, request, guard=guard)
-    start_edit(runner, limiter, settings, "owner-a", None,
+    start_edit(runner, store, limiter, settings, "owner-b", None, request, guard=guard)
+    start_edit(runner, store, limiter, settings, "owner-a", None,
                EditRequest(prompt="Make it sepia", video=clip), guard=guard)
     with pytest.raises(DuplicateSubmission, match=started[0].id[:8]):
-        start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+        start_edit(runner, store, limiter, settings, "owner-a", None, request, guard=guard)
 
 
 def test_once_the_first_job_has_finished_the_same_edit_may_run_again(env, clip):
-    settings, runner, limiter = env
+    settings, runner, store, limiter = env
     guard = SubmissionGuard()
     request = EditRequest(prompt="Make it black and white", video=clip)
-    first = start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+    first = start_edit(runner, store, limiter, settings, "owner-a", None, request, guard=guard)
 
     async def wait() -> None:
         async for _ in runner.watch(first.id, "owner-a"):
             pass
 
     asyncio.run(wait())
-    second = start_edit(runner, limiter, settings, "owner-a", None, request, guard=guard)
+    second = start_edit(runner, store, limiter, settings, "owner-a", None, request, guard=guard)
     assert second.id != first.id
 
 
 def test_a_refused_submission_does_not_block_the_retry(env, clip):
-    settings, runner, _ = env
+    settings, runner, store, _ = env
     guard = SubmissionGuard()
     request = EditRequest(prompt="Make it black and white", video=clip)
 
     with pytest.raises(RateLimitError) as err:  # the session limit refuses it: no job exists
-        start_edit(runner, SessionLimiter(10, 0), settings, "owner-a", None, request, guard=guard)
+        start_edit(runner, store, SessionLimiter(10, 0), settings, "owner-a", None, request, guard=guard)
     assert not isinstance(err.value, DuplicateSubmission)
-    start_edit(runner, SessionLimiter(10, 10), settings, "owner-a", None, request, guard=guard)
+    start_edit(runner, store, SessionLimiter(10, 10), settings, "owner-a", None, request, guard=guard)
 
 
 def test_claims_expire_after_the_window():

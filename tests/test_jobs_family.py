@@ -44,7 +44,7 @@ def _takes(runner: JobRunner, clip: Path, engine, n: int = 3):
     return runner.submit_parent(OWNER, "takes", request, [request] * n, engine)
 
 
-def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
+def test_takes_run_as_children_and_one_is_chosen(runner, store, clip, settings):
     parent = _takes(runner, clip, LocalEngine(settings))
     final = watch_in_thread(runner, parent.id, OWNER)[-1]
     assert final.status == "succeeded", final.error
@@ -60,7 +60,7 @@ def test_takes_run_as_children_and_one_is_chosen(runner, clip, settings):
     assert [j.id for j in runner.history(OWNER)] == [parent.id]
     assert final.chosen == 0 and final.output_video.read_bytes() == takes[0].output_video.read_bytes()
     chosen = runner.choose_take(parent.id, OWNER, 2)
-    assert chosen.chosen == 2 and chosen.output_video.parent.is_relative_to(runner.store.job_dir(parent.id))
+    assert chosen.chosen == 2 and chosen.output_video.parent.is_relative_to(store.job_dir(parent.id))
     assert chosen.output_video.read_bytes() == takes[2].output_video.read_bytes()
     assert chosen.side_by_side.is_file()
     assert chosen.output_video.name == "take-3.mp4" and "take 3 is chosen" in " ".join(chosen.notes)
@@ -89,7 +89,7 @@ def test_cancelling_the_parent_cancels_every_part(runner, clip):
     assert {t.status for t in runner.children(parent.id, OWNER)} == {"cancelled"}
 
 
-def test_a_failed_part_is_retried_alone(runner, clip, settings):
+def test_a_failed_part_is_retried_alone(runner, store, clip, settings):
     failing = HeldEngine(fail=EngineError("fal said no"))
     failing.release.set()
     parent = _takes(runner, clip, failing, n=2)
@@ -97,20 +97,23 @@ def test_a_failed_part_is_retried_alone(runner, clip, settings):
     assert failed.status == "failed" and "Take 1 of 2 failed: fal said no" in failed.error
     first_try = {t.id for t in runner.children(parent.id, OWNER)}
 
-    runner.retry_parts(parent.id, OWNER, LocalEngine(settings))
+    again_for, again = runner.parts_to_retry(parent.id, OWNER)
+    assert sorted(again) == [0, 1]  # both failed: the set to rerun, computed once
+    runner.retry_parts(again_for, again, LocalEngine(settings))
     final = watch_in_thread(runner, parent.id, OWNER)[-1]
     assert final.status == "succeeded", final.error
     retried = runner.children(parent.id, OWNER)
     assert {t.part for t in retried} == {0, 1} and not first_try & {t.id for t in retried}
-    assert len(runner.store.children(parent.id)) == 4  # the failed tries stay on record
+    assert len(store.children(parent.id)) == 4  # the failed tries stay on record
     with pytest.raises(InputError, match="nothing to retry"):
-        runner.retry_parts(parent.id, OWNER, LocalEngine(settings))
+        runner.parts_to_retry(parent.id, OWNER)
 
 
 def test_a_restart_runs_the_parts_that_were_left_and_keeps_the_finished_ones(settings, clip):
     """A process dies with one take done and one never started; the next one finishes the family
     without running the finished take again."""
-    first = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    first = JobRunner(store, settings, watch_tick_s=0.2)
     held = HeldEngine()
     request = EditRequest(prompt="black and white", video=clip)
     try:
@@ -123,7 +126,9 @@ def test_a_restart_runs_the_parts_that_were_left_and_keeps_the_finished_ones(set
     store.update(done.id, status="succeeded", output_video=Path(done.request["video"]))
     assert store.get(parent.id).status in ("queued", "running") and left.status in ("queued", "running")
 
-    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+
+    second = JobRunner(store, settings, watch_tick_s=0.2)
     try:
         second.recover(None, LocalEngine(settings))
         final = watch_in_thread(second, parent.id, OWNER)[-1]
@@ -143,9 +148,9 @@ def long_clip(tmp_path_factory) -> Path:
     return make_shots_clip(tmp_path_factory.mktemp("long") / "long.mp4", shots=(5.0, 5.5), audio=True)
 
 
-def _service(settings: Settings, runner: JobRunner, root: Path) -> EditService:
+def _service(settings: Settings, runner: JobRunner, store: JobStore, root: Path) -> EditService:
     return EditService(settings, runner, TrustedFiles.of([root, settings.scratch_dir]),
-                       ServerKeyGuard(settings, runner.store), SessionLimiter(100, 10))
+                       ServerKeyGuard(settings, store), SessionLimiter(100, 10))
 
 
 def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_path, long_clip):
@@ -153,8 +158,9 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
     segment again, billed again, while the other is kept."""
     settings = Settings(data_dir=tmp_path / "data", fal_key=Secret("server-key"),
                         scratch_dir=tmp_path / "scratch")
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
-    service = _service(settings, runner, long_clip.parent)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings, watch_tick_s=0.2)
+    service = _service(settings, runner, store, long_clip.parent)
     caller = Caller(OWNER, "198.51.100.7")
     palette = make_image(long_clip.parent / "palette.png", width=640, height=640)
     request = EditRequest(prompt="Make it look like winter, in the colours of @Image1", video=long_clip,
@@ -196,9 +202,10 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
 
 def test_the_local_preview_edits_a_long_clip_in_segments_too(tmp_path, long_clip):
     settings = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch")
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings, watch_tick_s=0.2)
     try:
-        parent = _service(settings, runner, long_clip.parent).start(
+        parent = _service(settings, runner, store, long_clip.parent).start(
             Caller(OWNER, "198.51.100.8"), None,
             EditRequest(prompt="black and white, like an old film", video=long_clip), EditMode(segments=True))
         final = watch_in_thread(runner, parent.id, OWNER)[-1]

@@ -96,7 +96,8 @@ class _HeldLocal:
 
 def test_runner_retention_never_removes_a_running_job(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", retention_days=0, retention_max_gb=0)
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings)
     try:
         clip = make_clip(tmp_path / "clip.mp4", seconds=1, width=160, height=120, fps=5, audio=False)
         engine = _HeldLocal()
@@ -104,13 +105,13 @@ def test_runner_retention_never_removes_a_running_job(tmp_path):
         assert engine.running.wait(30)
 
         assert runner.run_retention() == []  # both caps are zero, and still the running job stays
-        assert (runner.store.job_dir(job.id) / "edited.mp4").is_file()
+        assert (store.job_dir(job.id) / "edited.mp4").is_file()
 
         engine.release.set()
         deadline = time.monotonic() + 30
-        while not runner.store.get(job.id).is_finished and time.monotonic() < deadline:
+        while not store.get(job.id).is_finished and time.monotonic() < deadline:
             time.sleep(0.02)
         assert [j.id for j in runner.run_retention()] == [job.id]  # finished: now it may go
-        assert runner.store.get(job.id).expired and not runner.store.job_dir(job.id).exists()
+        assert store.get(job.id).expired and not store.job_dir(job.id).exists()
     finally:
         runner.close()

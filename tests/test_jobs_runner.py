@@ -108,14 +108,14 @@ def wait_for(predicate, what: str, timeout: float = WAIT_S):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_local_engine_job_end_to_end(runner, small_clip, tmp_path):
+def test_local_engine_job_end_to_end(runner, store, small_clip, tmp_path):
     gradio_cache = tmp_path / "gradio"
     gradio_cache.mkdir()
     upload = shutil.copy(small_clip, gradio_cache / "upload.mp4")
     request = EditRequest(prompt="Make it black and white", video=Path(upload))
 
     job = runner.submit("owner-a", request, LocalEngine(runner.settings))
-    assert job.status == "queued" and runner.store.get(job.id) is not None  # recorded before it ran
+    assert job.status == "queued" and store.get(job.id) is not None  # recorded before it ran
     shutil.rmtree(gradio_cache)  # gradio may clean its cache while the job runs
     seen = watch_in_thread(runner, job.id, "owner-a")
 
@@ -123,13 +123,13 @@ def test_local_engine_job_end_to_end(runner, small_clip, tmp_path):
     assert final.status == "succeeded", final.error
     # It held an engine slot (a watcher that attaches late may never see "running" itself).
     assert final.started_at is not None
-    assert final.output_video.is_file() and final.output_video.parent == runner.store.job_dir(job.id)
+    assert final.output_video.is_file() and final.output_video.parent == store.job_dir(job.id)
     assert final.side_by_side.is_file() and final.side_by_side.stat().st_size > 0
     restored = final.edit_request()
     assert restored.video.is_file() and restored.video.name == "upload.mp4"
-    assert restored.video.parent.parent == runner.store.job_dir(job.id) / "inputs"
+    assert restored.video.parent.parent == store.job_dir(job.id) / "inputs"
     assert final.timings["side_by_side"] > 0 and final.notes
-    assert runner.store.get(job.id) == final  # the store holds exactly what the last watcher saw
+    assert store.get(job.id) == final  # the store holds exactly what the last watcher saw
     assert final.finished_at >= final.started_at >= final.created_at
 
 
@@ -149,20 +149,20 @@ def test_watchers_get_the_edited_clip_before_the_side_by_side_renders(runner, tm
     assert final.side_by_side.is_file()
 
 
-def test_corrupt_clip_fails_with_the_engines_sentence(runner, tmp_path):
+def test_corrupt_clip_fails_with_the_engines_sentence(runner, store, tmp_path):
     request = EditRequest(prompt="Make it black and white", video=make_text_as(tmp_path / "clip.mp4"))
     job = runner.submit("owner-a", request, LocalEngine(runner.settings))
     final = watch_in_thread(runner, job.id, "owner-a")[-1]
     assert final.status == "failed"
     assert "clip.mp4" in final.error and "00" not in final.error and "Traceback" not in final.error
-    assert runner.store.get(job.id).error == final.error
+    assert store.get(job.id).error == final.error
 
 
-def test_request_id_is_stored_as_soon_as_submitted_and_every_tab_can_watch(runner, small_clip):
+def test_request_id_is_stored_as_soon_as_submitted_and_every_tab_can_watch(runner, store, small_clip):
     engine = HeldEngine(name="fal", request_id="req-123")
     job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine, key_source="server")
     assert engine.started.wait(WAIT_S)
-    stored = runner.store.get(job.id)
+    stored = store.get(job.id)
     assert stored.request_id == "req-123" and stored.status == "running" and stored.phase == "submitted"
 
     tabs = [Tab(runner, job.id, "owner-a") for _ in range(2)]
@@ -178,16 +178,16 @@ def test_request_id_is_stored_as_soon_as_submitted_and_every_tab_can_watch(runne
     assert [j.status for j in watch_in_thread(runner, job.id, "owner-a")] == ["succeeded"]
 
 
-def test_progress_writes_are_throttled_and_the_last_one_still_lands(runner, small_clip):
+def test_progress_writes_are_throttled_and_the_last_one_still_lands(runner, store, small_clip):
     """300 events in a burst become a handful of writes; the newest state reaches the store anyway."""
-    counter = sqlite3.connect(runner.store.db_path)
+    counter = sqlite3.connect(store.db_path)
     counter.executescript("CREATE TABLE writes (phase TEXT);"
                           "CREATE TRIGGER count_writes AFTER UPDATE ON jobs "
                           "BEGIN INSERT INTO writes VALUES (NEW.phase); END;")
     engine = HeldEngine(burst=300)
     job = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), engine)
     assert engine.started.wait(WAIT_S)
-    stored = wait_for(lambda: (j := runner.store.get(job.id)).message == "step 300" and j,
+    stored = wait_for(lambda: (j := store.get(job.id)).message == "step 300" and j,
                       "the trailing write")
     assert stored.fraction == pytest.approx(0.8) and stored.logs[-1] == "step 300" and len(stored.logs) == 200
     phases = [row[0] for row in counter.execute("SELECT phase FROM writes")]
@@ -214,7 +214,7 @@ def test_watch_and_cancel_refuse_another_owner(runner, small_clip):
     assert watch_in_thread(runner, job.id, "owner-a")[-1].status == "succeeded"
 
 
-def test_cancel_running_and_queued_jobs(runner, small_clip):
+def test_cancel_running_and_queued_jobs(runner, store, small_clip):
     """One local slot: the first job holds it, the second waits; both cancel, the waiting one at once."""
     first, second = HeldEngine(), HeldEngine()
     running = runner.submit("owner-a", EditRequest(prompt="x", video=small_clip), first)
@@ -228,7 +228,7 @@ def test_cancel_running_and_queued_jobs(runner, small_clip):
 
     assert runner.cancel(running.id, "owner-a") is True
     final = watch_in_thread(runner, running.id, "owner-a")[-1]
-    assert final.status == "cancelled" and runner.store.get(running.id).status == "cancelled"
+    assert final.status == "cancelled" and store.get(running.id).status == "cancelled"
     assert runner.cancel(running.id, "owner-a") is False  # nothing left to cancel
 
 
@@ -255,11 +255,11 @@ def test_inputs_are_copied_once_each_keeping_their_names(tmp_path, small_clip):
     assert (copied.prompt, copied.keep_audio) == (request.prompt, request.keep_audio)
 
 
-def test_missing_input_is_refused_before_anything_is_recorded(runner, tmp_path):
+def test_missing_input_is_refused_before_anything_is_recorded(runner, store, tmp_path):
     with pytest.raises(InputError, match=r"gone\.mp4"):
         runner.submit("owner-a", EditRequest(prompt="x", video=tmp_path / "gone.mp4"), HeldEngine())
-    assert runner.store.list_for_owner("owner-a") == []
-    assert list(runner.store.jobs_root.iterdir()) == []
+    assert store.list_for_owner("owner-a") == []
+    assert list(store.jobs_root.iterdir()) == []
 
 
 def test_recover_decides_each_kind_of_leftover(settings, small_clip):
@@ -277,7 +277,9 @@ def test_recover_decides_each_kind_of_leftover(settings, small_clip):
     server_key_gone = leftover("fal", "server", "running", "req-server")
     done = leftover("local", None, "succeeded")
 
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+
+    runner = JobRunner(store, settings)
     try:
         touched = {j.id: j for j in runner.recover(None)}
         assert set(touched) == {local, never_sent, user_key, server_key_gone}
@@ -286,13 +288,13 @@ def test_recover_decides_each_kind_of_leftover(settings, small_clip):
         assert touched[never_sent].error == INTERRUPTED_BEFORE_SUBMIT
         for job_id, request_id in ((user_key, "req-user"), (server_key_gone, "req-server")):
             assert touched[job_id].status == "waiting_for_key" and request_id in touched[job_id].message
-        assert runner.store.get(done).status == "succeeded"
+        assert store.get(done).status == "succeeded"
         # A tab watching a parked job gets it once instead of hanging; a second recover changes nothing.
         assert [j.status for j in watch_in_thread(runner, user_key, "owner-a")] == ["waiting_for_key"]
         assert runner.recover(None) == []
         # The user gives up instead of entering a key.
         assert runner.cancel(user_key, "owner-a") is True
-        assert runner.store.get(user_key).status == "cancelled"
+        assert store.get(user_key).status == "cancelled"
     finally:
         runner.close()
 
@@ -326,11 +328,12 @@ def _fal(key: str, settings: Settings):
 
 def _submit_then_crash(settings: Settings, clip: Path, key: str, key_source: str) -> Job:
     """Runner A submits to fal and dies once fal has the request: the row says running + request id."""
-    first = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    first = JobRunner(store, settings)
     try:
         job = first.submit("owner-a", EditRequest(prompt="Make it look like winter", video=clip),
                            _fal(key, settings), key_source=key_source)
-        return wait_for(lambda: (j := first.store.get(job.id)).request_id and j, "a fal request id")
+        return wait_for(lambda: (j := store.get(job.id)).request_id and j, "a fal request id")
     finally:
         first.close()
 
@@ -339,7 +342,9 @@ def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, fal_clip):
     left = _submit_then_crash(settings, fal_clip, "server-key", "server")
     assert left.status == "running"
 
-    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+
+    second = JobRunner(store, settings)
     try:
         assert [j.id for j in second.recover(_fal("server-key", settings))] == [left.id]
         final = watch_in_thread(second, left.id, "owner-a")[-1]
@@ -353,7 +358,9 @@ def test_restart_resumes_a_server_key_fal_job(fake_fal, settings, fal_clip):
 def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settings, fal_clip):
     left = _submit_then_crash(settings, fal_clip, "user-key", "user")
 
-    second = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+
+    second = JobRunner(store, settings)
     try:
         assert [j.status for j in second.recover(_fal("server-key", settings))] == ["waiting_for_key"]
         resumed = second.resume_waiting("owner-a", _fal("user-key", settings))
@@ -376,7 +383,8 @@ def test_restart_parks_a_user_key_fal_job_until_the_key_returns(fake_fal, settin
 def test_a_fal_result_reaches_watchers_before_its_side_by_side(fake_fal, settings, hd_clip):
     """Result first on fal too: once the result is downloaded the watcher has it, while the
     side-by-side of the 1280x720 pair still renders."""
-    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    store = JobStore(settings.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, settings, watch_tick_s=0.2)
     try:
         job = runner.submit("owner-a", EditRequest(prompt="Make it look like winter", video=hd_clip),
                             _fal("server-key", settings), key_source="server")

@@ -64,3 +64,38 @@ def test_an_hour_of_local_work_is_capped_and_says_when_to_come_back():
     clock[0] = NOW + 3600  # an hour after it started counting, it no longer does
     quota.admit("a", "198.51.100.1", 1, jobs)
     assert quota._started == {}  # keys with nothing left in the window are forgotten
+
+
+def test_work_outside_a_job_runs_one_at_a_time_per_owner_and_per_address():
+    jobs, quota = Jobs(), LocalQuota(jobs_queued=3, seconds_per_hour=600, clock=lambda: NOW)
+    with quota.tool("a", "198.51.100.1", jobs):
+        with (pytest.raises(RateLimitError, match="You have a clip being fixed already"),
+              quota.tool("a", "198.51.100.2", jobs)):
+            pass
+        with (pytest.raises(RateLimitError, match="Your address has a clip being fixed already"),
+              quota.tool("b", "198.51.100.1", jobs)):
+            pass
+        with quota.tool("b", "198.51.100.2", jobs):  # someone else, elsewhere: not held up
+            pass
+    with quota.tool("a", "198.51.100.1", jobs):  # the first ended: the next may start
+        pass
+
+
+def test_the_seconds_work_outside_a_job_used_count_in_the_same_hour_as_local_edits():
+    clock = [NOW]
+    jobs, quota = Jobs(), LocalQuota(jobs_queued=3, seconds_per_hour=600, clock=lambda: clock[0])
+    jobs.jobs["j"] = _job("j", "a", "succeeded", started=NOW - 400, finished=NOW - 100)
+    quota.started("a", "198.51.100.1", "j", 1)
+    with quota.tool("a", "198.51.100.1", jobs) as use:
+        use.seconds = 299.0  # 300 s of the job plus 299 s of fixing: one second left
+    quota.admit("a", "198.51.100.1", 1, jobs)
+    with quota.tool("a", "198.51.100.1", jobs) as use:
+        use.seconds = 1.0
+    with pytest.raises(RateLimitError, match="used 10 min of the local preview"):
+        quota.admit("a", "198.51.100.1", 1, jobs)
+    with (pytest.raises(RateLimitError, match="used 10 min"),
+          quota.tool("a", "198.51.100.9", jobs)):  # the owner's share, from another address
+        pass
+    clock[0] = NOW + 3601  # an hour later the window holds none of it, and forgets the keys
+    quota.admit("a", "198.51.100.1", 1, jobs)
+    assert quota._started == {}

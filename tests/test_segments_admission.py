@@ -49,9 +49,10 @@ def _studio(tmp_path: Path, clip: Path, **settings) -> Iterator[tuple[Settings, 
     """The service on the server's key, its runner, and a fake fal that counts what reaches it."""
     config = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch", fal_key=Secret(KEY),
                       **settings)
-    runner = JobRunner(JobStore(config.data_dir / "jobs.sqlite3"), config, watch_tick_s=0.2)
+    store = JobStore(config.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, config, watch_tick_s=0.2)
     service = EditService(config, runner, TrustedFiles.of([clip.parent]),
-                          ServerKeyGuard(config, runner.store), SessionLimiter(100, 10))
+                          ServerKeyGuard(config, store), SessionLimiter(100, 10))
     try:
         with running_fake_fal(keys=(KEY,)) as fake:
             yield config, runner, service, fake

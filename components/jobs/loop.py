@@ -13,6 +13,8 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
+from components.errors import StudioError
+
 log = logging.getLogger(__name__)
 
 
@@ -27,10 +29,6 @@ class RunnerLoop:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         future.add_done_callback(_log_if_crashed)
         return future
-
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` on the loop thread, from any thread."""
-        self._loop.call_soon_threadsafe(callback)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> None:
         """Run ``callback`` on the loop thread after ``delay`` seconds, from any thread."""
@@ -62,6 +60,7 @@ class RunnerLoop:
 
 def _log_if_crashed(future: Future) -> None:
     # The runner turns every engine failure into a job state; what reaches here is the bookkeeping
-    # itself failing (the disk full, the database gone), which must not pass silently.
-    if not future.cancelled() and future.exception() is not None:
+    # itself failing (the disk full, the database gone), which must not pass silently. A StudioError
+    # is an answer for the caller that awaits it (a clip Fix it refuses, a cancel), not a crash.
+    if not future.cancelled() and not isinstance(future.exception(), StudioError | None):
         log.error("job runner task crashed", exc_info=future.exception())

@@ -23,16 +23,18 @@ loop is closing, and leaves the job recorded as running for ``recover``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from components.config import Settings
-from components.engines.base import EditResult, Engine, ProgressEvent
+from components.engines.base import CancelToken, EditResult, Engine, ProgressEvent
 from components.errors import EngineError, InputError, JobCancelled, StudioError
 from components.jobs import family, outcome, prepare, recovery
 from components.jobs.inputs import copy_inputs, stub_request
@@ -49,6 +51,7 @@ from components.request_id import check_request_id
 from components.segments.plan import SegmentPlan
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INTERNAL_FAILURE = ("The edit stopped because of an unexpected error inside the studio (job {id}). "
                     "Run it again; if it keeps failing, report the job id.")
@@ -58,7 +61,7 @@ class JobRunner:
     def __init__(self, store: JobStore, settings: Settings, make_side_by_side: SideBySide | None = None, *,
                  persist_every_s: float = 0.25, watch_tick_s: float = 1.0, watch_min_gap_s: float = 0.1,
                  retention_every_s: float = 3600.0) -> None:
-        self.store = store
+        self._store = store
         self.settings = settings
         self._loop = RunnerLoop()
         self._live = LiveJobs(store, self._loop.call_later, persist_every_s=persist_every_s,
@@ -76,13 +79,13 @@ class JobRunner:
                key_source: KeySource | None = None) -> Job:
         """Copy the inputs into the job's folder, record the job (queued), start it; returns at once."""
         job_id = uuid.uuid4().hex
-        job_dir = self.store.job_dir(job_id)
+        job_dir = self._store.job_dir(job_id)
         try:
             copied = copy_inputs(request, job_dir / "inputs")
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-        job = self.store.create(owner, copied, engine.name, key_source, job_id=job_id,
+        job = self._store.create(owner, copied, engine.name, key_source, job_id=job_id,
                                 message="Waiting for a free engine slot")
         self._start(job, engine, copied)
         return job
@@ -94,8 +97,8 @@ class JobRunner:
         parent_id = uuid.uuid4().hex
         try:
             staged = copy_inputs(replace(request, extra={**request.extra, "parts": len(parts)}),
-                                 self.store.job_dir(parent_id) / "inputs")
-            parent = self.store.create(owner, staged, engine.name, key_source, job_id=parent_id, kind=kind,
+                                 self._store.job_dir(parent_id) / "inputs")
+            parent = self._store.create(owner, staged, engine.name, key_source, job_id=parent_id, kind=kind,
                                        message=f"Starting {len(parts)} {family.PART_NOUN[kind]}s")
         except BaseException:
             self._discard([parent_id])
@@ -111,8 +114,8 @@ class JobRunner:
         parent_id = parent_id or uuid.uuid4().hex
         try:
             staged = copy_inputs(replace(request, extra={**request.extra, "overlap": overlap}),
-                                 self.store.job_dir(parent_id) / "inputs")
-            parent = self.store.create(owner, staged, engine.name, key_source, job_id=parent_id,
+                                 self._store.job_dir(parent_id) / "inputs")
+            parent = self._store.create(owner, staged, engine.name, key_source, job_id=parent_id,
                                        kind="segments", message=prepare.WAITING)
         except BaseException:
             self._discard([parent_id])
@@ -133,8 +136,8 @@ class JobRunner:
                 # A part knows what it is part of: a segment gets no side-by-side of its own
                 # (``_finish``), and the local preview turns each take's colours differently.
                 tagged = replace(part, extra={**part.extra, "part_of": parent.kind, "part": index})
-                copied = copy_inputs(tagged, self.store.job_dir(child_id) / "inputs")
-                children.append((self.store.create(parent.owner, copied, engine.name,
+                copied = copy_inputs(tagged, self._store.job_dir(child_id) / "inputs")
+                children.append((self._store.create(parent.owner, copied, engine.name,
                                                    key_source or parent.key_source,
                                                    job_id=child_id, parent_id=parent.id, part=index,
                                                    message="Waiting for a free engine slot"), copied))
@@ -147,8 +150,8 @@ class JobRunner:
 
     def _discard(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
-            shutil.rmtree(self.store.job_dir(job_id), ignore_errors=True)
-            self.store.delete(job_id)
+            shutil.rmtree(self._store.job_dir(job_id), ignore_errors=True)
+            self._store.delete(job_id)
 
     def children(self, parent_id: str, owner: str) -> list[Job]:
         """A parent's current parts (each part's newest attempt) in order, with live progress."""
@@ -156,23 +159,22 @@ class JobRunner:
         if parent is None or not parent.is_parent:
             return []
         live = self._live.current()
-        parts = family.latest_parts(live.get(j.id, j) for j in self.store.children(parent_id))
+        parts = family.latest_parts(live.get(j.id, j) for j in self._store.children(parent_id))
         return [parts[i] for i in sorted(parts)]
 
-    def retry_parts(self, parent_id: str, owner: str, engine: Engine, key_source: KeySource | None = None,
-                    billed: Mapping[int, float] | None = None) -> Job:
-        """Run again only the parts of a finished parent that failed, were cancelled or never
-        started; the parts that succeeded are kept (and not paid for again). ``billed`` is each
-        retried part's cost on the server's key, what its budget counts."""
+    def parts_to_retry(self, parent_id: str, owner: str) -> tuple[Job, dict[int, EditRequest]]:
+        """The finished parent and, by part index, the request to run again for each part that
+        failed, was cancelled or never started (the parts that succeeded are kept, and not paid for
+        again). Computed once, here: the service prices exactly these and ``retry_parts`` runs them."""
         parent = self.snapshot(parent_id, owner)
         if parent is None or not parent.is_parent or not parent.is_finished or self._live.is_live(parent_id):
             raise InputError("Only a finished segmented edit or set of takes can be retried.",
                              fix="Pick one from the history list once it has ended.")
-        parts = family.latest_parts(self.store.children(parent_id))
+        parts = family.latest_parts(self._store.children(parent_id))
         todo = family.retryable(parts, family.part_count(parent))
         if not todo:
             raise InputError("Every part of this edit succeeded, so there is nothing to retry.")
-        again = []
+        again = {}
         for index in todo:
             source = parts.get(index)
             if source is None or source.expired:
@@ -180,12 +182,20 @@ class JobRunner:
                                  fix="Start the edit again from the clip.")
             request = source.edit_request()
             extra = {k: v for k, v in request.extra.items() if k not in ("billed_usd", "part_of", "part")}
-            if billed is not None:
-                extra["billed_usd"] = billed[index]
-            again.append(replace(request, extra=extra))
-        starts = self._create_children(parent, again, engine, indices=todo, key_source=key_source)
-        parent = self.store.update(parent_id, status="queued", error=None, finished_at=None,
-                                   key_source=key_source, message=f"Retrying {len(todo)} part(s)")
+            again[index] = replace(request, extra=extra)
+        return parent, again
+
+    def retry_parts(self, parent: Job, again: Mapping[int, EditRequest], engine: Engine,
+                    key_source: KeySource | None = None) -> Job:
+        """Run ``again`` (from ``parts_to_retry``, each part's cost on the server's key in its
+        ``billed_usd``) as new attempts of ``parent``'s parts."""
+        if self._live.is_live(parent.id):
+            raise InputError("This edit is already being retried.", fix="Follow it in the history list.")
+        indices = sorted(again)
+        starts = self._create_children(parent, [again[i] for i in indices], engine, indices=indices,
+                                       key_source=key_source)
+        parent = self._store.update(parent.id, status="queued", error=None, finished_at=None,
+                                    key_source=key_source, message=f"Retrying {len(indices)} part(s)")
         self._start_parent(parent, engine, starts)
         return parent
 
@@ -195,19 +205,23 @@ class JobRunner:
         if parent is None or parent.kind != "takes" or not parent.is_finished:
             raise InputError("Takes can be chosen once the takes have finished.",
                              fix="Wait for the takes to finish, then pick one.")
-        take = family.latest_parts(self.store.children(parent_id)).get(part)
+        take = family.latest_parts(self._store.children(parent_id)).get(part)
         if take is None or take.status != "succeeded" or take.expired or take.output_video is None:
             raise InputError(f"Take {part + 1} has no result to choose.", fix="Pick a take that finished.")
-        chosen = outcome.chosen_take(take, self.store.job_dir(parent_id))
-        takes = family.latest_parts(self.store.children(parent_id))
+        chosen = outcome.chosen_take(take, self._store.job_dir(parent_id))
+        takes = family.latest_parts(self._store.children(parent_id))
         done = sum(t.status == "succeeded" for t in takes.values())
         notes = tuple(outcome.takes_note(done, family.part_count(parent), part) if n.endswith(" is chosen.")
                       else n for n in parent.notes)
-        job = self.store.update(parent_id, chosen=part, output_video=chosen.video,
+        job = self._store.update(parent_id, chosen=part, output_video=chosen.video,
                                 side_by_side=chosen.side_by_side, request_id=take.request_id,
                                 arguments=take.arguments, remote_url=take.remote_url, notes=notes)
         self._live.notify(parent_id)
         return job
+
+    def find_by_request_id(self, owner: str, request_id: str) -> Job | None:
+        """``owner``'s job made by fal request ``request_id``, if any."""
+        return self._store.find_by_request_id(owner, request_id)
 
     def snapshot(self, job_id: str, owner: str) -> Job | None:
         """The newest state of ``owner``'s job: live if this process runs it, else as stored."""
@@ -215,7 +229,7 @@ class JobRunner:
 
     def history(self, owner: str, limit: int = 50) -> list[Job]:
         """``owner``'s jobs newest first, running ones with their live progress."""
-        jobs = self.store.list_for_owner(owner, limit)
+        jobs = self._store.list_for_owner(owner, limit)
         live = self._live.current()
         return [live.get(job.id, job) for job in jobs]
 
@@ -229,6 +243,23 @@ class JobRunner:
         ends after a final state, or at once for a job parked waiting for a key."""
         return self._live.watch(job_id, owner)
 
+    async def run_local(self, owner: str, work: Callable[[CancelToken], T]) -> T:
+        """CPU work a page asks for outside any job (Fix it re-encodes a clip), run in a thread
+        once ``owner``'s turn at a local slot comes: it shares the machine's CPU with local edits,
+        round-robin across owners, instead of jumping the line. The caller going away (a closed
+        tab) cancels it, waiting or running."""
+        cancel = CancelToken()
+
+        async def in_turn() -> T:
+            async with self._slots.hold("local", cancel, owner=owner):
+                return await asyncio.to_thread(work, cancel)
+
+        try:
+            return await asyncio.wrap_future(self._loop.run(in_turn()))
+        except asyncio.CancelledError:
+            cancel.cancel()
+            raise
+
     def cancel(self, job_id: str, owner: str) -> bool:
         """Ask ``owner``'s job to stop; False when there is nothing of theirs left to cancel."""
         live = self._live.get(job_id)
@@ -238,10 +269,10 @@ class JobRunner:
             self._live.publish(live, urgent=True, message="Cancelling…")
             live.cancel.cancel()  # wakes a job waiting for a slot; a running engine polls it
             return True
-        job = self.store.get_for_owner(job_id, owner)
+        job = self._store.get_for_owner(job_id, owner)
         if job is None or job.status != "waiting_for_key":
             return False
-        self.store.update(job_id, status="cancelled",
+        self._store.update(job_id, status="cancelled",
                           message="Cancelled here while it waited for a key; fal may still finish it.")
         self._live.notify(job_id)
         return True
@@ -251,7 +282,7 @@ class JobRunner:
         """Decide about every job a previous process left queued or running (``recovery``'s policy),
         then let every unfinished parent follow its parts again. Returns them as now recorded."""
         touched = []
-        unfinished = self.store.unfinished()
+        unfinished = self._store.unfinished()
         for job in unfinished:
             if job.is_parent or job.status == "waiting_for_key" or self._live.is_live(job.id):
                 continue
@@ -263,20 +294,20 @@ class JobRunner:
                 engine = fal_engine_for_server_key if job.engine == "fal" else local_engine
                 if engine is None:
                     text = recovery.INTERRUPTED_LOCAL
-                    touched.append(self.store.update(job.id, status="failed", error=text, message=text))
+                    touched.append(self._store.update(job.id, status="failed", error=text, message=text))
                 else:
                     touched.append(self._restart(job, engine))
             elif isinstance(decision, recovery.WaitForKey):
-                touched.append(self.store.update(job.id, status="waiting_for_key", message=decision.message))
+                touched.append(self._store.update(job.id, status="waiting_for_key", message=decision.message))
             else:
-                touched.append(self.store.update(job.id, status="failed", error=decision.error,
+                touched.append(self._store.update(job.id, status="failed", error=decision.error,
                                                  message=decision.error))
         for job in unfinished:
             if job.is_parent and job.status != "waiting_for_key" and not self._live.is_live(job.id):
                 engine = (local_engine if job.engine != "fal" else
                           fal_engine_for_server_key if job.key_source == "server" else None)
-                if engine is None and prepare.needs_preparing(job, self.store.children(job.id)):
-                    touched.append(self.store.update(job.id, status="waiting_for_key",
+                if engine is None and prepare.needs_preparing(job, self._store.children(job.id)):
+                    touched.append(self._store.update(job.id, status="waiting_for_key",
                                                      message=prepare.WAITING_FOR_KEY))
                     continue
                 self._start_parent(job, engine)
@@ -288,11 +319,11 @@ class JobRunner:
         """Pick up ``owner``'s jobs that waited for a key, with the engine built from that key: each
         edit resumes its fal request (or, a part that never reached fal, runs), then each waiting
         parent follows its parts again."""
-        waiting = [j for j in self.store.waiting_for_key(owner) if not self._live.is_live(j.id)]
+        waiting = [j for j in self._store.waiting_for_key(owner) if not self._live.is_live(j.id)]
         resumed = [self._resume(j, engine, key_source) if j.request_id else self._restart(j, engine)
                    for j in waiting if not j.is_parent]
         for parent in (j for j in waiting if j.is_parent):
-            self._start_parent(self.store.update(parent.id, status="queued", key_source=key_source,
+            self._start_parent(self._store.update(parent.id, status="queued", key_source=key_source,
                                                  message="Picking up its parts"), engine)
             resumed.append(parent)
         return resumed
@@ -303,7 +334,7 @@ class JobRunner:
         is, a stored result as it is; otherwise the request is fetched again into a job record
         (a new one, with the original inputs when this studio still has them)."""
         request_id = check_request_id(request_id)  # garbage is refused at once, never polled
-        existing = self.store.find_by_request_id(owner, request_id)
+        existing = self._store.find_by_request_id(owner, request_id)
         if existing is not None:
             live_job = self.snapshot(existing.id, owner)
             if self._live.is_live(existing.id) or (existing.status == "succeeded" and not existing.expired):
@@ -315,17 +346,17 @@ class JobRunner:
         request = stub_request(request_id)
         if existing is not None and not existing.is_stub and not existing.expired:
             try:
-                request = copy_inputs(existing.edit_request(), self.store.job_dir(job_id) / "inputs")
+                request = copy_inputs(existing.edit_request(), self._store.job_dir(job_id) / "inputs")
             except InputError:
                 log.info("inputs of job %s are gone; reattaching %s without them", existing.id, request_id)
-        job = self.store.create(owner, request, engine.name, key_source, job_id=job_id,
+        job = self._store.create(owner, request, engine.name, key_source, job_id=job_id,
                                 request_id=request_id, message=f"Reattaching to fal request {request_id}")
         self._start(job, engine, request, resume_id=request_id)
         return job
 
     def run_retention(self) -> list[Job]:
         """One retention pass now (``recover`` runs one at start, the loop every ``retention_every_s``)."""
-        return apply_retention(self.store, self.settings)
+        return apply_retention(self._store, self.settings)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the loop as a process exit would: running jobs stay recorded as running, for
@@ -341,7 +372,7 @@ class JobRunner:
     def _restart(self, job: Job, engine: Engine) -> Job:
         """Run a part again from its inputs: it never reached fal (or ran locally), so nothing was
         charged for the try a restart cut short."""
-        job = self.store.update(job.id, status="queued", error=None, finished_at=None,
+        job = self._store.update(job.id, status="queued", error=None, finished_at=None,
                                 message="Starting again after a restart")
         self._start(job, engine, job.edit_request())
         return job
@@ -357,7 +388,7 @@ class JobRunner:
         self._loop.run(self._drive_parent(live, engine))
 
     def _cancel_parts(self, parent: Job) -> None:
-        for child in self.store.children(parent.id):
+        for child in self._store.children(parent.id):
             self.cancel(child.id, parent.owner)
 
     async def _drive_parent(self, live: LiveJob, engine: Engine | None) -> None:
@@ -365,41 +396,35 @@ class JobRunner:
         make what they add up to."""
         parent = live.job
         try:
-            if prepare.needs_preparing(parent, self.store.children(parent.id)):
-                if engine is None:
-                    raise EngineError(prepare.NO_ENGINE)
-                await self._prepare_segments(live, engine)
-            parent = live.job
-            total = family.part_count(parent)
-            parts = family.latest_parts(self._current(self.store.children(parent.id)))
-            state = family.progress(parent.kind, parts, total)
-            while state.status == "running":
-                self._live.publish(live, urgent=live.job.status != "running", status="running",
-                                   started_at=live.job.started_at or time.time(), message=state.message,
-                                   fraction=state.fraction, phase="running")
-                await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
-                parts = family.latest_parts(self._current(self.store.children(parent.id)))
-                state = family.progress(parent.kind, parts, total)
-            if live.cancel.cancelled:
-                self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
-                                   message="Cancelled; the parts that had finished are kept.")
-            elif state.waiting_for_key:
-                self._live.publish(live, urgent=True, status="waiting_for_key", message=state.message)
-            else:
-                await self._settle_parent(live, parts, total)
-        except JobCancelled:
-            self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
-                               message=prepare.CANCELLED)
-        except StudioError as error:
-            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=str(error),
-                               message=str(error))
-        except Exception:
-            log.exception("parent job %s failed unexpectedly", parent.id)
-            text = INTERNAL_FAILURE.format(id=parent.id)
-            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=text,
-                               message=text)
+            with self._ends_on_error(live, lambda: prepare.CANCELLED):
+                await self._follow_parts(live, engine)
         finally:
             self._live.remove(parent.id)
+
+    async def _follow_parts(self, live: LiveJob, engine: Engine | None) -> None:
+        parent = live.job
+        if prepare.needs_preparing(parent, self._store.children(parent.id)):
+            if engine is None:
+                raise EngineError(prepare.NO_ENGINE)
+            await self._prepare_segments(live, engine)
+        parent = live.job
+        total = family.part_count(parent)
+        parts = family.latest_parts(self._current(self._store.children(parent.id)))
+        state = family.progress(parent.kind, parts, total)
+        while state.status == "running":
+            self._live.publish(live, urgent=live.job.status != "running", status="running",
+                               started_at=live.job.started_at or time.time(), message=state.message,
+                               fraction=state.fraction, phase="running")
+            await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
+            parts = family.latest_parts(self._current(self._store.children(parent.id)))
+            state = family.progress(parent.kind, parts, total)
+        if live.cancel.cancelled:
+            self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
+                               message="Cancelled; the parts that had finished are kept.")
+        elif state.waiting_for_key:
+            self._live.publish(live, urgent=True, status="waiting_for_key", message=state.message)
+        else:
+            await self._settle_parent(live, parts, total)
 
     async def _prepare_segments(self, live: LiveJob, engine: Engine) -> None:
         """A long clip's first phases, on a local (CPU) slot like any local work: its shot changes
@@ -414,7 +439,7 @@ class JobRunner:
                                message=message, fraction=fraction,
                                started_at=live.job.started_at or time.time())
 
-        folder = self.store.job_dir(parent.id)
+        folder = self._store.job_dir(parent.id)
         try:
             async with self._slots.hold("local", live.cancel, owner=parent.owner):
                 report(prepare.FINDING)
@@ -443,7 +468,7 @@ class JobRunner:
     async def _settle_parent(self, live: LiveJob, parts: dict[int, Job], total: int) -> None:
         parent = live.job
         problems = family.failures(parent.kind, parts, total)
-        workdir = self.store.job_dir(parent.id)
+        workdir = self._store.job_dir(parent.id)
 
         def report(message: str, urgent: bool) -> None:
             self._live.publish(live, urgent=urgent, phase="rendering", message=message)
@@ -480,7 +505,7 @@ class JobRunner:
     def _resume(self, job: Job, engine: Engine, key_source: KeySource) -> Job:
         if not engine.can_resume:
             raise TypeError(f"engine {engine.name!r} cannot resume a request by id")
-        job = self.store.update(job.id, status="queued", key_source=key_source, error=None,
+        job = self._store.update(job.id, status="queued", key_source=key_source, error=None,
                                 finished_at=None, message=f"Resuming fal request {job.request_id}")
         self._start(job, engine, job.edit_request(), resume_id=job.request_id)
         return job
@@ -488,40 +513,52 @@ class JobRunner:
     async def _drive(self, live: LiveJob, engine: Engine, request: EditRequest,
                      resume_id: str | None) -> None:
         job_id = live.job.id
-        workdir = self.store.job_dir(job_id)
+        workdir = self._store.job_dir(job_id)
         workdir.mkdir(parents=True, exist_ok=True)
 
         def on_event(event: ProgressEvent) -> None:
             self._live.on_event(live, event)
 
+        def cancelled() -> str:
+            return "Cancelled." if live.started else "Cancelled before it started."
+
         try:
-            if request.video.is_file():  # history's still of the input, made off the page's path
-                await asyncio.to_thread(make_thumbnail, request.video)
-            async with self._slots.hold(engine.concurrency_key, live.cancel, owner=live.job.owner):
-                live.started = True
-                self._live.publish(live, urgent=True, status="running", started_at=time.time(),
-                                   message="Resuming" if resume_id else "Starting")
-                if resume_id:
-                    result = await engine.resume(resume_id, workdir, on_event, live.cancel)
-                else:
-                    result = await engine.edit(request, workdir, on_event, live.cancel)
-            # The edit exists (and on fal is paid for): a cancel from here on no longer applies.
-            await self._finish(live, request, result, workdir)
+            with self._ends_on_error(live, cancelled):
+                if request.video.is_file():  # history's still of the input, made off the page's path
+                    await asyncio.to_thread(make_thumbnail, request.video)
+                async with self._slots.hold(engine.concurrency_key, live.cancel, owner=live.job.owner):
+                    live.started = True
+                    self._live.publish(live, urgent=True, status="running", started_at=time.time(),
+                                       message="Resuming" if resume_id else "Starting")
+                    if resume_id:
+                        result = await engine.resume(resume_id, workdir, on_event, live.cancel)
+                    else:
+                        result = await engine.edit(request, workdir, on_event, live.cancel)
+                # The edit exists (and on fal is paid for): a cancel from here on no longer applies.
+                await self._finish(live, request, result, workdir)
+        finally:
+            # On asyncio.CancelledError (the loop closing) the job stays recorded as it was.
+            self._live.remove(job_id)
+
+    @contextlib.contextmanager
+    def _ends_on_error(self, live: LiveJob, cancelled: Callable[[], str]) -> Iterator[None]:
+        """How every job ends short of success, single edit or parent: a cancel, a failure the
+        user can read (with the fal request id when there is one, to resume or report it), or an
+        unexpected error, logged, with the job id to report."""
+        try:
+            yield
         except JobCancelled:
             self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
-                               message="Cancelled." if live.started else "Cancelled before it started.")
+                               message=cancelled())
         except StudioError as error:
             request_id = getattr(error, "request_id", None) if isinstance(error, EngineError) else None
             self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=str(error),
                                message=str(error), request_id=request_id or live.job.request_id)
         except Exception:
-            log.exception("job %s (engine %s) failed unexpectedly", job_id, engine.name)
-            text = INTERNAL_FAILURE.format(id=job_id)
+            log.exception("job %s failed unexpectedly", live.job.id)
+            text = INTERNAL_FAILURE.format(id=live.job.id)
             self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=text,
                                message=text)
-        finally:
-            # On asyncio.CancelledError (the loop closing) the job stays recorded as it was.
-            self._live.remove(job_id)
 
     async def _finish(self, live: LiveJob, request: EditRequest, result: EditResult, workdir: Path) -> None:
         def report(message: str, urgent: bool) -> None:

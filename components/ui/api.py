@@ -1,8 +1,8 @@
 """The ``/edit`` API endpoint (gr.api): the same edit as the page, for gradio_client and MCP.
 
 It runs the page's pre-flight (so a bad input fails with the very sentence the page shows) and
-goes through the JobRunner (so an API edit is recorded, survives a dropped connection and shows
-in history for its session).
+goes through the edit service and its runner (so an API edit is recorded, survives a dropped
+connection and shows in history for its session).
 """
 
 # No ``from __future__ import annotations`` here: gr.api reads the return annotation through
@@ -56,7 +56,7 @@ def build(deps: Deps) -> None:
         key = parse_user_key(fal_key if isinstance(fal_key, str) else None)
         mode = parse_mode(takes, segments, overlap, deps.settings)
         job = await asyncio.to_thread(deps.service.start, caller, key, edit_request, mode)
-        async for snapshot in deps.runner.watch(job.id, caller.owner):
+        async for snapshot in deps.service.watch(caller.owner, job.id):
             job = snapshot
         if job.status == "cancelled":
             raise JobCancelled("The edit was cancelled.")
@@ -64,7 +64,7 @@ def build(deps: Deps) -> None:
             raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
                               request_id=job.request_id)
         parts = [{"part": p.part, "status": p.status, "request_id": p.request_id, "job_id": p.id,
-                  "error": p.error} for p in deps.runner.children(job.id, caller.owner)]
+                  "error": p.error} for p in deps.service.parts(caller.owner, job)]
         details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
                    "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model,
                    "kind": job.kind, "parts": parts}

@@ -8,21 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.config import Settings
-from components.jobs.runner import JobRunner
 from components.key_vault import KeyVault
 from components.scratch import Scratch
 from components.service import EditService
 from components.share import ShareStore
-from components.spend import ServerKeyGuard
 from components.trusted_files import TrustedFiles
 
 
 @dataclass(frozen=True)
 class Deps:
     settings: Settings
-    runner: JobRunner
-    service: EditService
-    guard: ServerKeyGuard
+    service: EditService  # every command and query about jobs: the page holds no runner
     keys: KeyVault  # users' fal keys, per gradio session, in memory only
     files: TrustedFiles  # the only folders a client-named path may point into
     scratch: Scratch  # files the server makes for a session before a job exists

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import gradio as gr
 
 from components.config import MODEL_NAME, PRICE_NOTE, Settings
-from components.engines.select import choose_engine
+from components.engines.select import EngineChoice
 from components.errors import InputError
 from components.key_vault import KeyVault
 from components.media.limits import human_duration
 from components.secret import Secret, parse_user_key
-from components.ui.session import session_id, user_key
+from components.service import EditService
+from components.ui.session import hf_user, session_id, user_key
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ class EngineHandles:
     tier: gr.Radio  # value: the fal endpoint id of the chosen tier
 
 
-def build(settings: Settings) -> EngineHandles:
-    status = gr.HTML(status_html(settings, None, None), elem_id="engine-status", padding=False)
+def build(settings: Settings, service: EditService) -> EngineHandles:
+    # What a visitor who has not signed in gets; the page's load says what this visitor gets.
+    status = gr.HTML(status_html(settings, service.engine(None, None), None), elem_id="engine-status",
+                     padding=False)
     tier = gr.Radio([(f"{t.name} (${t.price_per_second:.3f}/s)", t.id) for t in settings.tiers],
                     value=settings.model_id, label="Model", elem_id="model-tier",
                     info=f"Same inputs and limits; Standard is cheaper ({PRICE_NOTE}).")
@@ -47,16 +50,25 @@ def build(settings: Settings) -> EngineHandles:
     return EngineHandles(status, key, forget, gr.State(False), tier)
 
 
-def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settings) -> None:
-    def refresh(seconds: float | None, model: str | None, request: gr.Request):
-        return status_html(settings, user_key(vault, request), seconds, model)
+def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMethod, service: EditService,
+         vault: KeyVault, settings: Settings) -> None:
+    """``load`` is the page's load event: a signed-in visitor on the allow-list sees the server's key
+    from the first paint on, everyone else the engine they will really get."""
+    def status(key: Secret | None, seconds: float | None, model: str | None,
+               profile: gr.OAuthProfile | None) -> str:
+        return status_html(settings, service.engine(key, hf_user(profile)), seconds, model)
 
-    gr.on([duration.change, h.tier.change], refresh, [duration, h.tier], h.status, show_progress="hidden",
-          queue=False)
+    def refresh(seconds: float | None, model: str | None, request: gr.Request,
+                profile: gr.OAuthProfile | None):
+        return status(user_key(vault, request), seconds, model, profile)
+
+    gr.on([load, duration.change, h.tier.change], refresh, [duration, h.tier], h.status,
+          show_progress="hidden", queue=False)
     if h.key is None or h.forget is None:
         return
 
-    def take_key(text: str | None, seconds: float | None, model: str | None, request: gr.Request):
+    def take_key(text: str | None, seconds: float | None, model: str | None, request: gr.Request,
+                 profile: gr.OAuthProfile | None):
         """Move the typed key into the vault and empty the field in the same event."""
         try:
             key = parse_user_key(text)
@@ -66,12 +78,13 @@ def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settin
         if key is None and not (text or "").strip():
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         vault.put(session_id(request), key)
-        return ("", status_html(settings, key, seconds, model), gr.Button(visible=key is not None),
+        return ("", status(key, seconds, model, profile), gr.Button(visible=key is not None),
                 key is not None)
 
-    def forget(seconds: float | None, model: str | None, request: gr.Request):
+    def forget(seconds: float | None, model: str | None, request: gr.Request,
+               profile: gr.OAuthProfile | None):
         vault.drop(session_id(request))
-        return status_html(settings, None, seconds, model), gr.Button(visible=False), False
+        return status(None, seconds, model, profile), gr.Button(visible=False), False
 
     # On Enter or leaving the field, not per keystroke: a half-typed key is not a key.
     gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration, h.tier],
@@ -79,9 +92,8 @@ def wire(h: EngineHandles, duration: gr.State, vault: KeyVault, settings: Settin
     h.forget.click(forget, [duration, h.tier], [h.status, h.forget, h.key_set], show_progress="hidden")
 
 
-def status_html(settings: Settings, key: Secret | None, seconds: float | None,
+def status_html(settings: Settings, choice: EngineChoice, seconds: float | None,
                 model_id: str | None = None) -> str:
-    choice = choose_engine(settings, key)
     tier = settings.tier(model_id) or settings.tiers[0]
     if not choice.charges:
         cost = "Free: runs on this machine."

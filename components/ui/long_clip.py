@@ -1,8 +1,9 @@
-"""The long-clip offer: beside trimming, "edit all of it in N segments", with its plan on a timeline.
+"""The long-clip offer: beside trimming, "edit all of it in segments", with its plan on a timeline.
 
-The plan (where the segments start, which of those are shot changes, what the overlap adds to the
-bill) is shown before anything is spent, and it is the same plan Generate submits: both come from
-``EditService.plan``.
+The plan shown (how many segments, where, what the overlap adds to the bill) is the estimate that
+Generate admits, from ``EditService.plan``: arithmetic on the clip's length, so the offer appears at
+once and no visitor's preview waits behind another's decoding. The job itself finds the shot changes
+and moves the seams onto them; the bill is per second, so that barely moves the price.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from components.media.probe import probe
 from components.segments.plan import MAX_OVERLAP_SECONDS, SegmentPlan
 from components.ui.deps import Deps
 from components.ui.video_panel import findings_html
-
-PLAN_CONCURRENCY_ID = "conform"  # scene detection reads the whole clip: CPU work, like Fix it
 
 
 @dataclass(frozen=True)
@@ -63,13 +62,13 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
             return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
                     findings_html([finding]), None, [finding])
         return (gr.Column(visible=True),
-                gr.Checkbox(interactive=True, label=f"Edit all of it in {plan.count} segments "
-                                                    f"({_price(plan, model, settings)})"),
+                gr.Checkbox(interactive=True, label=f"Edit all of it in segments (about {plan.count}, "
+                                                    f"{_price(plan, model, settings)})"),
                 timeline_html(plan, model, settings), plan.to_dict(), [])
 
     gr.on([duration.change, h.overlap.release, tier.change], on_clip, [video, duration, h.overlap, tier],
-          [h.group, h.use, h.timeline, h.plan, h.findings], concurrency_limit=1,
-          concurrency_id=PLAN_CONCURRENCY_ID, show_progress="minimal", trigger_mode="always_last")
+          [h.group, h.use, h.timeline, h.plan, h.findings], show_progress="minimal",
+          trigger_mode="always_last")
 
 
 def billed_seconds(seconds: float | None, plan: dict | None, use_segments: bool, takes: int) -> float | None:
@@ -86,28 +85,26 @@ def _price(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
 
 
 def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
-    """The segments as blocks on the clip's length, shot changes marked, the price below."""
+    """The segments as blocks on the clip's length, the price below."""
     total = plan.source_seconds or 1.0
     blocks = []
     for seg in plan.segments:
         start, end = seg.start_frame / plan.fps, seg.end_frame / plan.fps
         left, width = 100 * start / total, 100 * (end - start) / total
-        cut = " shot" if seg.at_shot_change else ""
         title = f"Segment {seg.index + 1}: {human_duration(start)}-{human_duration(end)}"
         if seg.lead_frames:
             title += f", with {human_duration(seg.lead_frames / plan.fps)} of crossfade before"
-        blocks.append(f'<div class="seg{cut}" style="left:{left:.3f}%;width:{width:.3f}%" '
+        blocks.append(f'<div class="seg" style="left:{left:.3f}%;width:{width:.3f}%" '
                       f'title="{html.escape(title)}"><span>{seg.index + 1}</span></div>')
-    cuts = "".join(f'<i class="cut" style="left:{100 * c / total:.3f}%"></i>' for c in plan.cuts)
-    shots = len(plan.cuts)
-    found = f"{shots} shot change{'s' * (shots != 1)} found" if shots else "no shot changes found"
     extra = (f"; the crossfades add {human_duration(plan.extra_seconds)}" if plan.extra_seconds else "")
     tier = settings.tier(model) or settings.tiers[0]
     return (f'<div class="segment-plan" data-segments="{plan.count}">'
-            f'<div class="seg-track">{"".join(blocks)}{cuts}</div>'
+            f'<div class="seg-track">{"".join(blocks)}</div>'
             f'<p>{html.escape(plan.describe())}</p>'
-            f"<p>{found}. {MODEL_NAME} edits each segment with the same instruction and references, "
-            f"all at once; the studio joins them into one clip of the source's length{extra}. "
+            f"<p>When it runs, the studio finds the clip's shot changes and moves the seams onto them "
+            f"(which can add a segment; the bill is per second). {MODEL_NAME} edits each segment with "
+            f"the same instruction and references, all at once; the studio joins them into one clip "
+            f"of the source's length{extra}. "
             f"Total billed: {human_duration(plan.billed_seconds)}, about "
             f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
             f"({PRICE_NOTE}).</p></div>")

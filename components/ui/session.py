@@ -66,8 +66,13 @@ def page_caller(owner: object, request: gr.Request | None, profile: gr.OAuthProf
     resolved = resolve_owner(owner, profile, server_secret)
     if resolved is None:
         raise InputError("This page has no session yet.", fix="Reload the page and try again.")
+    return Caller(resolved, address_of(request, settings), hf_user(profile))
+
+
+def hf_user(profile: gr.OAuthProfile | None) -> str | None:
+    """The signed-in Hugging Face user name, lower-cased (the allow-list's form), or None."""
     username = getattr(profile, "username", None) if profile else None
-    return Caller(resolved, address_of(request, settings), username.lower() if username else None)
+    return username.lower() if isinstance(username, str) and username else None
 
 
 def address_of(request: gr.Request | None, settings: Settings) -> str:

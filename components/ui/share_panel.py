@@ -80,7 +80,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
         """The link row for the result now shown: enabled once it is finished, with its link if it
         already has one."""
         who = resolve_owner(owner, profile, secret)
-        job = deps.runner.snapshot(job_id, who) if who and isinstance(job_id, str) else None
+        job = deps.service.job(who, job_id) if who else None
         token = shares.token_for(job_id, who) if job else None
         finished = job is not None and job.status == "succeeded" and not job.expired
         return {create: gr.Button(interactive=finished), link: link_url(request, token) if token else "",

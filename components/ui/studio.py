@@ -15,13 +15,11 @@ import asyncio
 import gradio as gr
 
 from components.config import MODEL_NAME, Settings
-from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.intent import DuplicateSubmission
 from components.jobs.family import part_count
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret, server_secret
-from components.jobs.runner import copy_inputs
 from components.modes import parse_mode
 from components.ui import (
     api,
@@ -54,7 +52,7 @@ REFRESH_CONCURRENCY = 8
 
 
 def build(deps: Deps) -> gr.Blocks:
-    settings, runner, vault = deps.settings, deps.runner, deps.keys
+    settings, service, vault = deps.settings, deps.service, deps.keys
     secret = server_secret(settings.data_dir)
     ttl_s = int(settings.upload_ttl_hours * 3600)
     # gradio's own cache (uploads and served copies) is cleaned like the scratch folder.
@@ -73,7 +71,7 @@ def build(deps: Deps) -> gr.Blocks:
         examples_row = gr.Column(elem_id="examples-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
-                video = video_panel.build(deps)
+                video = video_panel.build(deps, owner_state)
                 long = long_clip.build(settings)
                 prompt = prompt_panel.build(settings)
                 with gr.Column(elem_id="attachments"), gr.Group():  # a Group repeats its elem_id
@@ -89,9 +87,9 @@ def build(deps: Deps) -> gr.Blocks:
                     takes = gr.Slider(1, settings.max_takes, value=1, step=1, elem_id="takes",
                                       label=f"Takes: run it 1-{settings.max_takes} times at once, "
                                             "then choose (each is billed)")
-                engine = engine_panel.build(settings)
+                engine = engine_panel.build(settings, service)
                 billed = gr.State(None)  # seconds one Generate bills: the clip per take, or the segments
-                engine_panel.wire(engine, billed, vault, settings)
+                engine_panel.wire(engine, billed, demo.load, service, vault, settings)
                 long_clip.wire(long, video.video, video.duration, engine.tier, deps)
             with gr.Column(scale=6, elem_id="results"):
                 with gr.Row(elem_id="generate-row"):
@@ -117,14 +115,13 @@ def build(deps: Deps) -> gr.Blocks:
 
         def present(job: Job, owner: str) -> dict:
             """The result area for ``job``: its result, and a parent's parts (takes, retry)."""
-            shown = runner.children(job.id, owner) if job.is_parent else []
-            return {**result.show(job, settings), **parts_view.show(job, shown)}
+            return {**result.show(job, settings), **parts_view.show(job, service.parts(owner, job))}
 
         def panel(job: Job, owner: str, whole: bool = False) -> str:
             """The progress panel, marked with what else the job shows (a result, its parts'
             states, its end): when that mark changes, the page asks for the whole view once,
             unless the panel is part of one (``whole``)."""
-            parts = runner.children(job.id, owner) if job.is_parent else []
+            parts = service.parts(owner, job)
             summary = ",".join(f"{p.status}{'+' if p.output_video else ''}" for p in parts)
             ended = job.is_finished or job.status == "waiting_for_key"
             result_in = job.output_video is not None
@@ -139,11 +136,11 @@ def build(deps: Deps) -> gr.Blocks:
             updates = {status: panel(job, owner, whole=True)}
             if job.is_finished or job.status == "waiting_for_key":
                 return {**updates, **present(job, owner), job_id: None, cancel: gr.Button(visible=False),
-                        follow_timer: gr.Timer(active=False), **hist.show(runner.history(owner))}
+                        follow_timer: gr.Timer(active=False), **hist.show(service.history(owner))}
             if job.output_video is not None:
                 updates.update(present(job, owner))
             elif job.is_parent:  # each part's state as it changes
-                updates.update(parts_view.show(job, runner.children(job.id, owner)))
+                updates.update(parts_view.show(job, service.parts(owner, job)))
             return {**updates, job_id: job.id, follow_timer: gr.Timer(active=True),
                     cancel: gr.Button(visible=job.output_video is None)}
 
@@ -153,9 +150,9 @@ def build(deps: Deps) -> gr.Blocks:
             job = None
             if isinstance(jid, str) and who:
                 shown = progress.shown(showing)
-                job = await runner.newer(jid, who, shown.at if shown and shown.job_id == jid else None,
-                                         FOLLOW_WAIT_S)
-                if job is None and runner.snapshot(jid, who) is not None:
+                job = await service.newer(who, jid, shown.at if shown and shown.job_id == jid else None,
+                                          FOLLOW_WAIT_S)
+                if job is None and service.job(who, jid) is not None:
                     return gr.skip()  # no news
             if job is None:  # nothing of this owner's to follow: the whole view stops the timer
                 return progress.idle(refresh="stop")
@@ -165,7 +162,7 @@ def build(deps: Deps) -> gr.Blocks:
             """The whole view of the followed job, once its panel's mark changed (and a toast when
             it failed: this runs on the queue, which carries toasts)."""
             who = owner_of(owner, profile)
-            job = runner.snapshot(jid, who) if isinstance(jid, str) and who else None
+            job = service.job(who, jid) if who else None
             if job is None:
                 return {job_id: None, follow_timer: gr.Timer(active=False), cancel: gr.Button(visible=False)}
             if job.status == "failed":
@@ -185,12 +182,12 @@ def build(deps: Deps) -> gr.Blocks:
 
         def following(job: Job, owner: str) -> dict:
             """Start following ``job``: everything it shows now, on a page cleared of the last."""
-            return {**result.clear(), **parts_view.clear(), **hist.show(runner.history(owner)),
+            return {**result.clear(), **parts_view.clear(), **hist.show(service.history(owner)),
                     **view(job, owner)}
 
         def history(owner: object, profile: gr.OAuthProfile | None):
             who = owner_of(owner, profile)
-            return hist.show(runner.history(who)) if who else gr.skip()
+            return hist.show(service.history(who)) if who else gr.skip()
 
         # ----- what gates Generate ---------------------------------------------------------------
         def recheck(clip, video_findings, segmented, long_findings, text, paths, items):
@@ -219,17 +216,17 @@ def build(deps: Deps) -> gr.Blocks:
         async def on_generate(owner, clip, text, paths, items, audio, model, n_takes, segmented, overlap,
                               request: gr.Request, profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
-            edit = deps.service.make_request(clip, text, paths, items, audio, model)
+            edit = service.make_request(clip, text, paths, items, audio, model)
             mode = parse_mode(n_takes, segmented, overlap, settings)
             try:
-                job = await asyncio.to_thread(deps.service.start, caller, user_key(vault, request), edit,
+                job = await asyncio.to_thread(service.start, caller, user_key(vault, request), edit,
                                               mode)
             except DuplicateSubmission as refused:
                 # One job per intent: the same edit sent again while it starts is not run twice;
                 # say so and keep showing the job that is starting, instead of painting errors
                 # over its progress and result.
                 notify(str(refused), "Already started")
-                known = runner.snapshot(refused.job_id, caller.owner) if refused.job_id else None
+                known = service.job(caller.owner, refused.job_id)
                 return following(known, caller.owner) if known else gr.skip()
             return following(job, caller.owner)
 
@@ -241,8 +238,8 @@ def build(deps: Deps) -> gr.Blocks:
 
         def on_cancel(jid: object, owner: object, profile: gr.OAuthProfile | None) -> None:
             who = owner_of(owner, profile)
-            if isinstance(jid, str) and who:
-                runner.cancel(jid, who)
+            if who:
+                service.cancel(who, jid)
 
         cancel.click(on_cancel, [job_id, owner_state], None, queue=False)
 
@@ -253,7 +250,7 @@ def build(deps: Deps) -> gr.Blocks:
             who = owner_of(owner, profile)
             if not who:
                 return gr.skip()
-            jobs = runner.history(who)
+            jobs = service.history(who)
             running = [j for j in jobs if j.status in IN_FLIGHT_STATUSES]
             if running:
                 return following(running[0], who)
@@ -275,11 +272,10 @@ def build(deps: Deps) -> gr.Blocks:
 
         # ----- your key: resume jobs that waited for it ----------------------------------------
         def on_key(owner: object, has_key: bool, request: gr.Request, profile: gr.OAuthProfile | None):
-            who = owner_of(owner, profile)
-            choice = choose_engine(settings, user_key(vault, request))
-            if not who or not has_key or choice.key_source != "user":
+            if not has_key or not owner_of(owner, profile):
                 return
-            resumed = runner.resume_waiting(who, build_engine(choice, settings))
+            caller = page_caller(owner, request, profile, settings, secret)
+            resumed = service.resume_on_key(caller, user_key(vault, request))
             if resumed:
                 notify(f"{len(resumed)} fal job(s) that waited for your key are running again.",
                        "Picked up", "success")
@@ -293,14 +289,12 @@ def build(deps: Deps) -> gr.Blocks:
         def restore(owner: object, ids: list[str], evt: gr.SelectData, profile: gr.OAuthProfile | None):
             who = owner_of(owner, profile)
             index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            ok = who and isinstance(index, int) and 0 <= index < len(ids)
-            job = runner.snapshot(ids[index], who) if ok else None
-            if job is None or job.is_stub or job.expired:
+            ok = who and isinstance(ids, list) and isinstance(index, int) and 0 <= index < len(ids)
+            # The inputs become this tab's attachments again: copies, like fresh uploads.
+            restored = service.restore(who, ids[index], deps.scratch.new_folder) if ok else None
+            if restored is None:
                 return gr.skip()
-            try:  # the inputs become this tab's attachments again: copies, like fresh uploads
-                req = copy_inputs(job.edit_request(), deps.scratch.new_folder())
-            except InputError:
-                return gr.skip()
+            job, req = restored
             return {video.video: str(req.video), prompt.prompt: req.prompt,
                     refs.images: [str(p) for p in req.images],
                     elems.elements: [e.to_dict() for e in req.elements],
@@ -316,7 +310,7 @@ def build(deps: Deps) -> gr.Blocks:
         @shows_errors
         def compare(owner: object, a: object, b: object, profile: gr.OAuthProfile | None):
             who = owner_of(owner, profile)
-            jobs = [runner.snapshot(j, who) if who and isinstance(j, str) else None for j in (a, b)]
+            jobs = [service.job(who, j) if who else None for j in (a, b)]
             if any(j is None or j.output_video is None for j in jobs):
                 raise InputError("Pick two finished results to compare.")
             if a == b:
@@ -333,7 +327,7 @@ def build(deps: Deps) -> gr.Blocks:
             @shows_errors
             def choose(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
                 caller = page_caller(owner, request, profile, settings, secret)
-                job = deps.service.choose(caller, parent, index)
+                job = service.choose(caller, parent, index)
                 return {status: progress.render(job), **present(job, caller.owner)}
             return choose
 
@@ -345,7 +339,7 @@ def build(deps: Deps) -> gr.Blocks:
         @shows_errors
         async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
-            job = await asyncio.to_thread(deps.service.retry, caller, user_key(vault, request), parent)
+            job = await asyncio.to_thread(service.retry, caller, user_key(vault, request), parent)
             return following(job, caller.owner)
 
         parts_view.retry.click(retry, [owner_state, parts_view.parent], follow_outputs,
@@ -358,7 +352,7 @@ def build(deps: Deps) -> gr.Blocks:
         async def resume(owner: object, request_id: object, request: gr.Request,
                          profile: gr.OAuthProfile | None):
             caller = page_caller(owner, request, profile, settings, secret)
-            job = await asyncio.to_thread(deps.service.resume, caller, user_key(vault, request), request_id)
+            job = await asyncio.to_thread(service.resume, caller, user_key(vault, request), request_id)
             return following(job, caller.owner)
 
         hist.resume.click(resume, [owner_state, hist.request_id], follow_outputs, show_progress="hidden")

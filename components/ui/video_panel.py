@@ -17,13 +17,14 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.errors import Finding, MediaError
 from components.fetch import fetch_to_file
-from components.media.conform import conform, plan_for
+from components.jobs.owner_secret import server_secret
 from components.media.limits import check_video, human_duration, human_size
 from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
+from components.ui.session import page_caller
 
-CONFORM_CONCURRENCY_ID = "conform"  # CPU work: one shared, low limit across all sessions
+FIX_CONCURRENCY = 8
 FIX_PROGRESS = gr.Progress()  # gradio injects the live tracker for a parameter defaulting to one
 
 
@@ -53,7 +54,7 @@ def inspect_video(path: str | Path | None, settings: Settings) -> tuple[Any, lis
     return info, check_video(info, settings.video)
 
 
-def build(deps: Deps) -> VideoHandles:
+def build(deps: Deps, owner: gr.State) -> VideoHandles:
     limits = deps.settings.video
     with gr.Group(elem_classes="video-slot"):
         video = gr.Video(label=f"Clip to edit (.mp4/.mov, {limits.min_seconds:g}-{limits.max_seconds:g} s)",
@@ -72,12 +73,13 @@ def build(deps: Deps) -> VideoHandles:
     changes = gr.Markdown("", elem_id="fix-changes")
     handles = VideoHandles(video, url, fetch, preflight, fix_group, start, end, fix, changes,
                            gr.State(None), gr.State([]))
-    _wire(handles, deps)
+    _wire(handles, owner, deps)
     return handles
 
 
-def _wire(h: VideoHandles, deps: Deps) -> None:
+def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     settings, files = deps.settings, deps.files
+    secret = server_secret(settings.data_dir)
 
     @shows_errors
     def on_clip(path: str | None):
@@ -116,21 +118,20 @@ def _wire(h: VideoHandles, deps: Deps) -> None:
                           queue=False, show_progress="hidden")
 
     @shows_errors
-    def on_fix(path: str | None, start: float | None, end: float | None, progress=FIX_PROGRESS):
+    async def on_fix(owner: object, path: str | None, start: float | None, end: float | None,
+                     request: gr.Request, profile: gr.OAuthProfile | None, progress=FIX_PROGRESS):
         if not path:
             raise gr.Error("Add a clip first.", title="No clip")
-        path = files.require(path, "The clip", "video")
-        info = probe(path)
-        too_long = info.duration > settings.video.max_seconds
-        plan = plan_for(info, settings.video, start if too_long else None, end if too_long else None)
-        progress(0.0, desc="Fixing the clip")
-        result = conform(path, plan, deps.scratch.new_folder(),
-                         on_progress=lambda fraction: progress(fraction, desc="Fixing the clip"))
+        caller = page_caller(owner, request, profile, settings, secret)
+        result, plan = await deps.service.fix_clip(caller, path, start, end, deps.scratch.new_folder,
+                                                   lambda step, fraction: progress(fraction, desc=step))
         done = "; ".join(result.changes) if result.changes else "nothing needed changing"
         return str(result.path), f"{cut_note(start, end, plan.end, settings)}**Fixed:** {done}."
 
-    h.fix.click(on_fix, [h.video, h.start, h.end], [h.video, h.changes],
-                concurrency_limit=1, concurrency_id=CONFORM_CONCURRENCY_ID)
+    # The wait for CPU is fair and bounded in the service (one fix per visitor, in turn with local
+    # edits); the limit only caps how many queue workers waiting fixes may hold.
+    h.fix.click(on_fix, [owner, h.video, h.start, h.end], [h.video, h.changes],
+                concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix")
 
 
 def cut_note(start: float | None, asked_end: float | None, kept_end: float | None,

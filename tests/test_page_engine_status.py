@@ -1,0 +1,93 @@
+"""The engine the page names is the engine Generate uses: both ask ``EditService.engine``.
+
+With an allow-list for the server's key, a visitor who is not on it (here: not signed in) is told
+"local preview" from the first paint and after every change, and is never shown a price for the
+server's key; with no allow-list the same page offers the server's key. The page runs in-process
+(its ASGI app, no server), driven by the events a browser sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import gradio as gr
+import httpx
+import pytest
+
+import app as studio_app
+from components.config import Settings
+from components.jobs.runner import JobRunner
+from components.jobs.store import JobStore
+from components.ratelimit import SessionLimiter
+from components.secret import Secret
+from components.service import EditService
+from components.spend import ServerKeyGuard
+from components.trusted_files import TrustedFiles
+from tests.e2e.page_protocol import Page, Tab
+
+SERVER = Secret("server-key-for-the-page")
+
+
+@asynccontextmanager
+async def _page(settings: Settings) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    demo, runner = studio_app.create_app(settings)
+    try:
+        transport = httpx.ASGITransport(app=gr.routes.App.create_app(demo))
+        async with httpx.AsyncClient(transport=transport, base_url="http://studio/") as http:
+            yield await Page.load(http), http
+    finally:
+        runner.close()
+
+
+def _status_events(page: Page) -> tuple[str, list[dict]]:
+    """The initial engine panel, and the events that repaint it (page load, tier change)."""
+    comp = next(c for c in page.config["components"] if c.get("props", {}).get("elem_id") == "engine-status")
+    events = [d for d in page.config["dependencies"] if d.get("backend_fn") and d["outputs"] == [comp["id"]]]
+    return comp["props"]["value"], events
+
+
+async def _painted(settings: Settings) -> list[str]:
+    async with _page(settings) as (page, http):
+        first, events = _status_events(page)
+        tab = Tab(http)
+        answers = [await tab.predict(e, [None, settings.model_id]) for e in events]
+    return [first, *(a["data"][0] for a in answers)]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch", fal_key=SERVER)
+
+
+def test_a_visitor_outside_the_allow_list_is_shown_the_local_preview(settings):
+    listed = replace(settings, allowed_hf_users=("alice",))
+    painted = asyncio.run(_painted(listed))
+    assert len(painted) == 2  # the first paint, and the one repaint event (load, duration, tier)
+    for html in painted:
+        assert "engine-local" in html and "Free: runs on this machine." in html
+        assert "only for the Hugging Face users its owner allowed" in html and "$" not in html
+
+
+def test_without_an_allow_list_the_page_offers_the_servers_key_with_its_price(settings):
+    price = f"${settings.tiers[0].price_per_second:.3f} per second"
+    for html in asyncio.run(_painted(settings)):
+        assert "engine-fal" in html and "this server&#x27;s key" in html and price in html
+
+
+def test_the_allow_list_decides_by_the_signed_in_name(settings, tmp_path):
+    """The one function the panel and every command ask: listed names (any case) get the server's
+    key, everyone else the local preview; a user's own key always wins."""
+    listed = replace(settings, allowed_hf_users=("alice",))
+    store = JobStore(listed.data_dir / "jobs.sqlite3")
+    runner = JobRunner(store, listed)
+    try:
+        service = EditService(listed, runner, TrustedFiles.of([tmp_path]), ServerKeyGuard(listed, store),
+                              SessionLimiter(10, 10))
+        assert service.engine(None, "alice").key_source == "server"
+        assert service.engine(None, "mallory").name == service.engine(None, None).name == "local"
+        assert service.engine(Secret("own-key"), "mallory").key_source == "user"
+    finally:
+        runner.close()
