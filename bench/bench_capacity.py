@@ -32,7 +32,7 @@ import httpx
 import psutil
 
 from components.config import MODEL_ID
-from components.ui.studio import FOLLOW_TICK_S
+from components.ui.follow import FOLLOW_TICK_S
 from tests.e2e.app_server import AppServer
 from tests.e2e.page_protocol import Page, Tab, upload
 from tests.fakes.fal_fixtures import fake_fal_process
@@ -89,18 +89,26 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
             return [tab.owner, clip_data, "Make it look like winter", [], [], False, MODEL_ID, 1, False, 0.0]
 
         tabs = [Tab(pools[i // TABS_PER_CLIENT]) for i in range(sessions)]
+        panels: dict[int, str] = {}  # the panel each tab's Generate answered with (its whole view)
+
+        async def press_generate(i: int, tab: Tab) -> None:
+            answer = await tab.call(generate, generate_data(tab, clip_file))
+            panels[i] = page.output_values(generate, answer["output"]["data"])["job-progress"]
+
         began = time.monotonic()
         for i in range(0, sessions, 50):  # as a crowd arrives: fifty at a time
-            await asyncio.gather(*(t.call(generate, generate_data(t, clip_file)) for t in tabs[i:i + 50]))
+            await asyncio.gather(*(press_generate(j, tabs[j]) for j in range(i, min(i + 50, sessions))))
         ramp = time.monotonic() - began
         stop = asyncio.Event()
         asks = [0]
         refresh_waits: list[float] = []
 
-        async def follow(tab: Tab) -> None:
+        async def follow(i: int, tab: Tab) -> None:
             """As the page does: each timer tick asks with the panel it shows (none while an ask
-            waits); a panel whose refresh mark changed fetches the whole view once."""
-            shown, mark = None, None
+            waits); a panel whose refresh mark changed fetches the whole view once (the panel that
+            came with Generate's whole view is the first one shown)."""
+            shown = panels[i]
+            mark = REFRESH.search(shown)[1]
             while not stop.is_set():
                 began_ask = time.monotonic()
                 answer = await tab.predict(tick, [None, shown, tab.owner])
@@ -115,7 +123,7 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
                         refresh_waits.append(refreshed["seconds_to_start"])
                 await asyncio.sleep(FOLLOW_TICK_S - (time.monotonic() - began_ask) % FOLLOW_TICK_S)
 
-        following = [asyncio.create_task(follow(t)) for t in tabs]
+        following = [asyncio.create_task(follow(i, t)) for i, t in enumerate(tabs)]
         await asyncio.sleep(2)  # every follower has asked at least once
         cpu0, own0, t0, rss_peak = _cpu(proc), _cpu(psutil.Process()), time.monotonic(), _rss(proc)
         prechecks, generates = [], []

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from components.atomic import atomic_output
 from components.config import MODEL_NAME, ImageLimits
 from components.errors import Finding
 from components.media.limits import human_size
@@ -135,15 +136,13 @@ def normalize_image(path: Path, out_dir: Path) -> Path:
         clean = ImageOps.exif_transpose(im)  # a new image, whatever the orientation
         # Keep what the pixels need; drop the rest of EXIF, XMP and text chunks.
         clean.info = {k: v for k, v in clean.info.items() if k == "transparency"}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".part" + ext)
-        if ext == ".jpg":
-            if clean.mode not in ("RGB", "L", "CMYK"):
-                clean = clean.convert("RGB")
-            clean.save(tmp, "JPEG", quality=95, icc_profile=icc)
-        else:
-            clean.save(tmp, "PNG", icc_profile=icc)
-        tmp.replace(out)
+        with atomic_output(out) as part:
+            if ext == ".jpg":
+                if clean.mode not in ("RGB", "L", "CMYK"):
+                    clean = clean.convert("RGB")
+                clean.save(part, "JPEG", quality=95, icc_profile=icc)
+            else:
+                clean.save(part, "PNG", icc_profile=icc)
     return out
 
 

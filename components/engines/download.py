@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from components.atomic import atomic_output
 from components.errors import EngineError
 from components.media.limits import human_size
 
@@ -30,15 +31,13 @@ async def download_result(url: str, target: Path, *, max_bytes: int, timeout_s: 
                           request_id: str | None = None,
                           on_progress: Callable[[int, int | None], None] | None = None) -> int:
     """Save ``url`` to ``target``; returns its size. Raises ``EngineError`` with the reason."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
     async with httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=30.0), verify=_tls(),
                                  follow_redirects=True) as client:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                size = await _stream(client, url, partial, max_bytes, request_id, on_progress)
+                with atomic_output(target) as partial:
+                    return await _stream(client, url, partial, max_bytes, request_id, on_progress)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                partial.unlink(missing_ok=True)
                 log.warning("result download of request %s broke off (%s), attempt %d/%d",
                             request_id, type(exc).__name__, attempt, ATTEMPTS)
                 if attempt == ATTEMPTS:
@@ -46,12 +45,6 @@ async def download_result(url: str, target: Path, *, max_bytes: int, timeout_s: 
                         f"Downloading the edited clip from fal broke off {ATTEMPTS} times "
                         f"({type(exc).__name__}).",
                         fix=_resume_fix(request_id), temporary=True, request_id=request_id) from exc
-                continue
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(target)
-            return size
     raise AssertionError("unreachable: the loop returns or raises")
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
+from components.atomic import atomic_output
+
 # An entry is dropped this long before its URL expires, so a job queued for a while still finds
 # its inputs when fal fetches them.
 SAFETY_MARGIN_S = 2 * 3600
@@ -99,10 +101,8 @@ class UploadCache:
     def _save(self) -> None:
         if self._path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(self._entries))
-        os.replace(tmp, self._path)
+        with atomic_output(self._path) as part:
+            part.write_text(json.dumps(self._entries))
 
 
 def _entry_key(fingerprint: str, digest: str) -> str:

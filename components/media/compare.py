@@ -8,12 +8,12 @@ longer one ends, so the two stay in step frame for frame.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from components.atomic import atomic_output
 from components.media.ffmpeg import AAC_ARGS, H264_ARGS, MP4_ARGS, CancelFn, ProgressFn, run_streaming
 from components.media.probe import MediaInfo, probe
 
@@ -50,11 +50,10 @@ def side_by_side(original: Path | str, edited: Path | str, out_path: Path | str,
         args = ["-i", str(left.path), "-i", str(right.path), "-i", str(band),
                 "-filter_complex", graph, "-map", "[out]", *H264_ARGS]
         args += ["-map", f"{audio}:a:0", *AAC_ARGS] if audio is not None else ["-an"]
-        part = Path(tmp) / "comparison.mp4"  # moved into place only once complete
-        run_streaming([*args, "-t", f"{duration:.3f}", "-map_metadata", "-1", *MP4_ARGS, "-y", str(part)],
-                      file=right.path, action="build the comparison from", duration=duration,
-                      on_progress=on_progress, cancel=cancel, background=True)
-        os.replace(part, out_path)
+        with atomic_output(out_path) as part:
+            run_streaming([*args, "-t", f"{duration:.3f}", "-map_metadata", "-1", *MP4_ARGS, "-y", str(part)],
+                          file=right.path, action="build the comparison from", duration=duration,
+                          on_progress=on_progress, cancel=cancel, background=True)
     return out_path
 
 

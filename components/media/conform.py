@@ -15,13 +15,12 @@ user sees exactly what was done to their footage before paying for an edit of it
 from __future__ import annotations
 
 import math
-import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from components.atomic import atomic_output
 from components.config import MODEL_NAME, VideoLimits
 from components.errors import InputError, MediaError
 from components.media.ffmpeg import (
@@ -207,17 +206,13 @@ def _reencode(path: Path, info: MediaInfo, start: float, duration: float, size: 
 def write_capped(path: Path, args: list[str], out: Path, max_bytes: int, action: str, duration: float,
                  on_progress: ProgressFn | None, cancel: CancelFn | None) -> None:
     """Run ffmpeg into a private part file and move it to ``out`` only when it is whole and fits."""
-    part = out.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.part.mp4"  # two runs never share one
-    try:
+    with atomic_output(out) as part:
         run_streaming([*args, "-y", str(part)], file=path, action=action, duration=duration,
                       on_progress=on_progress, cancel=cancel)
         if (written := part.stat().st_size) > max_bytes:
             raise MediaError(f"Converted {path.name} is {human_size(written, max_bytes)}, over the "
                              f"{human_size(max_bytes)} limit.", fix="Trim it shorter and try again.",
                              field="video")
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------- stream-copy trim

@@ -14,12 +14,11 @@ filter graph into one encoder, so memory does not grow with the clip's length.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.atomic import atomic_output
 from components.errors import MediaError
 from components.media.ffmpeg import AAC_ARGS, H264_ARGS, MP4_ARGS, CancelFn, run_streaming
 from components.media.limits import FPS_TOLERANCE, fps_text, human_duration
@@ -68,14 +67,9 @@ def join_segments(edited: Sequence[Path], plan: SegmentPlan, source: Path, out: 
     args = [*inputs, *(["-i", str(source)] if with_audio else []), "-filter_complex", ";".join(graph),
             "-map", "[v]", *H264_ARGS, *(["-map", "[a]", *AAC_ARGS] if with_audio else ["-an"]),
             "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.parent / f".{out.stem}.{uuid.uuid4().hex[:8]}.part.mp4"
-    try:
+    with atomic_output(out) as part:
         run_streaming([*args, "-y", str(part)], file=source, action="join the edited segments of",
                       duration=plan.source_seconds, on_progress=on_progress, cancel=cancel)
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
     result = probe(out)
     if result.frame_count != plan.frame_count:
         out.unlink(missing_ok=True)

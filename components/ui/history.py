@@ -40,13 +40,13 @@ class HistoryHandles:
 
     def show(self, jobs: list[Job]) -> dict:
         """Named updates listing the owner's ``jobs``: gallery, table, both compare pickers."""
-        rows = [[_when(j.created_at), status_text(j), engine_text(j), _short(j.request.get("prompt", ""), 90),
-                 j.request_id or "", j.id[:8]] for j in jobs]
+        rows = [[_when(j.created_at), status_text(j), engine_text(j),
+                 short_text(j.request.get("prompt", ""), 90), j.request_id or "", j.id[:8]] for j in jobs]
         with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
-        done = [(f"{_when(j.created_at)} · {j.id[:8]} · {_short(j.request.get('prompt', ''), 40)}", j.id)
+        done = [(f"{_when(j.created_at)} · {j.id[:8]} · {short_text(j.request.get('prompt', ''), 40)}", j.id)
                 for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
         return {
-            self.gallery: [(str(t), f"{status_text(j)} · {_short(j.request.get('prompt', ''), 40)}")
+            self.gallery: [(str(t), f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
                            for j, t in with_thumbs],
             self.table: {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]},
             self.job_ids: [j.id for j in jobs],
@@ -94,7 +94,7 @@ def status_text(job: Job) -> str:
     if job.expired:
         return f"{word}; {job.expired_reason or 'output removed (retention)'}"
     if job.status == "failed" and job.error:
-        return f"{word}: {_short(job.error, 80)}"
+        return f"{word}: {short_text(job.error, 80)}"
     return word
 
 
@@ -109,7 +109,7 @@ def _when(ts: float) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(ts))
 
 
-def _short(text: str, n: int) -> str:
+def short_text(text: str, n: int) -> str:
     """``text`` in at most ``n`` characters, cut at a word boundary: a word cut in half reads as a typo."""
     text = " ".join(text.split())
     if len(text) <= n:

@@ -7,16 +7,27 @@ shown or hidden by an update, so a click never lands on a component a redraw has
 
 from __future__ import annotations
 
+import asyncio
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from components.config import Settings
 from components.jobs.family import PART_NOUN, part_count, retryable
 from components.jobs.models import Job
-from components.ui import comparison
+from components.ui import comparison, progress
+from components.ui.deps import Deps
+from components.ui.errors import shows_errors
+from components.ui.history import HistoryHandles
+from components.ui.results import ResultHandles
+from components.ui.session import Visitor
+
+if TYPE_CHECKING:  # follow.py builds on the parts panel; the page hands its Follow in
+    from components.ui.follow import Follow
 
 
 @dataclass(frozen=True)
@@ -90,3 +101,30 @@ def _summary(job: Job, parts: list[Job], total: int) -> str:
               if job.kind == "takes" and job.chosen is not None else "")
     return (f'<div class="parts-summary" data-kind="{job.kind}"><p>{total} {noun}s.{chosen}</p>'
             f"<ul>{rows}</ul></div>")
+
+
+def wire(h: PartsHandles, status: gr.HTML, result: ResultHandles, follow: Follow,
+         owner_state: gr.BrowserState, history: Callable[..., Any], hist: HistoryHandles, visitor: Visitor,
+         deps: Deps) -> None:
+    """Choose a take as the result; retry the parts that failed (a new job the page follows)."""
+    service = deps.service
+
+    def choose_take(index: int):
+        @shows_errors
+        def choose(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
+            caller = visitor.caller(owner, request, profile)
+            job = service.choose(caller, parent, index)
+            return {status: progress.render(job), **follow.present(job, caller.owner)}
+        return choose
+
+    for index, button in enumerate(h.choose):
+        button.click(choose_take(index), [owner_state, h.parent], [status, *result.outputs, *h.outputs]
+                     ).then(history, owner_state, hist.outputs, queue=False)
+
+    @shows_errors
+    async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
+        caller = visitor.caller(owner, request, profile)
+        job = await asyncio.to_thread(service.retry, caller, visitor.key(request), parent)
+        return follow.start(job, caller.owner)
+
+    follow.on(h.retry.click, retry, [owner_state, h.parent])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -97,3 +98,22 @@ def session_id(request: gr.Request | None) -> str | None:
 def user_key(vault: KeyVault, request: gr.Request | None) -> Secret | None:
     """The key this tab handed over, if any."""
     return vault.get(session_id(request))
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who a page event comes from, resolved one way by every handler: the owner id (a signed-in
+    account's, else the browser's), the caller the service limits, and the tab's own fal key."""
+
+    settings: Settings
+    server_secret: str
+    vault: KeyVault
+
+    def owner(self, owner: object, profile: gr.OAuthProfile | None) -> str | None:
+        return resolve_owner(owner, profile, self.server_secret)
+
+    def caller(self, owner: object, request: gr.Request | None, profile: gr.OAuthProfile | None) -> Caller:
+        return page_caller(owner, request, profile, self.settings, self.server_secret)
+
+    def key(self, request: gr.Request | None) -> Secret | None:
+        return user_key(self.vault, request)
