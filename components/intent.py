@@ -115,6 +115,3 @@ class SubmissionGuard:
     def _forget_old(self, now: float) -> None:
         for k in [k for k, c in self._claims.items() if now - c.at >= self.window_s]:
             del self._claims[k]
-
-
-GUARD = SubmissionGuard()  # one per process, shared by the page and the API

@@ -49,10 +49,6 @@ class EditRequest:
     model: str = MODEL_ID
     extra: Mapping[str, Any] = field(default_factory=dict)  # UI-only facts (e.g. source URL); never sent
 
-    @property
-    def reference_count(self) -> int:
-        return len(self.images) + len(self.elements)
-
     def files(self) -> list[Path]:
         """Every local file that needs a URL before submit: video first, then images, then elements."""
         out = [self.video, *self.images]
