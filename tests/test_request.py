@@ -29,7 +29,7 @@ def full_request() -> EditRequest:
 def test_files_lists_video_images_then_each_element_in_order():
     request = full_request()
     assert request.files() == [VIDEO, A, B, F1, R1, R2, F2]
-    assert request.reference_count == 4
+    assert (len(request.images), len(request.elements)) == (2, 2)
 
 
 def test_fal_arguments_for_a_prompt_and_video_only_omit_empty_optionals():
