@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from components.secret import Secret
 
@@ -68,107 +70,102 @@ class ImageLimits:
     max_aspect: float = 2.5
 
 
+def var(default: Any, name: str, *, minimum: float = 0, unit: int = 1,
+        factory: Callable[[], Any] | None = None) -> Any:
+    """A setting read from the environment variable ``name`` (``Settings.from_env``), ``default``
+    (or ``factory()``) when it is unset: values under ``minimum`` are refused, and a size given in
+    ``unit``s (MB) is stored in bytes."""
+    meta = {"env": name, "minimum": minimum, "unit": unit}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class Settings:
     model_id: str = MODEL_ID  # the default tier
-    price_per_second: float = DEFAULT_PRICE_PER_SECOND  # Kling O1
-    price_per_second_standard: float = DEFAULT_PRICE_PER_SECOND_STANDARD  # Kling O1 Standard
-    prompt_max_chars: int = 2500
+    price_per_second: float = var(DEFAULT_PRICE_PER_SECOND, "STUDIO_PRICE_PER_SECOND")  # Kling O1
+    price_per_second_standard: float = var(DEFAULT_PRICE_PER_SECOND_STANDARD,  # Kling O1 Standard
+                                           "STUDIO_PRICE_PER_SECOND_STANDARD")
+    prompt_max_chars: int = var(2500, "STUDIO_PROMPT_MAX_CHARS")
     max_references: int = 4  # elements + images together
     min_element_references: int = 1  # reference images per element besides the frontal one: fal
     max_element_references: int = 4  # requires at least one and takes at most four
     video: VideoLimits = field(default_factory=VideoLimits)
     # A longer clip is edited in segments of at most video.max_seconds each, joined afterwards;
     # takes run one edit several times at once to choose from.
-    max_source_seconds: float = 60.0
+    max_source_seconds: float = var(60.0, "STUDIO_MAX_SOURCE_SECONDS")
     # Decoding a long clip costs its pixels: 3840x2160 at 60 fps is about 500 megapixels a second.
     # A source above this rate is refused before any frame is decoded (a 16384x8192 clip would make
     # each ffmpeg hold about 2 GB). Rates under the model's minimum count at that minimum, the rate
     # the segments are cut at.
-    max_source_megapixels_per_s: float = 500.0
-    max_takes: int = 4
+    max_source_megapixels_per_s: float = var(500.0, "STUDIO_MAX_SOURCE_MEGAPIXELS_PER_S")
+    max_takes: int = var(4, "STUDIO_MAX_TAKES", minimum=1)
     image: ImageLimits = field(default_factory=ImageLimits)
 
-    data_dir: Path = Path("data")
+    data_dir: Path = var(Path("data"), "STUDIO_DATA_DIR")
     fal_key: Secret | None = None  # the server's own key (Space secret); users may bring theirs
-    allow_user_key: bool = True  # show the key field so a user can bring their own key
-    require_user_key: bool = False  # public Spaces: never spend the server's key on visitors
-    max_upload_mb: int = 250
-    retention_days: float = 7.0
-    retention_max_gb: float = 5.0
-    rate_limit_per_hour: int = 30  # edits one session may start per hour
-    max_jobs_in_flight: int = 3  # per session
-    fal_concurrency: int = 64  # fal jobs are remote waits: many at once
-    local_concurrency: int = 1  # local preview is CPU-bound: few at once
+    # Show the key field so a user can bring their own key.
+    allow_user_key: bool = var(True, "STUDIO_ALLOW_USER_KEY")
+    # Public Spaces: never spend the server's key on visitors.
+    require_user_key: bool = var(False, "STUDIO_REQUIRE_USER_KEY")
+    max_upload_mb: int = var(250, "STUDIO_MAX_UPLOAD_MB")
+    retention_days: float = var(7.0, "STUDIO_RETENTION_DAYS")
+    retention_max_gb: float = var(5.0, "STUDIO_RETENTION_MAX_GB")
+    rate_limit_per_hour: int = var(30, "STUDIO_RATE_LIMIT_PER_HOUR")  # edits one session may start per hour
+    max_jobs_in_flight: int = var(3, "STUDIO_MAX_JOBS_IN_FLIGHT")  # per session
+    fal_concurrency: int = var(64, "STUDIO_FAL_CONCURRENCY")  # fal jobs are remote waits: many at once
+    local_concurrency: int = var(1, "STUDIO_LOCAL_CONCURRENCY")  # local preview is CPU-bound: few at once
     # The local preview is shared CPU, served round-robin across owners; each owner and each client
     # address may have this many local edits waiting or running, and use this many seconds of it
     # (time holding a local slot) per hour.
-    local_jobs_queued: int = 3
-    local_seconds_per_hour: float = 600.0
+    local_jobs_queued: int = var(3, "STUDIO_LOCAL_JOBS_QUEUED", minimum=1)
+    local_seconds_per_hour: float = var(600.0, "STUDIO_LOCAL_SECONDS_PER_HOUR")
     # /edit calls waiting for their job at once (more wait in gradio's queue); page events keep
     # gradio's 40 workers of their own beside them.
-    api_concurrency: int = 32
-    render_concurrency: int = 2  # side-by-side renders (ffmpeg encodes) at once, whatever the engine
-    queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
-    max_result_bytes: int = 500 * MB
-    url_fetch_timeout_s: float = 60.0
+    api_concurrency: int = var(32, "STUDIO_API_CONCURRENCY", minimum=1)
+    # Side-by-side renders (ffmpeg encodes) at once, whatever the engine.
+    render_concurrency: int = var(2, "STUDIO_RENDER_CONCURRENCY", minimum=1)
+    # A fal job still queued after this is reported with its id.
+    queue_timeout_s: float = var(15 * 60, "STUDIO_QUEUE_TIMEOUT_S")
+    max_result_bytes: int = var(500 * MB, "STUDIO_MAX_RESULT_MB", unit=MB)
+    url_fetch_timeout_s: float = var(60.0, "STUDIO_URL_FETCH_TIMEOUT_S")
     # Disk a public page cannot fill: uploads and scratch files live this long, each client address
     # may upload this much per hour, and uploads pause while the disk has less than this free.
-    upload_ttl_hours: float = 6.0
-    upload_mb_per_hour: int = 2000
-    min_free_disk_mb: int = 1024
-    scratch_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kling-studio")
+    upload_ttl_hours: float = var(6.0, "STUDIO_UPLOAD_TTL_HOURS")
+    upload_mb_per_hour: int = var(2000, "STUDIO_UPLOAD_MB_PER_HOUR")
+    min_free_disk_mb: int = var(1024, "STUDIO_MIN_FREE_DISK_MB")
+    scratch_dir: Path = var(None, "STUDIO_SCRATCH_DIR",
+                            factory=lambda: Path(tempfile.gettempdir()) / "kling-studio")
     # The server key is the owner's money: a daily budget for the whole process, edits per client
     # address per hour, and (when set) only these signed-in Hugging Face users may spend it.
-    server_budget_usd_per_day: float = 10.0
-    server_edits_per_ip_per_hour: int = 10
-    allowed_hf_users: tuple[str, ...] = ()  # lower-case user names; empty: anyone, within the budget
+    server_budget_usd_per_day: float = var(10.0, "STUDIO_SERVER_BUDGET_USD_PER_DAY")
+    server_edits_per_ip_per_hour: int = var(10, "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR")
+    # Lower-case user names; empty: anyone, within the budget.
+    allowed_hf_users: tuple[str, ...] = var((), "STUDIO_ALLOWED_HF_USERS")
     # Peers whose X-Forwarded-For names the real client (a Space's proxy); loopback always is.
-    trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    trusted_proxies: tuple[str, ...] = var(("127.0.0.0/8", "::1/128"), "STUDIO_TRUSTED_PROXIES")
     # "Sign in with Hugging Face": only on a Space with `hf_oauth: true` (it sets OAUTH_CLIENT_ID);
     # elsewhere gradio's stand-in would ask hf.co who the machine's user is.
     hf_oauth: bool = False
 
     @classmethod
-    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
-        e = os.environ if env is None else env
+    def from_env(cls, env_vars: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        """Every field that names its variable (``env(...)`` in its metadata) read from it, the
+        field's own default when the variable is unset or empty: each default is written once."""
+        e = os.environ if env_vars is None else env_vars
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            if name is None or not e.get(name, "").strip():
+                continue
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            values[f.name] = _parse(e, name, f.type, default, f.metadata)
+        if "trusted_proxies" not in values:
+            values["trusted_proxies"] = _default_proxies(e)
         key = e.get("FAL_KEY", "").strip()
-        return cls(
-            price_per_second=_float(e, "STUDIO_PRICE_PER_SECOND", DEFAULT_PRICE_PER_SECOND),
-            price_per_second_standard=_float(e, "STUDIO_PRICE_PER_SECOND_STANDARD",
-                                             DEFAULT_PRICE_PER_SECOND_STANDARD),
-            prompt_max_chars=_int(e, "STUDIO_PROMPT_MAX_CHARS", 2500),
-            max_source_seconds=_float(e, "STUDIO_MAX_SOURCE_SECONDS", 60.0),
-            max_source_megapixels_per_s=_float(e, "STUDIO_MAX_SOURCE_MEGAPIXELS_PER_S", 500.0),
-            max_takes=max(1, _int(e, "STUDIO_MAX_TAKES", 4)),
-            data_dir=Path(e.get("STUDIO_DATA_DIR", "data")),
-            fal_key=Secret(key) if key else None,
-            allow_user_key=_bool(e, "STUDIO_ALLOW_USER_KEY", True),
-            require_user_key=_bool(e, "STUDIO_REQUIRE_USER_KEY", False),
-            max_upload_mb=_int(e, "STUDIO_MAX_UPLOAD_MB", 250),
-            retention_days=_float(e, "STUDIO_RETENTION_DAYS", 7.0),
-            retention_max_gb=_float(e, "STUDIO_RETENTION_MAX_GB", 5.0),
-            rate_limit_per_hour=_int(e, "STUDIO_RATE_LIMIT_PER_HOUR", 30),
-            max_jobs_in_flight=_int(e, "STUDIO_MAX_JOBS_IN_FLIGHT", 3),
-            fal_concurrency=_int(e, "STUDIO_FAL_CONCURRENCY", 64),
-            local_concurrency=_int(e, "STUDIO_LOCAL_CONCURRENCY", 1),
-            local_jobs_queued=max(1, _int(e, "STUDIO_LOCAL_JOBS_QUEUED", 3)),
-            local_seconds_per_hour=_float(e, "STUDIO_LOCAL_SECONDS_PER_HOUR", 600.0),
-            api_concurrency=max(1, _int(e, "STUDIO_API_CONCURRENCY", 32)),
-            render_concurrency=max(1, _int(e, "STUDIO_RENDER_CONCURRENCY", 2)),
-            queue_timeout_s=_float(e, "STUDIO_QUEUE_TIMEOUT_S", 15 * 60),
-            max_result_bytes=_int(e, "STUDIO_MAX_RESULT_MB", 500) * MB,
-            url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
-            upload_ttl_hours=_float(e, "STUDIO_UPLOAD_TTL_HOURS", 6.0),
-            upload_mb_per_hour=_int(e, "STUDIO_UPLOAD_MB_PER_HOUR", 2000),
-            min_free_disk_mb=_int(e, "STUDIO_MIN_FREE_DISK_MB", 1024),
-            scratch_dir=Path(e.get("STUDIO_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "kling-studio"),
-            server_budget_usd_per_day=_float(e, "STUDIO_SERVER_BUDGET_USD_PER_DAY", 10.0),
-            server_edits_per_ip_per_hour=_int(e, "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR", 10),
-            allowed_hf_users=_names(e, "STUDIO_ALLOWED_HF_USERS"),
-            trusted_proxies=_networks(e, "STUDIO_TRUSTED_PROXIES", default=_default_proxies(e)),
-            hf_oauth=bool(e.get("SPACE_ID") and e.get("OAUTH_CLIENT_ID")),
-        )
+        return cls(**values, fal_key=Secret(key) if key else None,  # type: ignore[arg-type]
+                   hf_oauth=bool(e.get("SPACE_ID") and e.get("OAUTH_CLIENT_ID")))
 
     @property
     def tiers(self) -> tuple[ModelTier, ...]:
@@ -189,27 +186,30 @@ class Settings:
         return round(seconds * tier.price_per_second, 3)
 
 
-def _int(e, name: str, default: int) -> int:
-    return int(_number(e, name, default, int))
-
-
-def _float(e, name: str, default: float) -> float:
-    return float(_number(e, name, default, float))
-
-
-def _number(e, name: str, default: float, kind: type) -> float:
-    """Parse a numeric setting; a typo in a Space's variables should say which one, not crash."""
-    raw = e.get(name, "").strip()
-    if not raw:
-        return default
+def _parse(e, name: str, kind: str, default: object, meta: dict) -> object:
+    """Parse a setting by its field's type; a typo in a Space's variables should say which one,
+    not crash."""
+    if kind == "bool":
+        return _bool(e, name)
+    if kind == "Path":
+        return Path(e[name].strip())
+    if name == "STUDIO_ALLOWED_HF_USERS":
+        return _names(e, name)
+    if name == "STUDIO_TRUSTED_PROXIES":
+        return _networks(e, name)
+    unit = int(meta["unit"])
+    number = int if kind == "int" else float
+    shown = default // unit if isinstance(default, int) else default  # type: ignore[operator]
+    raw = e[name].strip()
     try:
-        value = kind(raw)
+        value = number(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number; "
-                         f"unset it to use the default ({default}).") from None
-    if value < 0:
-        raise ValueError(f"{name}={raw!r} must not be negative; unset it to use the default ({default}).")
-    return value
+        raise ValueError(f"{name}={raw!r} is not a {'whole ' if number is int else ''}number; "
+                         f"unset it to use the default ({shown}).") from None
+    if value < meta["minimum"]:
+        least = "be negative" if meta["minimum"] == 0 else f"be under {meta['minimum']:g}"
+        raise ValueError(f"{name}={raw!r} must not {least}; unset it to use the default ({shown}).")
+    return value * unit
 
 
 def _names(e, name: str) -> tuple[str, ...]:
@@ -218,10 +218,8 @@ def _names(e, name: str) -> tuple[str, ...]:
                                                                                 " ").split() if n.strip())
 
 
-def _networks(e, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+def _networks(e, name: str) -> tuple[str, ...]:
     raw = e.get(name, "").replace(",", " ").split()
-    if not raw:
-        return default
     for item in raw:
         try:
             ipaddress.ip_network(item, strict=False)
@@ -238,8 +236,5 @@ def _default_proxies(e) -> tuple[str, ...]:
     return (*local, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16") if e.get("SPACE_ID") else local
 
 
-def _bool(e, name: str, default: bool) -> bool:
-    raw = e.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw in {"1", "true", "yes", "on"}
+def _bool(e, name: str) -> bool:
+    return e[name].strip().lower() in {"1", "true", "yes", "on"}
