@@ -7,21 +7,21 @@ count. The runner serves local slots round-robin across owners (``jobs/slots.py`
 one client can put in line at all.
 
 What a job used is read from its own record (``started_at`` to ``finished_at``), so nothing here has
-to be told when a job ends; the window only remembers which jobs a key started, for an hour.
+to be told when a job ends; the window (``windows.SlidingWindow``) only remembers which jobs a key
+started, for an hour.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from components.errors import RateLimitError
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
+from components.windows import SlidingWindow
 
 WINDOW_S = 3600.0
 JobReader = Callable[[str, str], Job | None]  # (job id, owner) -> its current record
@@ -30,7 +30,6 @@ FREE_ALTERNATIVE = "Or paste a fal key to run Kling O1 at fal instead of on this
 
 @dataclass(frozen=True)
 class _Started:
-    at: float  # wall clock, like the job records
     job_id: str  # "" for work outside any job (Fix it)
     owner: str
     runs: int  # a set of takes or a long clip's segments is one job of several runs
@@ -48,9 +47,9 @@ class LocalQuota:
         self.jobs_queued = jobs_queued
         self.seconds_per_hour = seconds_per_hour
         self._clock = clock
-        self._started: dict[str, deque[_Started]] = {}
+        self._started: SlidingWindow[_Started] = SlidingWindow(WINDOW_S, clock)  # wall clock, like jobs
         self._tools: set[str] = set()  # keys with work outside a job running now
-        self._lock = threading.Lock()
+        self._lock = self._started.lock
 
     def admit(self, owner: str, address: str, count: int, job: JobReader) -> None:
         """Raise ``RateLimitError`` unless ``count`` more local edits fit both the owner's and the
@@ -58,7 +57,7 @@ class LocalQuota:
         now = self._clock()
         with self._lock:
             for key, who in _keys(owner, address):
-                jobs = self._jobs(key, now, job)
+                jobs = self._jobs(key, job)
                 waiting = sum(runs for j, runs in jobs if j.status in IN_FLIGHT_STATUSES)
                 if waiting + count > self.jobs_queued:
                     raise RateLimitError(
@@ -70,10 +69,9 @@ class LocalQuota:
 
     def started(self, owner: str, address: str, job_id: str, runs: int) -> None:
         """Count the job just recorded for ``owner`` from ``address`` against both shares."""
-        now = self._clock()
         with self._lock:
             for key, _ in _keys(owner, address):
-                self._started.setdefault(key, deque()).append(_Started(now, job_id, owner, runs))
+                self._started.add(key, _Started(job_id, owner, runs))
 
     @contextlib.contextmanager
     def tool(self, owner: str, address: str, job: JobReader) -> Iterator[ToolUse]:
@@ -89,7 +87,7 @@ class LocalQuota:
                     raise RateLimitError(f"{who} a clip being fixed already; the studio fixes one clip at a "
                                          "time per visitor, on the CPU that everyone shares.",
                                          fix="Wait for that one to finish, then try again.")
-                self._check_seconds(key, who, began, self._jobs(key, began, job))
+                self._check_seconds(key, who, began, self._jobs(key, job))
             self._tools.update(key for key, _ in keys)
         use = ToolUse()
         try:
@@ -98,31 +96,20 @@ class LocalQuota:
             with self._lock:
                 for key, _ in keys:
                     self._tools.discard(key)
-                    self._started.setdefault(key, deque()).append(
-                        _Started(self._clock(), "", owner, 0, seconds=max(0.0, use.seconds)))
+                    self._started.add(key, _Started("", owner, 0, seconds=max(0.0, use.seconds)))
 
-    def _jobs(self, key: str, now: float, job: JobReader) -> list[tuple[Job, int]]:
-        return [(j, s.runs) for s in self._window(key, now) if s.job_id and (j := job(s.job_id, s.owner))]
+    def _jobs(self, key: str, job: JobReader) -> list[tuple[Job, int]]:
+        return [(j, s.runs) for s in self._started.values(key) if s.job_id and (j := job(s.job_id, s.owner))]
 
     def _check_seconds(self, key: str, who: str, now: float, jobs: list[tuple[Job, int]]) -> None:
         used = (sum(_seconds_used(j, now) for j, _ in jobs)
-                + sum(s.seconds for s in self._started.get(key, ())))
+                + sum(s.seconds for s in self._started.values(key)))
         if used >= self.seconds_per_hour:
-            oldest = min(s.at for s in self._started[key])
-            wait_min = max(1, math.ceil((WINDOW_S - (now - oldest)) / 60))
+            wait_min = max(1, math.ceil(self._started.wait_s(key) / 60))
             raise RateLimitError(
                 f"{who} used {used / 60:.0f} min of the local preview in the last hour (a share of "
                 f"{self.seconds_per_hour / 60:.0f} min per visitor, so everyone gets a turn).",
                 fix=f"Try again in {wait_min} min. {FREE_ALTERNATIVE}")
-
-    def _window(self, key: str, now: float) -> deque[_Started]:
-        """The key's work of the last hour; a key with none left is forgotten (keys come from clients)."""
-        started = self._started.get(key, deque())
-        while started and now - started[0].at >= WINDOW_S:
-            started.popleft()
-        if not started:
-            self._started.pop(key, None)
-        return started
 
 
 def _keys(owner: str, address: str) -> tuple[tuple[str, str], ...]:

@@ -7,11 +7,10 @@ visitor's count is harmless, whereas a store write per check would put I/O on ev
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import defaultdict, deque
 
 from components.errors import RateLimitError
+from components.windows import SlidingWindow
 
 WINDOW_S = 3600.0
 
@@ -20,9 +19,7 @@ class SessionLimiter:
     def __init__(self, per_hour: int, max_in_flight: int, clock=time.monotonic) -> None:
         self.per_hour = per_hour
         self.max_in_flight = max_in_flight
-        self._clock = clock
-        self._starts: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+        self._starts: SlidingWindow[None] = SlidingWindow(WINDOW_S, clock)
 
     def acquire(self, owner: str, in_flight: int) -> None:
         """Record a new edit for ``owner`` or raise ``RateLimitError`` saying when to try again."""
@@ -30,14 +27,10 @@ class SessionLimiter:
             raise RateLimitError(
                 f"You already have {in_flight} edits running (limit {self.max_in_flight} at once).",
                 fix="Wait for one to finish or cancel one, then try again.")
-        now = self._clock()
-        with self._lock:
-            starts = self._starts[owner]
-            while starts and now - starts[0] >= WINDOW_S:
-                starts.popleft()
-            if len(starts) >= self.per_hour:
-                wait_min = math.ceil((WINDOW_S - (now - starts[0])) / 60)
+        with self._starts.lock:
+            started = len(self._starts.entries(owner))
+            if started >= self.per_hour:
                 raise RateLimitError(
-                    f"You have started {len(starts)} edits in the last hour (limit {self.per_hour}).",
-                    fix=f"Try again in {wait_min} min.")
-            starts.append(now)
+                    f"You have started {started} edits in the last hour (limit {self.per_hour}).",
+                    fix=f"Try again in {math.ceil(self._starts.wait_s(owner) / 60)} min.")
+            self._starts.add(owner, None)

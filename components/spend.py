@@ -20,13 +20,13 @@ import ipaddress
 import math
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from components.config import MODEL_NAME, Settings
 from components.errors import RateLimitError
 from components.jobs.store import JobStore
+from components.windows import SlidingWindow
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
@@ -54,7 +54,7 @@ class ServerKeyGuard:
         self.settings = settings
         self.store = store
         self._clock = clock
-        self._starts: dict[str, deque[float]] = defaultdict(deque)
+        self._starts: SlidingWindow[None] = SlidingWindow(HOUR_S, clock)
         self.lock = threading.Lock()  # held from admit() until the job row exists (see EditService)
 
     def may_use(self, hf_user: str | None) -> bool:
@@ -78,20 +78,17 @@ class ServerKeyGuard:
                 f"${spent:.2f} of ${budget:.2f} went in the last 24 hours and this edit would cost "
                 f"${cost:.2f}.",
                 fix=BRING_YOUR_KEY)
-        now = self._clock()
-        starts = self._starts[caller.address]
-        while starts and now - starts[0] >= HOUR_S:
-            starts.popleft()
+        started = len(self._starts.entries(caller.address))
         per_hour = self.settings.server_edits_per_ip_per_hour
         if edits > per_hour:
             raise BudgetSpent(f"This edit is {edits} runs (segments or takes); this server's key runs at "
                               f"most {per_hour} edits per address per hour.", fix=BRING_YOUR_KEY)
-        if len(starts) + edits > per_hour:
-            wait_min = math.ceil((HOUR_S - (now - starts[0])) / 60)
+        if started + edits > per_hour:
+            wait_min = math.ceil(self._starts.wait_s(caller.address) / 60)
             raise BudgetSpent(
-                f"Your address has started {len(starts)} edits on this server's key in the last hour "
+                f"Your address has started {started} edits on this server's key in the last hour "
                 f"(limit {per_hour}).", fix=f"Try again in {wait_min} min. {BRING_YOUR_KEY}")
-        starts.extend([now] * edits)
+        self._starts.add(caller.address, None, edits)
 
 
 def client_address(headers: Mapping[str, str], peer: str | None, trusted_proxies: Iterable[str]) -> str:
