@@ -112,11 +112,17 @@ class Settings:
     queue_timeout_s: float = 15 * 60  # a fal job still queued after this is reported with its id
     max_result_bytes: int = 500 * MB
     url_fetch_timeout_s: float = 60.0
-    # Disk a public page cannot fill: uploads and scratch files live this long, each client address
-    # may upload this much per hour, and uploads pause while the disk has less than this free.
+    # Disk a public page cannot fill: uploads and scratch files live this long; each client address
+    # may make the server write this much and this many files per hour (uploads on every gradio
+    # upload route, and the inputs its edits copy into job folders); uploads pause while the disk
+    # has less than this free.
     upload_ttl_hours: float = 6.0
     upload_mb_per_hour: int = 2000
+    upload_files_per_hour: int = 500
     min_free_disk_mb: int = 1024
+    # A request body (a queue/join JSON, any route but the upload routes) larger than this is refused
+    # before it is read: gradio parses what it is sent in memory.
+    max_request_kb: int = 1024
     scratch_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kling-studio")
     # The server key is the owner's money: a daily budget for the whole process, edits per client
     # address per hour, and (when set) only these signed-in Hugging Face users may spend it.
@@ -161,6 +167,8 @@ class Settings:
             url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
             upload_ttl_hours=_float(e, "STUDIO_UPLOAD_TTL_HOURS", 6.0),
             upload_mb_per_hour=_int(e, "STUDIO_UPLOAD_MB_PER_HOUR", 2000),
+            upload_files_per_hour=_int(e, "STUDIO_UPLOAD_FILES_PER_HOUR", 500),
+            max_request_kb=max(1, _int(e, "STUDIO_MAX_REQUEST_KB", 1024)),
             min_free_disk_mb=_int(e, "STUDIO_MIN_FREE_DISK_MB", 1024),
             scratch_dir=Path(e.get("STUDIO_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "kling-studio"),
             server_budget_usd_per_day=_float(e, "STUDIO_SERVER_BUDGET_USD_PER_DAY", 10.0),

@@ -53,7 +53,7 @@ def test_inputs_are_copies_of_the_servers_own_files(tmp_path):
 def test_the_page_sends_no_input_to_the_example_handlers(tmp_path):
     import app
 
-    demo, runner = app.create_app(Settings(data_dir=tmp_path / "data"))
+    demo, runner, _ = app.create_app(Settings(data_dir=tmp_path / "data"))
     try:
         handlers = [fn for fn in demo.fns.values() if fn.fn is not None
                     and fn.fn.__module__ == "components.ui.examples"]
