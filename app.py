@@ -28,7 +28,7 @@ from components.share import ShareStore
 from components.share import routes as share_routes
 from components.spend import ServerKeyGuard, client_address
 from components.trusted_files import TrustedFiles
-from components.ui import share_panel, studio
+from components.ui import examples, share_panel, studio
 from components.ui.deps import Deps
 from components.ui.queue_polling import poll_gently
 from components.write_allowance import WriteAllowance
@@ -59,8 +59,9 @@ def create_app(settings: Settings) -> Studio:
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
-    # A path from a client is opened only inside gradio's upload folder or our scratch folder.
-    files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir])
+    # A path from a client is opened only inside gradio's upload folder or our scratch folder, or
+    # when it is one of the examples' media files.
+    files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir], examples.example_files())
     guard = ServerKeyGuard(settings, store)
     writes = WriteAllowance(settings.upload_mb_per_hour * MB, settings.upload_files_per_hour)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
@@ -99,10 +100,12 @@ def _allowed_paths(settings: Settings) -> list[str]:
     """Job folders are never served by path: a handler returns an owner's file and gradio serves a
     cached copy under an unguessable URL. gradio only copies files from the working directory or
     the temp dir, so a data folder elsewhere (a Space's persistent ``/data``) has to be allowed;
-    its job folders are then reachable only by their random (uuid4) job ids."""
+    its job folders are then reachable only by their random (uuid4) job ids. The examples' media
+    (public files a pick hands the page as they are) are allowed too, wherever app.py runs from."""
     jobs = (settings.data_dir / "jobs").resolve()
     inside = [Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()]
-    return [] if any(jobs.is_relative_to(root) for root in inside) else [str(jobs)]
+    media = [str(path) for path in examples.example_files()]
+    return media if any(jobs.is_relative_to(root) for root in inside) else [*media, str(jobs)]
 
 
 def _server_fal_engine(settings: Settings):

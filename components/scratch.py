@@ -1,5 +1,5 @@
-"""Files the server makes for a session before any job exists: fetched links, fixed clips, example
-copies and restored attachments.
+"""Files the server makes for a session before any job exists: fetched links, fixed clips and
+restored attachments.
 
 They live in one folder outside the data folder (the job runner copies what a job needs into the
 job's own folder on submit), and every file there is disposable. Making a new folder also prunes

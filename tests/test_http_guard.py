@@ -11,44 +11,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
-import app
-from components.config import MB, Settings
+from components.config import MB
 from components.write_allowance import WriteAllowance
-from tests.e2e.app_server import free_port
+from tests.inprocess import InProcess, running_studio
 
 FILES_PER_HOUR = 500
 MB_PER_HOUR = 5
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory) -> Iterator[tuple[httpx.AsyncClient, Path]]:
-    """The app with a 5 MB/h and 500 files/h allowance, and its upload folder."""
-    root = tmp_path_factory.mktemp("guard")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))
-        settings = replace(Settings(), data_dir=root / "data", scratch_dir=root / "scratch",
-                           upload_mb_per_hour=MB_PER_HOUR, upload_files_per_hour=FILES_PER_HOUR)
-        built = app.create_app(settings)
-        app.launch(built, settings, prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",
-                   server_port=free_port())
-        try:
-            yield built.demo.app, root / "gradio"
-        finally:
-            built.demo.close()
-            built.runner.close()
-
-
-def _client(asgi, address: str) -> httpx.AsyncClient:
-    """A client at ``address``: the test transport's peer is loopback, a trusted proxy, so the
-    forwarded address is the one counted (as behind a Space's proxy)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://studio",
-                             headers={"X-Forwarded-For": address}, timeout=60)
+def studio(tmp_path_factory) -> Iterator[InProcess]:
+    """The app with a 5 MB/h and 500 files/h allowance."""
+    with running_studio(tmp_path_factory.mktemp("guard"), upload_mb_per_hour=MB_PER_HOUR,
+                        upload_files_per_hour=FILES_PER_HOUR) as running:
+        yield running
 
 
 def _inodes(folder: Path) -> int:
@@ -56,11 +37,10 @@ def _inodes(folder: Path) -> int:
 
 
 def test_four_thousand_tiny_uploads_do_not_make_eight_thousand_inodes(studio):
-    asgi, uploads = studio
-    before = _inodes(uploads)
+    before = _inodes(studio.uploads)
 
     async def send() -> list[int]:
-        async with _client(asgi, "198.51.100.10") as http:
+        async with studio.client("198.51.100.10") as http:
             statuses = []
             for batch in range(40):  # 40 requests of 100 one-byte files
                 files = [("files", (f"t{batch}-{i}.txt", bytes([i]))) for i in range(100)]
@@ -68,7 +48,7 @@ def test_four_thousand_tiny_uploads_do_not_make_eight_thousand_inodes(studio):
             return statuses
 
     statuses = asyncio.run(send())
-    made = _inodes(uploads) - before
+    made = _inodes(studio.uploads) - before
     print(f"\n4,000 one-byte uploads: {statuses.count(200)} requests stored, {made} inodes made")
     assert statuses.count(200) == FILES_PER_HOUR // 100 and set(statuses) == {200, 429}
     # Each stored upload is a folder and a file; the request the limit stopped mid-way may leave
@@ -77,10 +57,9 @@ def test_four_thousand_tiny_uploads_do_not_make_eight_thousand_inodes(studio):
 
 
 def test_every_upload_route_shares_one_allowance(studio):
-    asgi, _ = studio
 
     async def send() -> tuple[httpx.Response, list[httpx.Response]]:
-        async with _client(asgi, "198.51.100.20") as http:
+        async with studio.client("198.51.100.20") as http:
             big = [("files", ("a.bin", b"\0" * (4 * MB)))]
             first = await http.post("/gradio_api/upload", files=big)
             assert first.status_code == 200
@@ -96,12 +75,11 @@ def test_every_upload_route_shares_one_allowance(studio):
 
 
 def test_addresses_of_one_ipv6_64_share_one_allowance(studio):
-    asgi, _ = studio
 
     async def send() -> list[int]:
         statuses = []
         for i in range(6):  # six addresses of one /64, 1 MB each, against 5 MB an hour
-            async with _client(asgi, f"2001:db8:5:6::{i + 1:x}") as http:
+            async with studio.client(f"2001:db8:5:6::{i + 1:x}") as http:
                 files = [("files", (f"v{i}.bin", b"\1" * MB))]
                 statuses.append((await http.post("/gradio_api/upload", files=files)).status_code)
         return statuses
@@ -110,7 +88,6 @@ def test_addresses_of_one_ipv6_64_share_one_allowance(studio):
 
 
 def test_a_body_over_the_cap_is_refused_before_it_is_read(studio):
-    asgi, _ = studio
     pulled = 0
 
     async def body() -> AsyncIterator[bytes]:
@@ -123,7 +100,7 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(studio):
         headers = {"content-type": "application/json"}
         if not chunked:
             headers["content-length"] = str(100 * MB)
-        async with _client(asgi, "198.51.100.30") as http:
+        async with studio.client("198.51.100.30") as http:
             return await http.post("/gradio_api/queue/join", content=body(), headers=headers)
 
     declared = asyncio.run(send(chunked=False))
@@ -135,10 +112,9 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(studio):
 
 
 def test_a_body_under_the_cap_reaches_gradio_whole(studio):
-    asgi, _ = studio
 
     async def send() -> httpx.Response:
-        async with _client(asgi, "198.51.100.40") as http:
+        async with studio.client("198.51.100.40") as http:
             config = (await http.get("/config")).json()
             event = next(d for d in config["dependencies"]
                          if d.get("backend_fn") and d.get("queue") is not False)
