@@ -19,9 +19,9 @@ from components.engines.select import build_engine, choose_engine
 from components.errors import InputError
 from components.intent import DuplicateSubmission
 from components.jobs.family import part_count
+from components.jobs.inputs import restored_inputs
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.jobs.owner_secret import owner_secret, server_secret
-from components.jobs.runner import copy_inputs
 from components.modes import parse_mode
 from components.ui import (
     api,
@@ -296,8 +296,8 @@ def build(deps: Deps) -> gr.Blocks:
             job = runner.snapshot(ids[index], who) if ok else None
             if job is None or job.is_stub or job.expired:
                 return gr.skip()
-            try:  # the inputs become this tab's attachments again: copies, like fresh uploads
-                req = copy_inputs(job.edit_request(), deps.scratch.new_folder())
+            try:  # the inputs become this tab's attachments again: one copy per content, like uploads
+                req = restored_inputs(job.edit_request(), deps.scratch)
             except InputError:
                 return gr.skip()
             return {video.video: str(req.video), prompt.prompt: req.prompt,
