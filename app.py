@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> Studio:
     guard = ServerKeyGuard(settings, store)
     writes = WriteAllowance(settings.upload_mb_per_hour * MB, settings.upload_files_per_hour)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    service = EditService(settings, runner, files, guard, limiter)
+    service = EditService(settings, runner, files, guard, limiter, writes=writes)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,

@@ -23,6 +23,7 @@ from components.errors import InputError
 from components.intent import SubmissionGuard, fingerprint
 from components.jobs import prepare
 from components.jobs.family import latest_parts, part_count, retryable
+from components.jobs.inputs import staging_cost
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.local_quota import LocalQuota
@@ -36,12 +37,13 @@ from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
+from components.write_allowance import WriteAllowance
 
 
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
                  limiter: SessionLimiter, intents: SubmissionGuard | None = None,
-                 local: LocalQuota | None = None) -> None:
+                 local: LocalQuota | None = None, writes: WriteAllowance | None = None) -> None:
         self.settings = settings
         self.runner = runner
         self.files = files
@@ -49,6 +51,7 @@ class EditService:
         self.limiter = limiter
         self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
+        self.writes = writes  # what each address may make the server write (components/write_allowance.py)
         runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
         self._addresses: dict[str, str] = {}  # a long clip being prepared -> the address that asked
 
@@ -127,13 +130,15 @@ class EditService:
         return self.runner.choose_take(parent_id, caller.owner, part)
 
     def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode) -> Job:
-        """Every limit first (the session's, the local preview's share, the server key's budget and
-        address limit), then the record: only an admitted job stages a file or starts any work.
+        """Every limit first (the session's, the local preview's share, the address's write allowance,
+        the server key's budget and address limit), then the record: only an admitted job stages a
+        file or starts any work.
         A long clip is admitted on its estimate (its plan without shot changes: arithmetic); the
         runner finds the real plan and admits it again (``_admit_plan``) before cutting it."""
         in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
+        engine.check(request)  # what the engine would refuse anyway, refused before a file is staged
         kind: JobKind = "edit"
         parts = [request]
         if mode.segments:
@@ -149,6 +154,10 @@ class EditService:
             runs = len(parts)
         if engine.concurrency_key == "local":
             self.local.admit(caller.owner, caller.address, runs, self.runner.snapshot)
+        if self.writes is not None:  # what staging writes: the inputs of the job (and of each take)
+            n_bytes, files = staging_cost(request, self.runner.store.jobs_root)
+            copies = len(parts) + 1 if kind == "takes" else 1
+            self.writes.charge(caller.address, n_bytes * copies, files * copies, what="This edit's files")
         if choice.key_source == "server":
             costs = [self.settings.cost(s, request.model) for s in seconds]
             if mode.segments:  # the parent holds the estimate until its segments hold their own costs

@@ -119,6 +119,9 @@ class FalEngine:
         return f"FalEngine(key={self._key!r})"
 
     # ------------------------------------------------------------------ public
+    def check(self, request: EditRequest) -> None:
+        """Nothing beyond the pre-flight: fal's own refusals need the request sent."""
+
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
         run = _Run(on_event)

@@ -37,6 +37,20 @@ def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:
     return _with_files(request, copies)
 
 
+def staging_cost(request: EditRequest, folder: Path) -> tuple[int, int]:
+    """(bytes, files) that ``copy_inputs`` of ``request`` into ``folder``'s file system writes: every
+    file is a new file there, and its bytes are written only where no link can be made (another
+    file system, such as a Space's /data beside its temp folder)."""
+    device = os.stat(folder).st_dev
+    files = list(dict.fromkeys(request.files()))
+    sizes = []
+    for source in files:
+        with _still_there(source):
+            st = os.stat(source)
+        sizes.append(0 if st.st_dev == device else st.st_size)
+    return sum(sizes), len(files)
+
+
 def restored_inputs(request: EditRequest, scratch: Scratch) -> EditRequest:
     """The request with every input file as the scratch folder's one copy of its content: what a
     history pick gives back to the page as its attachments (a client may open scratch files; job
