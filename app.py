@@ -10,14 +10,15 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
-from components.config import Settings
+from components.config import MB, Settings
 from components.engines.local import LocalEngine
-from components.http_guard import GuardMiddleware, UploadAllowance
+from components.http_guard import GuardMiddleware
 from components.jobs import JobRunner, JobStore
 from components.key_vault import KeyVault
 from components.ratelimit import SessionLimiter
@@ -27,9 +28,10 @@ from components.share import ShareStore
 from components.share import routes as share_routes
 from components.spend import ServerKeyGuard, client_address
 from components.trusted_files import TrustedFiles
-from components.ui import share_panel, studio
+from components.ui import examples, share_panel, studio
 from components.ui.deps import Deps
 from components.ui.queue_polling import poll_gently
+from components.write_allowance import WriteAllowance
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 PAGE_WORKERS = 40  # gradio's default max_threads: what page events get whatever /edit holds
@@ -44,48 +46,67 @@ def jobs_db(settings: Settings) -> Path:
     return settings.data_dir / "jobs.sqlite3"
 
 
-def create_app(settings: Settings) -> tuple[gr.Blocks, JobRunner]:
-    """The page and the runner that owns its jobs (the runner outlives any browser tab)."""
+class Studio(NamedTuple):
+    """What ``create_app`` builds: the page, the runner that owns its jobs (it outlives any browser
+    tab) and the per-address write allowance that the page's events and the HTTP guard share."""
+
+    demo: gr.Blocks
+    runner: JobRunner
+    writes: WriteAllowance
+    store: JobStore  # the process's one job store (the runner's; tests read records from it)
+
+
+def create_app(settings: Settings) -> Studio:
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
-    # A path from a client is opened only inside gradio's upload folder or our scratch folder.
-    files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir])
+    # A path from a client is opened only inside gradio's upload folder or our scratch folder, or
+    # when it is one of the examples' media files.
+    files = TrustedFiles.of([get_upload_folder(), settings.scratch_dir], examples.example_files())
     guard = ServerKeyGuard(settings, store)
+    writes = WriteAllowance(settings.upload_mb_per_hour * MB, settings.upload_files_per_hour)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    service = EditService(settings, runner, files, guard, limiter)
+    service = EditService(settings, runner, files, guard, limiter, writes=writes)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     demo = studio.build(Deps(settings, service, KeyVault(), files, scratch,
                              ShareStore(jobs_db(settings))))
     poll_gently(demo.queue(default_concurrency_limit=4))
-    return demo, runner
+    return Studio(demo, runner, writes, store)
 
 
-def launch(demo: gr.Blocks, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
-    mb = 1024 * 1024
-    guard = Middleware(GuardMiddleware, allowance=UploadAllowance(settings.upload_mb_per_hour * mb),
-                       upload_dir=Path(get_upload_folder()), min_free_bytes=settings.min_free_disk_mb * mb,
-                       client_address=lambda headers, peer: client_address(headers, peer,
-                                                                           settings.trusted_proxies))
-    # Share pages are plain routes on gradio's app, matched before gradio's own (components/share).
-    shares = share_routes(ShareStore(jobs_db(settings)), share_panel.player())
+def launch(built: Studio, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
     # gradio runs at most max_threads events at once across all concurrency ids; /edit's own id may
     # hold api_concurrency of them while it waits, so page events keep gradio's default 40 beside it.
-    demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
+    built.demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
                 max_threads=PAGE_WORKERS + settings.api_concurrency,
-                ssr_mode=False, mcp_server=mcp, css_paths=[CSS],
-                app_kwargs={"middleware": [guard], "routes": shares}, **kwargs)
+                ssr_mode=False, mcp_server=mcp, css_paths=[CSS], app_kwargs=app_kwargs(built, settings),
+                **kwargs)
+
+
+def app_kwargs(built: Studio, settings: Settings) -> dict:
+    """What the studio adds to gradio's FastAPI app: the guard in front of every route
+    (components/http_guard.py) and the share pages, plain routes matched before gradio's own
+    (components/share)."""
+    guard = Middleware(GuardMiddleware, allowance=built.writes, upload_dir=Path(get_upload_folder()),
+                       min_free_bytes=settings.min_free_disk_mb * MB,
+                       max_body_bytes=settings.max_request_kb * 1024,
+                       client_address=lambda headers, peer: client_address(headers, peer,
+                                                                           settings.trusted_proxies))
+    shares = share_routes(ShareStore(jobs_db(settings)), share_panel.player())
+    return {"middleware": [guard], "routes": shares}
 
 
 def _allowed_paths(settings: Settings) -> list[str]:
     """Job folders are never served by path: a handler returns an owner's file and gradio serves a
     cached copy under an unguessable URL. gradio only copies files from the working directory or
     the temp dir, so a data folder elsewhere (a Space's persistent ``/data``) has to be allowed;
-    its job folders are then reachable only by their random (uuid4) job ids."""
+    its job folders are then reachable only by their random (uuid4) job ids. The examples' media
+    (public files a pick hands the page as they are) are allowed too, wherever app.py runs from."""
     jobs = (settings.data_dir / "jobs").resolve()
     inside = [Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()]
-    return [] if any(jobs.is_relative_to(root) for root in inside) else [str(jobs)]
+    media = [str(path) for path in examples.example_files()]
+    return media if any(jobs.is_relative_to(root) for root in inside) else [*media, str(jobs)]
 
 
 def _server_fal_engine(settings: Settings):
@@ -102,5 +123,5 @@ if __name__ == "__main__":
     parser.add_argument("--mcp", action="store_true", help="also serve the edit endpoint over MCP")
     args = parser.parse_args()
     config = Settings.from_env()
-    app, _ = create_app(config)
-    launch(app, config, mcp=args.mcp or os.environ.get("STUDIO_MCP", "") in {"1", "true", "yes"})
+    mcp = args.mcp or os.environ.get("STUDIO_MCP", "") in {"1", "true", "yes"}
+    launch(create_app(config), config, mcp=mcp)

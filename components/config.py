@@ -130,11 +130,17 @@ class Settings:
     queue_timeout_s: float = var(15 * 60, "STUDIO_QUEUE_TIMEOUT_S")
     max_result_bytes: int = var(500 * MB, "STUDIO_MAX_RESULT_MB", unit=MB)
     url_fetch_timeout_s: float = var(60.0, "STUDIO_URL_FETCH_TIMEOUT_S")
-    # Disk a public page cannot fill: uploads and scratch files live this long, each client address
-    # may upload this much per hour, and uploads pause while the disk has less than this free.
+    # Disk a public page cannot fill: uploads and scratch files live this long; each client address
+    # may make the server write this much and this many files per hour (uploads on every gradio
+    # upload route, and the inputs its edits copy into job folders); uploads pause while the disk
+    # has less than this free.
     upload_ttl_hours: float = var(6.0, "STUDIO_UPLOAD_TTL_HOURS")
     upload_mb_per_hour: int = var(2000, "STUDIO_UPLOAD_MB_PER_HOUR")
+    upload_files_per_hour: int = var(500, "STUDIO_UPLOAD_FILES_PER_HOUR")
     min_free_disk_mb: int = var(1024, "STUDIO_MIN_FREE_DISK_MB")
+    # A request body (a queue/join JSON, any route but the upload routes) larger than this is refused
+    # before it is read: gradio parses what it is sent in memory.
+    max_request_kb: int = var(1024, "STUDIO_MAX_REQUEST_KB", minimum=1)
     scratch_dir: Path = var(None, "STUDIO_SCRATCH_DIR",
                             factory=lambda: Path(tempfile.gettempdir()) / "kling-studio")
     # The server key is the owner's money: a daily budget for the whole process, edits per client

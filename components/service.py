@@ -28,7 +28,7 @@ from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
 from components.intent import SubmissionGuard, fingerprint
 from components.jobs import prepare
-from components.jobs.inputs import copy_inputs
+from components.jobs.inputs import restored_inputs
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.local_quota import LocalQuota
@@ -38,10 +38,12 @@ from components.modes import SINGLE, EditMode, parse_mode
 from components.ratelimit import SessionLimiter
 from components.request import EditRequest, Element
 from components.request_id import check_request_id
+from components.scratch import Scratch
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.spend import Caller, ServerKeyGuard
 from components.trusted_files import TrustedFiles
+from components.write_allowance import WriteAllowance
 
 FIX_WAITING = "Waiting for a turn on the shared CPU"
 FIXING = "Fixing the clip"
@@ -50,7 +52,7 @@ FIXING = "Fixing the clip"
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
                  limiter: SessionLimiter, intents: SubmissionGuard | None = None,
-                 local: LocalQuota | None = None) -> None:
+                 local: LocalQuota | None = None, writes: WriteAllowance | None = None) -> None:
         self.settings = settings
         self.runner = runner
         self.files = files
@@ -58,6 +60,7 @@ class EditService:
         self.limiter = limiter
         self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
+        self.writes = writes  # what each address may make the server write (components/write_allowance.py)
         runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
         self._addresses: dict[str, str] = {}  # a long clip being prepared -> the address that asked
 
@@ -87,14 +90,15 @@ class EditService:
     def cancel(self, owner: str, job_id: Any) -> bool:
         return isinstance(job_id, str) and self.runner.cancel(job_id, owner)
 
-    def restore(self, owner: str, job_id: Any, folder: Callable[[], Path]) -> tuple[Job, EditRequest] | None:
-        """A finished job of ``owner``'s and copies of its inputs in ``folder()``, to edit again as
-        fresh uploads (the job's own files stay the job's); None when there is nothing to restore."""
+    def restore(self, owner: str, job_id: Any, scratch: Scratch) -> tuple[Job, EditRequest] | None:
+        """A finished job of ``owner``'s and its inputs as the scratch folder's copies (one per
+        content: picking it again writes nothing), to edit again as fresh uploads; the job's own
+        files stay the job's. None when there is nothing to restore."""
         job = self.job(owner, job_id)
         if job is None or job.is_stub or job.expired:
             return None
         try:
-            return job, copy_inputs(job.edit_request(), folder())
+            return job, restored_inputs(job.edit_request(), scratch)
         except InputError:
             return None
 
@@ -202,13 +206,15 @@ class EditService:
         return self.runner.choose_take(parent_id, caller.owner, part)
 
     def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode) -> Job:
-        """Every limit first (the session's, the local preview's share, the server key's budget and
-        address limit), then the record: only an admitted job stages a file or starts any work.
+        """Every limit first (the session's, the local preview's share, the address's write allowance,
+        the server key's budget and address limit), then the record: only an admitted job stages a
+        file or starts any work.
         A long clip is admitted on its estimate (its plan without shot changes: arithmetic); the
         runner finds the real plan and admits it again (``_admit_plan``) before cutting it."""
         in_flight = sum(job.status in IN_FLIGHT_STATUSES for job in self.runner.history(caller.owner))
         self.limiter.acquire(caller.owner, in_flight)
         engine = build_engine(choice, self.settings)
+        engine.check(request)  # what the engine would refuse anyway, refused before a file is staged
         kind: JobKind = "edit"
         parts = [request]
         if mode.segments:
@@ -224,6 +230,10 @@ class EditService:
             runs = len(parts)
         if engine.concurrency_key == "local":
             self.local.admit(caller.owner, caller.address, runs, self.runner.snapshot)
+        if self.writes is not None:  # what staging writes: the inputs of the job (and of each take)
+            n_bytes, files = self.runner.staging_cost(request)
+            copies = len(parts) + 1 if kind == "takes" else 1
+            self.writes.charge(caller.address, n_bytes * copies, files * copies, what="This edit's files")
         if choice.key_source == "server":
             costs = [self.settings.cost(s, request.model) for s in seconds]
             if mode.segments:  # the parent holds the estimate until its segments hold their own costs

@@ -7,7 +7,7 @@ So the server key is guarded by what a client cannot mint at will:
   finished server-key jobs of the last 24 hours that reached fal), so a restart does not reset it
   and edits in flight count before they cost anything;
 - an hourly number of server-key edits per **client address** (the forwarded address only when the
-  peer is a trusted proxy, such as a Space's);
+  peer is a trusted proxy, such as a Space's; an IPv6 client by its /64, see ``address_group``);
 - optionally an **allow-list of Hugging Face accounts**: then only those signed-in users spend the
   server key at all.
 
@@ -30,6 +30,7 @@ from components.windows import SlidingWindow
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
+IPV6_CLIENT_PREFIX = 64  # the network an ISP hands one subscriber: counted as one client
 BRING_YOUR_KEY = (f"Paste your own fal key (fal.ai/dashboard/keys) to run {MODEL_NAME} now, "
                   "or clear the key to use the free local preview.")
 
@@ -92,24 +93,43 @@ class ServerKeyGuard:
 
 
 def client_address(headers: Mapping[str, str], peer: str | None, trusted_proxies: Iterable[str]) -> str:
-    """The client's address: the peer's, or the last untrusted hop of X-Forwarded-For when the
-    peer is a trusted proxy. A client can write any X-Forwarded-For, so hops are read from the
-    right (nearest first) and only through proxies we trust."""
+    """The client, as every per-address limit counts it: the peer's address, or the last untrusted
+    hop of X-Forwarded-For when the peer is a trusted proxy, grouped by ``address_group``. A client
+    can write any X-Forwarded-For, so hops are read from the right (nearest first) and only through
+    proxies we trust."""
     networks = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
 
     def trusted(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address.strip())
-        except ValueError:
-            return False
-        return any(ip in net for net in networks)
+        ip = _ip(address)
+        return ip is not None and any(ip in net for net in networks)
 
     current = peer or "unknown"
-    if not trusted(current):
-        return current
-    forwarded = [hop.strip() for hop in headers.get("x-forwarded-for", "").split(",") if hop.strip()]
-    for hop in reversed(forwarded):
-        current = hop
-        if not trusted(hop):
-            break
-    return current
+    if trusted(current):
+        forwarded = [hop.strip() for hop in headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+        for hop in reversed(forwarded):
+            current = hop
+            if not trusted(hop):
+                break
+    return address_group(current)
+
+
+def address_group(address: str) -> str:
+    """What one client is, for a limit: an IPv4 address; an IPv6 address's /64 network, since one
+    subscriber (a phone, a home router, a cloud VM) is routinely given a whole /64 and can pick any
+    of its 2^64 addresses per request; an IPv4-mapped IPv6 address as its IPv4. Anything that is
+    not an address (a test client's name, "unknown") is itself."""
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip) if ip is not None else address
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``address`` parsed (an IPv4-mapped IPv6 address as its IPv4; a zone id dropped), or None."""
+    try:
+        ip = ipaddress.ip_address(address.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip

@@ -7,8 +7,9 @@ handler that probes, copies or returns such a path turns the app into a file ser
 ``/proc/self/environ`` or ``data/owner.secret``. So handlers never use a client's path directly:
 they pass it through ``TrustedFiles.require``, which accepts only regular files inside the folders
 where gradio stores what it received (its upload folder) or where this server writes files it made
-itself (the scratch folder of fetched and fixed clips). Anything else is refused with one sentence
-that does not say whether the path exists.
+itself (the scratch folder of fetched and fixed clips), and the few public files the server offers
+by name (the examples' media, which a pick hands the page as they are, without a copy). Anything
+else is refused with one sentence that does not say whether the path exists.
 """
 
 from __future__ import annotations
@@ -28,18 +29,19 @@ NOT_AN_UPLOAD_FIX = ("Upload the file again (drag it into the page, or pass it w
 
 @dataclass(frozen=True)
 class TrustedFiles:
-    """The folders whose files a handler may open when a client names them."""
+    """The folders whose files, and the single files, a handler may open when a client names them."""
 
     roots: tuple[Path, ...]
+    files: frozenset[Path] = frozenset()
 
     @classmethod
-    def of(cls, roots: Iterable[str | Path]) -> TrustedFiles:
+    def of(cls, roots: Iterable[str | Path], files: Iterable[Path] = ()) -> TrustedFiles:
         resolved = []
         for root in roots:
             path = Path(root)
             path.mkdir(parents=True, exist_ok=True)
             resolved.append(path.resolve())
-        return cls(tuple(resolved))
+        return cls(tuple(resolved), frozenset(Path(f).resolve() for f in files))
 
     def require(self, value: Any, what: str = "The file", field: str = "file") -> Path:
         """The file ``value`` names (a path, FileData or its dict form) if it is trusted; else InputError."""
@@ -72,7 +74,7 @@ class TrustedFiles:
             return None
         if not stat.S_ISREG(mode):  # /dev/zero, FIFOs, folders
             return None
-        if not any(path.is_relative_to(root) for root in self.roots):
+        if path not in self.files and not any(path.is_relative_to(root) for root in self.roots):
             return None
         return path
 

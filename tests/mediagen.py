@@ -120,6 +120,34 @@ def _encode_clip(path: Path, *, seconds: float, width: int, height: int, fps: fl
         tmp.unlink()
 
 
+# What a phone writes about a clip, and the bytes that must never be found in one that left the studio.
+PHONE_METADATA = {"title": "Secret birthday at home", "location": "+37.7749-122.4194/",
+                  "com.apple.quicktime.location.ISO6709": "+37.7749-122.4194+010.000/",
+                  "com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 15 Pro",
+                  "com.apple.quicktime.creationdate": "2024-05-01T10:00:00+0200",
+                  "creation_time": "2024-05-01T08:00:00Z", "comment": "Shot at 12 Elm Street"}
+PRIVATE_MARKERS = (b"Secret birthday", b"37.7749", b"iPhone 15 Pro", b"Elm Street", b"Core Media")
+
+
+def make_phone_clip(path: Path, **clip: Any) -> Path:
+    """``make_clip(**clip)`` with what a phone adds: a title, GPS position, make and model, creation
+    times (``PHONE_METADATA``, as QuickTime keys and udta tags) and a named video track."""
+    source = make_clip(Path(path).with_name("plain-" + Path(path).name), **clip)
+    tags = [arg for key, value in PHONE_METADATA.items() for arg in ("-metadata", f"{key}={value}")]
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map", "0",
+                    "-c", "copy", *tags, "-metadata:s:v", "handler_name=Core Media Video",
+                    "-metadata:s:v", "creation_time=2024-05-01T08:00:00Z", "-movflags", "use_metadata_tags",
+                    str(path)], check=True)
+    source.unlink()
+    return Path(path)
+
+
+def private_markers(path: Path) -> list[bytes]:
+    """Which of ``PRIVATE_MARKERS`` the file holds anywhere in its bytes."""
+    data = Path(path).read_bytes()
+    return [marker for marker in PRIVATE_MARKERS if marker in data]
+
+
 def make_audio(path: Path, *, seconds: float = 2.0, tone: float = 440) -> Path:
     """An audio-only file (AAC in the container ``path``'s extension names): not a video."""
     def encode(out: Path) -> None:
@@ -144,17 +172,20 @@ def make_text_as(path: Path, text: str = "this is not a video\n") -> Path:
 
 def make_image(path: Path, *, width: int = 640, height: int = 640,
                color: tuple[int, int, int] = (200, 60, 40), fmt: str | None = None,
-               exif_orientation: int | None = None) -> Path:
-    """A picture with a coloured background and a figure, so palettes and orientation are measurable."""
+               exif_orientation: int | None = None, exif: dict[int, str] | None = None) -> Path:
+    """A picture with a coloured background and a figure, so palettes and orientation are measurable;
+    ``exif`` adds tags (0x010E description, 0x0110 model...), as a phone's photo carries them."""
     img = Image.new("RGB", (width, height), color)
     draw = ImageDraw.Draw(img)
     draw.ellipse([width * 0.3, height * 0.1, width * 0.7, height * 0.4], fill=(250, 220, 180))
     draw.rectangle([width * 0.35, height * 0.4, width * 0.65, height * 0.9], fill=(30, 60, 160))
     kwargs = {}
-    if exif_orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = exif_orientation
-        kwargs["exif"] = exif
+    if exif_orientation is not None or exif:
+        tags = Image.Exif()
+        tags.update(exif or {})
+        if exif_orientation is not None:
+            tags[0x0112] = exif_orientation
+        kwargs["exif"] = tags
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format=fmt, **kwargs)
     return Path(path)

@@ -6,6 +6,7 @@ included, back to the server): the built page is inspected for that, not just th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from PIL import Image
 from assets.make_examples import EXAMPLES, HERE, THUMB_SIZE
 from components.config import Settings
 from components.engines.local.plan import plan_edit
-from components.scratch import Scratch
-from components.ui.examples import example_inputs
+from components.trusted_files import TrustedFiles
+from components.ui.examples import example_files, example_inputs
+from tests.inprocess import call, running_studio
 
 
 def test_there_are_a_look_a_palette_and_an_element_swap():
@@ -36,24 +38,41 @@ def test_each_card_is_a_small_before_after_pair():
         assert example.thumbnail.stat().st_size < 30_000
 
 
-def test_inputs_are_copies_of_the_servers_own_files(tmp_path):
-    scratch = Scratch(tmp_path / "scratch", 3600)
-    clip, prompt, images, elements = example_inputs(2, scratch)
+def test_inputs_are_the_servers_own_files_and_trusted_as_such(tmp_path):
+    clip, prompt, images, elements = example_inputs(2)
     example = EXAMPLES[2]
-    temp = scratch.root.resolve()
     assert prompt == example.prompt
-    for path in [clip, *images, elements[0]["frontal"], *elements[0]["references"]]:
-        assert Path(path).resolve().is_relative_to(temp) and Path(path).is_file()
-    assert Path(clip).read_bytes() == example.clip.read_bytes()
-    assert all(Path(p).resolve().is_relative_to(HERE) for p in example.images)
+    named = [clip, *images, elements[0]["frontal"], *elements[0]["references"]]
+    assert {Path(p) for p in named} <= set(example_files())
+    assert all(Path(p).resolve().is_relative_to(HERE) for p in example_files())
+    files = TrustedFiles.of([tmp_path / "uploads"], example_files())
+    assert all(files.find(p) == Path(p).resolve() for p in named)
+    assert files.find(HERE / "make_examples.py") is None  # the asset folder itself is not trusted
     with pytest.raises(IndexError):
-        example_inputs(len(EXAMPLES), scratch)
+        example_inputs(len(EXAMPLES))
+
+
+def test_a_hundred_picks_write_nothing_after_the_first(tmp_path):
+    """The issue's finding: 400 picks in 5.3 s added 29 MB (a copy of the example per pick)."""
+    with running_studio(tmp_path) as studio:
+        pick = next(i for i, fn in studio.studio.demo.fns.items()
+                    if fn.fn is not None and fn.fn.__module__ == "components.ui.examples")
+        first = call(studio.url, pick, [])
+        written = _files(tmp_path)
+        urls = {json.dumps(call(studio.url, pick, [])["output"]["data"][0]) for _ in range(100)}
+        assert _files(tmp_path) == written
+    assert first["success"] and urls == {json.dumps(first["output"]["data"][0])}
+
+
+def _files(root: Path) -> dict[str, int]:
+    """Every file under ``root`` but the job store's own (SQLite writes its journal as it likes)."""
+    return {str(p): p.stat().st_size for p in root.rglob("*") if p.is_file() and ".sqlite3" not in p.name}
 
 
 def test_the_page_sends_no_input_to_the_example_handlers(tmp_path):
     import app
 
-    demo, runner = app.create_app(Settings(data_dir=tmp_path / "data"))
+    demo, runner, *_ = app.create_app(Settings(data_dir=tmp_path / "data"))
     try:
         handlers = [fn for fn in demo.fns.values() if fn.fn is not None
                     and fn.fn.__module__ == "components.ui.examples"]

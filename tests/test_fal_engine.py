@@ -16,9 +16,12 @@ from components.engines.fal import FalEngine
 from components.engines.upload_cache import SAFETY_MARGIN_S, UploadCache
 from components.errors import EngineError, JobCancelled
 from components.media.probe import probe
+from components.media.scrub import scrubbed
+from components.request import EditRequest
 from components.secret import Secret
 from tests.fakes.fal_fixtures import EventLog, running_fake_fal, sample_request
 from tests.fakes.fal_server import LOG_MESSAGES
+from tests.mediagen import make_image, make_phone_clip, private_markers
 
 KEY = "test-key"
 
@@ -26,6 +29,11 @@ KEY = "test-key"
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory):
     return sample_request(tmp_path_factory.mktemp("fal-inputs"), images=1, elements=1)
+
+
+def sent_size(request: EditRequest, folder: Path) -> int:
+    """What leaves for fal: the clip remuxed without metadata, the pictures (they carry none) as they are."""
+    return scrubbed(request.video, folder).stat().st_size + sum(p.stat().st_size for p in request.files()[1:])
 
 
 def engine(tmp_path: Path, key: str = KEY, **kwargs) -> FalEngine:
@@ -65,12 +73,33 @@ def test_happy_path_reports_queue_positions_new_logs_and_returns_a_probed_video(
     assert (info.width, info.height) == (1280, 720) and info.duration == pytest.approx(3.2, abs=0.3)
 
 
+def test_nothing_private_leaves_for_fal_nor_comes_back_from_it(tmp_path):
+    """A phone clip (title, GPS, device, creation times, turned 90 degrees) and a photo with its
+    EXIF: fal gets both without any of it, the portrait stays portrait, the sound stays; a result
+    that comes back tagged is downloaded without its tags."""
+    clip = make_phone_clip(tmp_path / "in" / "IMG_0042.MOV", seconds=3.2, width=1280, height=720, fps=24,
+                           rotate=90)
+    photo = make_image(tmp_path / "in" / "photo.jpg",
+                       exif={0x010E: "Secret birthday", 0x0110: "iPhone 15 Pro"})
+    assert private_markers(clip) and private_markers(photo)
+    request = EditRequest("Make it look like @Image1", clip, images=(photo,))
+    with running_fake_fal(tagged_output=True) as fake:
+        result = asyncio.run(engine(tmp_path).edit(request, tmp_path / "job", EventLog(), CancelToken()))
+        sent = {Path(f.name).suffix: f.path for f in fake.files.values() if f.owner}
+    assert set(sent) == {".MOV", ".jpg"}  # the clip, and the photo (an upright copy of it)
+    assert {kind: private_markers(path) for kind, path in sent.items()} == {".MOV": [], ".jpg": []}
+    info = probe(sent[".MOV"])
+    assert (info.rotation, info.width, info.height, info.has_audio) == (90, 720, 1280, True)
+    assert info.container == "mov" and info.frame_count == probe(clip).frame_count
+    assert private_markers(result.video) == []
+
+
 def test_same_inputs_upload_zero_bytes_the_second_time_even_after_a_restart(inputs, tmp_path):
     with running_fake_fal() as fake:
         first = engine(tmp_path)
         asyncio.run(first.edit(inputs, tmp_path / "a", EventLog(), CancelToken()))
         sent = fake.uploaded_bytes
-        assert sent == first.stats.bytes_uploaded == sum(p.stat().st_size for p in inputs.files())
+        assert sent == first.stats.bytes_uploaded == sent_size(inputs, tmp_path / "clean")
 
         second = engine(tmp_path)  # a new engine object shares the process-wide cache
         events = EventLog()
@@ -94,7 +123,7 @@ def test_edits_started_together_with_the_same_inputs_upload_them_once(inputs, tm
                                           for i in range(3)))
 
         results = asyncio.run(three())
-        assert fake.uploaded_bytes == sum(p.stat().st_size for p in inputs.files()) and fake.submits == 3
+        assert fake.uploaded_bytes == sent_size(inputs, tmp_path / "clean") and fake.submits == 3
     assert len({r.arguments["video_url"] for r in results}) == 1
 
 
@@ -156,9 +185,9 @@ def test_large_files_go_multipart(inputs, tmp_path, monkeypatch):
     monkeypatch.setattr(fal_http, "MULTIPART_CHUNK_SIZE", 64 * 1024)
     with running_fake_fal() as fake:
         result = asyncio.run(engine(tmp_path).edit(inputs, tmp_path / "job", EventLog(), CancelToken()))
-        video_size = inputs.video.stat().st_size
+        video_size = scrubbed(inputs.video, tmp_path / "clean").stat().st_size
         assert fake.multipart_parts == -(-video_size // (64 * 1024)) and fake.multipart_parts > 1
-        assert fake.uploaded_bytes == sum(p.stat().st_size for p in inputs.files())
+        assert fake.uploaded_bytes == sent_size(inputs, tmp_path / "clean")
     assert probe(result.video).width == 1280
 
 

@@ -15,7 +15,7 @@ from components.engines.local import LocalEngine
 from components.engines.local.looks import describe_vocabulary
 from components.errors import InputError, JobCancelled, MediaError
 from components.request import EditRequest
-from tests.mediagen import make_clip, make_text_as
+from tests.mediagen import make_clip, make_phone_clip, make_text_as, private_markers
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,21 @@ def test_unknown_instruction_lists_the_vocabulary_instead_of_copying_the_clip(cl
         run_edit("make it look amazing", clip, tmp_path)
     assert describe_vocabulary() in str(err.value)
     assert not (tmp_path / "edited.mp4").exists()
+
+
+@pytest.mark.parametrize("prompt", ["sepia", "cartoon"])  # a filter graph; a frame loop
+def test_the_edit_keeps_nothing_the_phone_wrote_about_the_clip(prompt, tmp_path):
+    """The issue's finding: the local edit of a phone clip kept its title."""
+    phone = make_phone_clip(tmp_path / "IMG_0001.MOV", seconds=1, width=320, height=240, fps=25)
+    result = run_edit(prompt, phone, tmp_path / "job")
+    assert private_markers(phone) and private_markers(result.video) == []
+
+
+def test_check_refuses_what_the_preview_would_return_unchanged(clip):
+    """The service asks before staging anything (components/service.py)."""
+    with pytest.raises(InputError, match="did not recognise a look"):
+        LocalEngine().check(EditRequest(prompt="make it beautiful", video=clip))
+    LocalEngine().check(EditRequest(prompt="sepia", video=clip))
 
 
 def test_kling_only_parts_are_noted_next_to_what_was_applied(clip, tmp_path):

@@ -33,7 +33,8 @@ SERVER = Secret("server-key-for-the-page")
 
 @asynccontextmanager
 async def _page(settings: Settings) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
-    demo, runner = studio_app.create_app(settings)
+    built = studio_app.create_app(settings)
+    demo, runner = built.demo, built.runner
     try:
         transport = httpx.ASGITransport(app=gr.routes.App.create_app(demo))
         async with httpx.AsyncClient(transport=transport, base_url="http://studio/") as http:

@@ -11,11 +11,14 @@ import pytest
 
 from components.config import Settings
 from components.errors import InputError
-from components.jobs.retention import apply_retention
+from components.jobs.retention import apply_retention, folder_bytes
+from components.media.probe import probe
 from components.request import EditRequest
-from components.share.store import ShareStore, is_token
+from components.share.store import SHARED_FOLDER, ShareStore, is_token
+from tests.mediagen import make_phone_clip, private_markers
 
 OWNER, OTHER = "a" * 32, "b" * 32
+PHONE = {"seconds": 1, "width": 320, "height": 240, "fps": 25, "rotate": 90}
 
 
 @pytest.fixture
@@ -25,17 +28,19 @@ def shares(tmp_path) -> ShareStore:
 
 def _job(shares: ShareStore, *, owner: str = OWNER, status: str = "succeeded", prompt: str = "Make it snow",
          original: bool = True, edited: bool = True) -> str:
-    """A job as the runner leaves it: its input copy and its output inside the job's folder."""
+    """A job as the runner leaves it: its input copy and its output inside the job's folder. The
+    input is what a phone makes (a portrait clip with its title, place and device in its metadata),
+    and so is the output, as an engine that keeps tags would make it."""
     store = shares.jobs
     folder = store.job_dir(secrets.token_hex(16))
-    (folder / "inputs").mkdir(parents=True)
-    clip = folder / "inputs" / "clip.mp4"
+    clip = folder / "inputs" / "clip.mov"
+    clip.parent.mkdir(parents=True)
     if original:
-        clip.write_bytes(b"original")
+        make_phone_clip(clip, **PHONE)
     job = store.create(owner, EditRequest(prompt=prompt, video=clip), "local", None, job_id=folder.name)
     output = folder / "edited.mp4"
     if edited:
-        output.write_bytes(b"edited")
+        make_phone_clip(output, **PHONE)
     store.update(job.id, status=status, output_video=output)
     return job.id
 
@@ -46,12 +51,36 @@ def test_a_finished_result_is_shared_once_and_resolves_to_its_prompt_and_two_cli
     assert is_token(token) and len(token) == 43
     assert shares.create(job_id, OWNER) == token  # re-sharing gives the same link
     shared = shares.resolve(token)
-    folder = shares.jobs.job_dir(job_id)
+    folder = shares.jobs.job_dir(job_id) / SHARED_FOLDER
     assert shared.prompt == "Make it <b>snow</b>"
-    assert (shared.original, shared.edited) == (folder / "inputs" / "clip.mp4", folder / "edited.mp4")
+    assert shared.original == folder / "original" / "clip.mov"
+    assert shared.edited == folder / "edited" / "edited.mp4"
     [listed] = shares.active_for_owner(OWNER)
     assert (listed.token, listed.job_id, listed.prompt) == (token, job_id, "Make it <b>snow</b>")
     assert shares.token_for(job_id, OWNER) == token
+
+
+def test_a_link_serves_its_clips_without_the_uploaders_metadata_until_it_is_revoked(shares):
+    """The issue's finding: original.mp4 was served byte for byte, with its GPS position, device
+    model and title (and the local edit kept the title)."""
+    job_id = _job(shares)
+    folder = shares.jobs.job_dir(job_id)
+    assert private_markers(folder / "inputs" / "clip.mov") and private_markers(folder / "edited.mp4")
+    token = shares.create(job_id, OWNER)
+    shared = shares.resolve(token)
+    for clip in (shared.original, shared.edited):
+        info = probe(clip)
+        assert private_markers(clip) == [] and (info.rotation, info.width, info.height) == (90, 240, 320)
+        assert info.has_audio and info.frame_count == 25
+    assert shares.revoke(token, OWNER)
+    assert shares.resolve(token) is None and not (folder / SHARED_FOLDER).exists()
+
+
+def test_a_link_made_before_clips_were_cleaned_serves_clean_ones(shares):
+    job_id = _job(shares)
+    token = shares.create(job_id, OWNER)
+    shutil.rmtree(shares.jobs.job_dir(job_id) / SHARED_FOLDER)  # as a link of an earlier version left it
+    assert private_markers(shares.resolve(token).original) == []
 
 
 def test_each_result_gets_its_own_token_and_the_list_is_newest_first(shares):
@@ -103,9 +132,11 @@ def test_another_owner_cannot_see_or_reuse_a_link(shares):
 
 def test_a_link_dies_with_its_files(shares, tmp_path):
     gone = shares.create(_job(shares), OWNER)
-    kept = shares.create(_job(shares), OWNER)
-    # Each job folder holds 14 bytes; a 20-byte cap makes retention remove the older one.
-    [expired] = apply_retention(shares.jobs, Settings(data_dir=tmp_path, retention_max_gb=20 / 1024**3))
+    kept_job = _job(shares)
+    kept = shares.create(kept_job, OWNER)
+    # Both job folders weigh the same: a cap of one and a half makes retention remove the older one.
+    cap = 1.5 * folder_bytes(shares.jobs.job_dir(kept_job)) / 1024**3
+    [expired] = apply_retention(shares.jobs, Settings(data_dir=tmp_path, retention_max_gb=cap))
     assert shares.resolve(gone) is None and shares.resolve(kept) is not None
     with pytest.raises(InputError, match="removed by retention"):
         shares.create(expired.id, OWNER)

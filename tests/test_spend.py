@@ -11,7 +11,7 @@ from components.config import Settings
 from components.errors import RateLimitError
 from components.jobs.store import JobStore
 from components.request import EditRequest
-from components.spend import Caller, ServerKeyGuard, client_address
+from components.spend import BudgetSpent, Caller, ServerKeyGuard, client_address
 
 
 def _job(store: JobStore, seconds: float, status: str, request_id: str | None, key_source: str = "server"):
@@ -78,6 +78,35 @@ def test_allow_list_of_hugging_face_users(tmp_path):
 ])
 def test_client_address_reads_only_through_trusted_proxies(headers, peer, expected):
     assert client_address(headers, peer, ("10.0.0.0/8",)) == expected
+
+
+@pytest.mark.parametrize("headers, peer, expected", [
+    ({}, "2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ({}, "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same subscriber
+    ({}, "2001:db8:1:3::1", "2001:db8:1:3::/64"),  # the next /64 is someone else
+    ({}, "::ffff:203.0.113.5", "203.0.113.5"),  # IPv4-mapped: the IPv4 client it is
+    ({"x-forwarded-for": "2001:db8:9:9::7"}, "::ffff:10.0.0.2", "2001:db8:9:9::/64"),  # mapped proxy
+    ({"x-forwarded-for": "::ffff:198.51.100.7"}, "10.0.0.2", "198.51.100.7"),
+    ({}, "fe80::1%eth0", "fe80::/64"),
+    ({}, "testclient", "testclient"),  # not an address: itself
+])
+def test_client_address_groups_ipv6_by_its_64(headers, peer, expected):
+    assert client_address(headers, peer, ("10.0.0.0/8",)) == expected
+
+
+def test_fifty_addresses_of_one_64_share_one_hourly_limit(tmp_path):
+    """The issue's finding: 50 addresses of one /64 each got an edit against a limit of 2."""
+    settings = replace(Settings(), server_edits_per_ip_per_hour=2)
+    guard = ServerKeyGuard(settings, JobStore(tmp_path / "jobs.sqlite3"))
+    admitted = 0
+    for i in range(50):
+        caller = Caller(f"{i:032x}", client_address({}, f"2001:db8:77:1::{i + 1:x}", ()))
+        try:
+            guard.admit(caller, 0.0)
+            admitted += 1
+        except BudgetSpent:
+            pass
+    assert admitted == 2
 
 
 def test_settings_parse_the_spending_variables():

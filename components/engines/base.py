@@ -102,6 +102,11 @@ class Engine(Protocol):
     concurrency_key: str  # which slot pool a job waits for: "fal" | "local" (components.config sizes them)
     can_resume: bool  # whether ``resume`` can reattach to a request by id (a remote engine)
 
+    def check(self, request: EditRequest) -> None:
+        """Raise ``InputError`` now for an edit this engine would refuse anyway: the service asks
+        before anything is staged, so a refused edit writes no file. Cheap: no file is read."""
+        ...
+
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
         """Run one edit; write outputs under ``workdir``.

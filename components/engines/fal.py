@@ -1,6 +1,8 @@
 """Kling O1 on fal through the official async fal_client: upload, submit, follow, download.
 
-Inputs upload concurrently and only once per content (``upload_cache``); the job goes through fal's
+Inputs upload concurrently and only once per content (``upload_cache``), each as it may leave the
+studio: the clip remuxed without its metadata (``media.scrub``), a picture upright and without its
+EXIF (``images.normalize_image``); and the result is remuxed so on download. The job goes through fal's
 queue (not ``run``) so it has a request id from the first second, which the job store keeps: a
 restart, a closed tab or a queue timeout can ``resume`` it by id. Status is polled here rather
 than through ``subscribe`` so a cancel, a queue timeout and new log lines are noticed between polls.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import tempfile
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -31,9 +35,11 @@ from components.engines.download import download_result
 from components.engines.fal_errors import to_studio_error
 from components.engines.upload_cache import UploadCache, file_digest
 from components.errors import EngineError, InputError, JobCancelled, MediaError, QueueTimeoutError
+from components.images import normalize_image
 from components.jobs.owner_secret import server_secret
 from components.media.limits import human_size
 from components.media.probe import probe
+from components.media.scrub import scrubbed
 from components.request import EditRequest
 from components.secret import Secret
 
@@ -52,6 +58,9 @@ PAID_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 NOT_SUBMITTED = "The edit was cancelled before it was submitted to fal, so nothing was charged."
 
 T = TypeVar("T")
+# (source, folder) -> the file to upload in its place, made in ``folder`` (or the source itself).
+Clean = Callable[[Path, Path], Path]
+CLEANED = "scrubbed-v1"  # what an upload cache entry's file went through before it was sent
 
 
 @dataclass
@@ -119,6 +128,9 @@ class FalEngine:
         return f"FalEngine(key={self._key!r})"
 
     # ------------------------------------------------------------------ public
+    def check(self, request: EditRequest) -> None:
+        """Nothing beyond the pre-flight: fal's own refusals need the request sent."""
+
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
         run = _Run(on_event)
@@ -185,7 +197,8 @@ class FalEngine:
 
         async def one(path: Path) -> tuple[Path, str]:
             nonlocal done, sent
-            url, uploaded = await self._upload_once(client, path, sizes[path])
+            clean = scrubbed if path == request.video else normalize_image
+            url, uploaded = await self._upload_once(client, path, clean)
             done += sizes[path]
             sent += sizes[path] if uploaded else 0
             run.emit("uploading", f"Uploaded {_mb(done)} / {_mb(total)}", fraction=0.25 * done / (total or 1),
@@ -196,11 +209,14 @@ class FalEngine:
         reused = f"; {_mb(total - sent)} reused from earlier uploads" if sent < total else ""
         return dict(pairs), [f"Uploaded {_mb(sent)} to fal{reused}."]
 
-    async def _upload_once(self, client: fal_client.AsyncClient, path: Path, size: int) -> tuple[str, bool]:
+    async def _upload_once(self, client: fal_client.AsyncClient, path: Path,
+                           clean: Clean) -> tuple[str, bool]:
         """The URL of ``path``'s content at fal and whether this call sent it: cached, joined with an
-        identical upload in flight, or uploaded now (fal_client sends big files in parts)."""
+        identical upload in flight, or uploaded now as ``clean`` makes it (fal_client sends big files
+        in parts). Keyed by the source's digest (hashed once per file), with the cleaning's version:
+        an entry from before uploads were cleaned is never reused."""
         digest = await asyncio.to_thread(file_digest, path)
-        slot = (self._cache_id, digest)
+        slot = (self._cache_id, f"{digest}:{CLEANED}")
         cached = self._cache.get(*slot)
         if cached:
             self.stats.cache_hits += 1
@@ -210,7 +226,7 @@ class FalEngine:
         leader = shared is None
         if shared is None:
             shared = inflight[slot] = _SharedUpload(asyncio.ensure_future(
-                self._upload_and_remember(client, path, digest, size)))
+                self._upload_and_remember(client, path, slot[1], clean)))
             shared.task.add_done_callback(lambda _: inflight.pop(slot, None))
         else:
             self.stats.cache_hits += 1
@@ -224,12 +240,15 @@ class FalEngine:
             if shared.waiters == 0 and not shared.task.done():
                 shared.task.cancel()
 
-    async def _upload_and_remember(self, client: fal_client.AsyncClient, path: Path, digest: str,
-                                   size: int) -> str:
-        url = await self._call(client.upload_file(
-            path, lifecycle=fal_client.StorageSettings(expires_in=UPLOAD_LIFETIME)), f"uploading {path.name}")
-        self._cache.put(self._cache_id, digest, url, UPLOAD_LIFETIME_S)
-        self.stats.bytes_uploaded += size
+    async def _upload_and_remember(self, client: fal_client.AsyncClient, path: Path, key: str,
+                                   clean: Clean) -> str:
+        with tempfile.TemporaryDirectory(prefix="fal-upload-") as folder:  # the clean copy lives as
+            sent = await asyncio.to_thread(clean, path, Path(folder))  # long as its upload
+            url = await self._call(client.upload_file(
+                sent, lifecycle=fal_client.StorageSettings(expires_in=UPLOAD_LIFETIME)),
+                f"uploading {path.name}")
+            self.stats.bytes_uploaded += sent.stat().st_size
+        self._cache.put(self._cache_id, key, url, UPLOAD_LIFETIME_S)
         self.stats.files_uploaded += 1
         return url
 
@@ -334,6 +353,9 @@ class FalEngine:
         await download_result(url, target, max_bytes=self._settings.max_result_bytes,
                               timeout_s=self._http_timeout_s, request_id=rid, on_progress=progress)
         try:
+            # What fal returns is downloaded, shared and played as it may leave: without metadata.
+            with tempfile.TemporaryDirectory(dir=workdir) as folder:
+                os.replace(await asyncio.to_thread(scrubbed, target, Path(folder)), target)
             info = await asyncio.to_thread(probe, target)
         except MediaError as exc:
             target.unlink(missing_ok=True)

@@ -6,13 +6,18 @@ restart and "restore this edit" all need the files later, so a job owns copies f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from components.atomic import atomic_output
+from components.engines.upload_cache import file_digest
 from components.errors import InputError
 from components.request import EditRequest, Element
+from components.scratch import Scratch
 
 
 def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:
@@ -26,12 +31,54 @@ def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:
         # One numbered folder per file keeps the user's file name, which error messages quote.
         target = folder / f"{len(copies):02d}" / source.name
         target.parent.mkdir()
-        try:
+        with _still_there(source):
             link_or_copy(source, target)
-        except FileNotFoundError:
-            raise InputError(f"The file {source.name} is no longer on the server.",
-                             fix="Add it again and resubmit.") from None
         copies[source] = target
+    return _with_files(request, copies)
+
+
+def staging_cost(request: EditRequest, folder: Path) -> tuple[int, int]:
+    """(bytes, files) that ``copy_inputs`` of ``request`` into ``folder``'s file system writes: every
+    file is a new file there, and its bytes are written only where no link can be made (another
+    file system, such as a Space's /data beside its temp folder)."""
+    device = os.stat(folder).st_dev
+    files = list(dict.fromkeys(request.files()))
+    sizes = []
+    for source in files:
+        with _still_there(source):
+            st = os.stat(source)
+        sizes.append(0 if st.st_dev == device else st.st_size)
+    return sum(sizes), len(files)
+
+
+def restored_inputs(request: EditRequest, scratch: Scratch) -> EditRequest:
+    """The request with every input file as the scratch folder's one copy of its content: what a
+    history pick gives back to the page as its attachments (a client may open scratch files; job
+    folders stay private). Picking the same edit again, or another edit of the same clip, writes
+    nothing more (thirty picks were thirty copies, 62 MB); on one file system a copy is a link."""
+    copies: dict[Path, Path] = {}
+    for source in request.files():
+        with _still_there(source):
+            folder = scratch.folder_for(file_digest(source))
+            target = folder / source.name
+            if not target.is_file():
+                with atomic_output(target) as part:  # never a half-made copy under the name
+                    link_or_copy(source, part)
+        copies[source] = target
+    return _with_files(request, copies)
+
+
+@contextlib.contextmanager
+def _still_there(source: Path) -> Iterator[None]:
+    """A file gone meanwhile (gradio's cache or retention cleaned it) is the user's sentence."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(f"The file {source.name} is no longer on the server.",
+                         fix="Add it again and resubmit.") from None
+
+
+def _with_files(request: EditRequest, copies: dict[Path, Path]) -> EditRequest:
     return replace(
         request,
         video=copies[request.video],

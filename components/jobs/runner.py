@@ -37,7 +37,7 @@ from components.config import Settings
 from components.engines.base import CancelToken, EditResult, Engine, ProgressEvent
 from components.errors import EngineError, InputError, JobCancelled, StudioError
 from components.jobs import family, outcome, prepare, recovery
-from components.jobs.inputs import copy_inputs, stub_request
+from components.jobs.inputs import copy_inputs, staging_cost, stub_request
 from components.jobs.live import LiveJob, LiveJobs
 from components.jobs.loop import RunnerLoop
 from components.jobs.models import Job, JobKind, KeySource
@@ -218,6 +218,10 @@ class JobRunner:
                                 arguments=take.arguments, remote_url=take.remote_url, notes=notes)
         self._live.notify(parent_id)
         return job
+
+    def staging_cost(self, request: EditRequest) -> tuple[int, int]:
+        """Bytes and files that staging ``request`` as a job would write (``inputs.staging_cost``)."""
+        return staging_cost(request, self._store.jobs_root)
 
     def find_by_request_id(self, owner: str, request_id: str) -> Job | None:
         """``owner``'s job made by fal request ``request_id``, if any."""

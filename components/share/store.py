@@ -8,23 +8,30 @@ Revoking deletes the row: nothing of a dead link is kept.
 The table lives in the job store's SQLite file (one file to back up) and is read through the
 JobStore, so whether a result may be shown is decided from the job row every time a link is
 opened, never from a copy made when it was shared.
+
+What a link serves are the two clips as they may leave the studio: remuxed without the metadata
+the uploader's device wrote (GPS, device, title, creation times; ``media.scrub``), made once per
+shared result in its job's folder (``shared/``), which revoking removes with the link.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.errors import InputError
+from components.errors import InputError, MediaError
 from components.jobs.models import Job
 from components.jobs.store import JobStore
+from components.media.scrub import scrubbed
 
 TOKEN_BYTES = 32
+SHARED_FOLDER = "shared"  # in a shared result's job folder: the clips its link serves
 # token_urlsafe(32): 43 characters of the URL-safe base64 alphabet, nothing else.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 _MAX_JOB_ID_CHARS = 64
@@ -83,6 +90,7 @@ class ShareStore:
         existing = self._token_for(job.id, owner)
         if existing:
             return existing
+        self._clean_clips(job)  # before the link exists: a clip that cannot be made is the owner's sentence
         token = secrets.token_urlsafe(TOKEN_BYTES)
         try:
             self._connect().execute("INSERT INTO shares (token, job_id, owner, created_at) "
@@ -111,10 +119,15 @@ class ShareStore:
         return self._token_for(job.id, owner) if job else None
 
     def revoke(self, token: object, owner: str) -> bool:
-        """Delete ``owner``'s link; False when ``token`` is not one of theirs (or not a token)."""
+        """Delete ``owner``'s link and the clips it served; False when ``token`` is not one of
+        theirs (or not a token)."""
         if not is_token(token):
             return False
-        cur = self._connect().execute("DELETE FROM shares WHERE token = ? AND owner = ?", (token, owner))
+        conn, mine = self._connect(), (token, owner)
+        row = conn.execute("SELECT job_id FROM shares WHERE token = ? AND owner = ?", mine).fetchone()
+        cur = conn.execute("DELETE FROM shares WHERE token = ? AND owner = ?", mine)
+        if row is not None:
+            shutil.rmtree(self.jobs.job_dir(row[0]) / SHARED_FOLDER, ignore_errors=True)
         return cur.rowcount == 1
 
     def resolve(self, token: object) -> SharedResult | None:
@@ -127,8 +140,26 @@ class ShareStore:
         job = self.jobs.get_for_owner(*row)
         if _unshareable(job, self.jobs.jobs_root):
             return None
-        assert job is not None and job.output_video is not None
-        return SharedResult(job.request.get("prompt", ""), job.edit_request().video, Path(job.output_video))
+        assert job is not None
+        try:
+            original, edited = self._clean_clips(job)
+        except MediaError:  # a clip that cannot be read is a link that shows nothing
+            return None
+        return SharedResult(job.request.get("prompt", ""), original, edited)
+
+    def _clean_clips(self, job: Job) -> tuple[Path, Path]:
+        """The original and the edited clip without their metadata, made on first need in the job's
+        ``shared/`` folder (and again when the result changed: another take was chosen)."""
+        assert job.output_video is not None
+        made = []
+        for name, source in (("original", job.edit_request().video), ("edited", Path(job.output_video))):
+            folder = self.jobs.job_dir(job.id) / SHARED_FOLDER / name
+            clean = folder / source.name
+            if not clean.is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                scrubbed(source, folder)
+            made.append(clean)
+        return made[0], made[1]
 
     def _owned(self, job_id: object, owner: str) -> Job | None:
         if not isinstance(job_id, str) or not 0 < len(job_id) <= _MAX_JOB_ID_CHARS:

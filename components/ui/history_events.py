@@ -48,8 +48,8 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
         who = visitor.owner(owner, profile)
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         ok = who and isinstance(ids, list) and isinstance(index, int) and 0 <= index < len(ids)
-        # The inputs become this tab's attachments again: copies, like fresh uploads.
-        restored = service.restore(who, ids[index], deps.scratch.new_folder) if ok else None
+        # The inputs become this tab's attachments again, like fresh uploads.
+        restored = service.restore(who, ids[index], deps.scratch) if ok else None
         if restored is None:
             return gr.skip()
         job, req = restored

@@ -87,8 +87,7 @@ def build(deps: Deps) -> gr.Blocks:
         with examples_row:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
-            examples.build(video.video, prompt.prompt, refs.images, elems.elements, deps.scratch,
-                           video.changes)
+            examples.build(video.video, prompt.prompt, refs.images, elems.elements, video.changes)
         hist = history_panel.build()
         sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)

@@ -68,11 +68,13 @@ def edit(app, clip) -> dict:
 
 @pytest.fixture(scope="module")
 def shared(shares, edit) -> dict:
-    """Result A shared by its owner: the token and what the link must serve."""
+    """Result A shared by its owner: the token and what the link must serve (its clips without
+    their metadata, tests/test_share_store.py)."""
     job = shares.jobs.get(edit["job_id"])
     token = shares.create(job.id, job.owner)
-    return {"token": token, "job": job, "original": job.edit_request().video.read_bytes(),
-            "edited": Path(job.output_video).read_bytes()}
+    clips = shares.resolve(token)
+    return {"token": token, "job": job, "original": clips.original.read_bytes(),
+            "edited": clips.edited.read_bytes()}
 
 
 def _result(shares: ShareStore, clip: Path, *, owner: str = OTHER_OWNER, prompt: str = "Make it snow") -> str:

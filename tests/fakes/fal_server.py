@@ -16,7 +16,9 @@ times it fires (``None``: every time). Names:
 off mid-body), ``cdn_upload_status`` (status=; forces the client's GCS fallback),
 ``result_status`` (status=), ``status_status`` (status=; the status poll answers an error),
 ``hold_after`` (first=N; every request after the first N submitted stays queued while it is set:
-some parts of a long clip finish and the others wait, as a crash test needs).
+some parts of a long clip finish and the others wait, as a crash test needs), ``tagged_output``
+(the result carries a title, a place and a device in its metadata, as a pipeline that copies tags
+would: what the studio must not pass on).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from components.config import Settings
 from components.errors import MediaError
 from components.media.probe import probe
 from components.secret import Secret
+from tests.mediagen import PHONE_METADATA
 
 QUEUE_OWNER_APP = "fal-ai/kling-video"  # what fal keeps of the endpoint id in request URLs
 # Both tiers serve the same OmniV2VEditInput schema (see /work/shared/notes/fal-schema.md).
@@ -137,7 +140,7 @@ class FakeFal:
         self._faults: dict[str, Fault] = {}
         self._tokens: dict[str, str] = {}  # CDN bearer token -> key fingerprint
         self._multipart: dict[str, list[Path]] = {}
-        self._outputs: dict[tuple[str, bool], StoredFile] = {}  # (source sha, keep_audio) -> output
+        self._outputs: dict[tuple[str, bool, bool], StoredFile] = {}  # (source sha, keep_audio, tagged)
         self._lock = threading.Lock()
         self._dir = Path(tempfile.mkdtemp(prefix="fakefal-"))
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fakefal-encode")
@@ -505,7 +508,8 @@ class FakeFal:
             job.detail = self._validate(job.arguments)
             if not job.detail:
                 output = self._render(self._lookup(job.arguments["video_url"]),
-                                      bool(job.arguments.get("keep_audio", False)))
+                                      bool(job.arguments.get("keep_audio", False)),
+                                      tagged=self._fault("tagged_output") is not None)
                 job.output_url = self._public_url(output, "out")
                 job.output_size = output.path.stat().st_size
         except Exception as exc:  # a fake must answer, never hang: report it as fal would
@@ -622,19 +626,19 @@ class FakeFal:
             problems.append(f"Video FPS must be between {lo_f} and {hi_f}, got {info.fps:.3f}")
         return problems
 
-    def _render(self, source: StoredFile | None, keep_audio: bool) -> StoredFile:
+    def _render(self, source: StoredFile | None, keep_audio: bool, tagged: bool = False) -> StoredFile:
         assert source is not None
         if source.sha256 is None:  # stored files never change: hash each once
             with source.path.open("rb") as fh:
                 source.sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
         with self._lock:
-            cached = self._outputs.get((source.sha256, keep_audio))
+            cached = self._outputs.get((source.sha256, keep_audio, tagged))
         if cached:
             return cached
-        out = _rendered(source.path, source.sha256, keep_audio)
+        out = _rendered(source.path, source.sha256, keep_audio, tagged)
         stored = StoredFile(out, "video/mp4", f"{uuid.uuid4().hex[:12]}_output.mp4", "")
         with self._lock:
-            return self._outputs.setdefault((source.sha256, keep_audio), stored)
+            return self._outputs.setdefault((source.sha256, keep_audio, tagged), stored)
 
 
 # Made by the first render, not on import: every launched app imports this module, and a killed
@@ -643,22 +647,26 @@ _render_dir: tempfile.TemporaryDirectory | None = None
 _render_lock = threading.Lock()
 
 
-def _rendered(source: Path, sha256: str, keep_audio: bool) -> Path:
-    """The "model output" for a clip: inverted colours. Kept for the whole process, so the many
-    short-lived fakes of a test run encode each test clip once."""
+def _rendered(source: Path, sha256: str, keep_audio: bool, tagged: bool = False) -> Path:
+    """The "model output" for a clip: inverted colours (``tagged``: with PHONE_METADATA's title,
+    place and device). Kept for the whole process, so the many short-lived fakes of a test run
+    encode each test clip once."""
     global _render_dir
     with _render_lock:
         if _render_dir is None:
             _render_dir = tempfile.TemporaryDirectory(prefix="fakefal-renders-")
-        out = Path(_render_dir.name) / f"{sha256[:24]}-{int(keep_audio)}.mp4"
+        out = Path(_render_dir.name) / f"{sha256[:24]}-{int(keep_audio)}{'-tagged' * tagged}.mp4"
         if out.exists():
             return out
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
                "-i", str(source), "-vf", "negate", "-c:v", "libx264", "-preset", "ultrafast",
                "-crf", "32", "-pix_fmt", "yuv420p"]
+        if tagged:
+            cmd += [arg for key, value in PHONE_METADATA.items() for arg in ("-metadata", f"{key}={value}")]
         cmd += ["-c:a", "aac"] if keep_audio else ["-an"]
         tmp = out.with_suffix(".tmp.mp4")
-        subprocess.run([*cmd, "-movflags", "+faststart", str(tmp)], check=True, timeout=120)
+        flags = "+faststart+use_metadata_tags" if tagged else "+faststart"
+        subprocess.run([*cmd, "-movflags", flags, str(tmp)], check=True, timeout=120)
         tmp.replace(out)
         return out
 

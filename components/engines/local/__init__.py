@@ -40,6 +40,10 @@ class LocalEngine:
     def __init__(self, settings: Settings | None = None) -> None:
         """``settings`` is taken for parity with FalEngine: the preview's limits are its clip's own."""
 
+    def check(self, request: EditRequest) -> None:
+        """An instruction the preview would return unchanged is refused before the job exists."""
+        plan_edit(request.prompt).require_something()
+
     async def edit(self, request: EditRequest, workdir: Path, on_event: ProgressCallback,
                    cancel: CancelToken) -> EditResult:
         loop = asyncio.get_running_loop()

@@ -122,7 +122,8 @@ def _encode_args(info: MediaInfo, keep_audio: bool, audio_input: int) -> list[st
         args += ["-map", f"{audio_input}:a:0", *codec]
     else:
         args += ["-an"]
-    return [*args, "-sn", "-dn", *MP4_ARGS]
+    # Nothing the uploader's device wrote about the clip (title, place, device) goes into the edit.
+    return [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS]
 
 
 def _render_with_frame_loop(info: MediaInfo, plan: Recipe, output: Path, keep_audio: bool,

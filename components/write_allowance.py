@@ -1,0 +1,116 @@
+"""What one client address may make the server write in a rolling hour: bytes, and files.
+
+The disk is shared by every job and every visitor, so a public page bounds what a single client
+can put on it, whichever way the writing is asked for: gradio's upload routes (counted by
+``http_guard`` as the bytes arrive, each multipart part a file) and the inputs an admitted edit
+copies into its job folder (counted by the edit service before it copies them). Files are counted
+apart from bytes because a file costs the disk an inode (gradio makes a folder and a file for each
+upload) whatever its size: 4,000 one-byte uploads are 8,000 inodes and next to no bytes.
+
+Counted in memory in one-minute buckets per address (at most 60 per address, however many chunks
+an upload arrives in); a restart forgetting the counts only gives a client a fresh hour.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from components.errors import RateLimitError
+from components.media.limits import human_size
+
+WINDOW_S = 3600.0
+BUCKET_S = 60.0
+RUN_IT_YOURSELF = "run the studio yourself for larger batches."
+
+
+@dataclass
+class _Bucket:
+    start: float
+    bytes: int = 0
+    files: int = 0
+
+
+@dataclass(frozen=True)
+class Left:
+    """What an address may still write this hour, and when its oldest writes stop counting."""
+
+    bytes: int
+    files: int
+    wait_s: float  # seconds until the oldest counted write leaves the window (0 when none)
+
+
+class WriteAllowance:
+    def __init__(self, bytes_per_hour: int, files_per_hour: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bytes_per_hour = bytes_per_hour
+        self.files_per_hour = files_per_hour
+        self._clock = clock
+        self._spent: dict[str, deque[_Bucket]] = {}
+        self._lock = threading.Lock()
+
+    def left(self, client: str) -> Left:
+        with self._lock:
+            return self._left(client)
+
+    def spend(self, client: str, n_bytes: int = 0, files: int = 0) -> bool:
+        """Count what was written; False once the client is over either allowance."""
+        with self._lock:
+            self._add(client, n_bytes, files)
+            left = self._left(client)
+            return left.bytes >= 0 and left.files >= 0
+
+    def charge(self, client: str, n_bytes: int, files: int, what: str = "This upload") -> None:
+        """Count a write about to happen, or raise ``RateLimitError`` (counting nothing) when it
+        does not fit; ``what`` names it in the refusal ("This edit's files")."""
+        with self._lock:  # check and count as one step: two requests cannot both take the last room
+            left = self._left(client)
+            if n_bytes > left.bytes or files > left.files:
+                raise self.refusal(left, what, n_bytes=n_bytes, files=files)
+            self._add(client, n_bytes, files)
+
+    def refusal(self, left: Left, what: str = "This upload", *, n_bytes: int = 0,
+                files: int = 0) -> RateLimitError:
+        """The sentence for a write that does not fit: the limit, what the address wrote so far, and
+        when to come back. ``what`` names the write ("This upload", "This edit's files")."""
+        fix = f"Try again in {max(1, math.ceil(left.wait_s / 60))} min, or {RUN_IT_YOURSELF}"
+        if (files and files > left.files) or left.files < 0:
+            done = self.files_per_hour - left.files
+            return RateLimitError(f"{what} would take your address past {self.files_per_hour:,} files "
+                                  f"stored on this server in an hour ({done:,} so far).", fix=fix)
+        done = self.bytes_per_hour - left.bytes
+        size = f" ({human_size(n_bytes)})" if n_bytes else ""
+        return RateLimitError(f"{what}{size} would take your address past {human_size(self.bytes_per_hour)} "
+                              f"written to this server in an hour ({human_size(max(0, done))} so far).",
+                              fix=fix)
+
+    def _left(self, client: str) -> Left:
+        buckets = self._window(client)
+        wait = WINDOW_S - (self._clock() - buckets[0].start) if buckets else 0.0
+        return Left(self.bytes_per_hour - sum(b.bytes for b in buckets),
+                    self.files_per_hour - sum(b.files for b in buckets), max(0.0, wait))
+
+    def _add(self, client: str, n_bytes: int, files: int) -> None:
+        now = self._clock()
+        buckets = self._spent.setdefault(client, deque())
+        if not buckets or now - buckets[-1].start >= BUCKET_S:
+            buckets.append(_Bucket(now))
+        buckets[-1].bytes += n_bytes
+        buckets[-1].files += files
+
+    def _window(self, client: str) -> deque[_Bucket]:
+        """``client``'s buckets of the last hour (the lock held); an address whose hour is empty is
+        forgotten, so the map holds only addresses that wrote within the hour."""
+        buckets = self._spent.get(client)
+        if buckets is None:
+            return deque()
+        now = self._clock()
+        while buckets and now - buckets[0].start >= WINDOW_S:
+            buckets.popleft()
+        if not buckets:
+            del self._spent[client]
+        return buckets
