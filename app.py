@@ -54,6 +54,7 @@ class Studio(NamedTuple):
     runner: JobRunner
     writes: WriteAllowance
     store: JobStore  # the process's one job store (the runner's; tests read records from it)
+    shares: ShareStore  # share links, in the same database through the same connections
 
 
 def create_app(settings: Settings) -> Studio:
@@ -69,10 +70,10 @@ def create_app(settings: Settings) -> Studio:
     service = EditService(settings, runner, files, guard, limiter, writes=writes)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
-    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch,
-                             ShareStore(jobs_db(settings))))
+    shares = ShareStore(store)
+    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch, shares))
     poll_gently(demo.queue(default_concurrency_limit=4))
-    return Studio(demo, runner, writes, store)
+    return Studio(demo, runner, writes, store, shares)
 
 
 def launch(built: Studio, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
@@ -93,8 +94,7 @@ def app_kwargs(built: Studio, settings: Settings) -> dict:
                        max_body_bytes=settings.max_request_kb * 1024,
                        client_address=lambda headers, peer: client_address(headers, peer,
                                                                            settings.trusted_proxies))
-    shares = share_routes(ShareStore(jobs_db(settings)), share_panel.player())
-    return {"middleware": [guard], "routes": shares}
+    return {"middleware": [guard], "routes": share_routes(built.shares, share_panel.player())}
 
 
 def _allowed_paths(settings: Settings) -> list[str]:

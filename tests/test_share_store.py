@@ -12,6 +12,7 @@ import pytest
 from components.config import Settings
 from components.errors import InputError
 from components.jobs.retention import apply_retention, folder_bytes
+from components.jobs.store import JobStore
 from components.media.probe import probe
 from components.request import EditRequest
 from components.share.store import SHARED_FOLDER, ShareStore, is_token
@@ -23,7 +24,7 @@ PHONE = {"seconds": 1, "width": 320, "height": 240, "fps": 25, "rotate": 90}
 
 @pytest.fixture
 def shares(tmp_path) -> ShareStore:
-    return ShareStore(tmp_path / "jobs.sqlite3")
+    return ShareStore(JobStore(tmp_path / "jobs.sqlite3"))
 
 
 def _job(shares: ShareStore, *, owner: str = OWNER, status: str = "succeeded", prompt: str = "Make it snow",
@@ -169,5 +170,5 @@ def test_an_unknown_well_formed_token_and_a_job_id_resolve_to_nothing(shares):
 
 def test_links_survive_a_new_store_on_the_same_file(shares, tmp_path):
     token = shares.create(_job(shares), OWNER)
-    again = ShareStore(Path(tmp_path / "jobs.sqlite3"))
+    again = ShareStore(JobStore(Path(tmp_path / "jobs.sqlite3")))
     assert again.resolve(token) is not None

@@ -46,7 +46,7 @@ class JobStore:
         self.jobs_root.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
-        conn = self._connect()
+        conn = self.connection()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
         _add_missing_columns(conn)
@@ -69,7 +69,7 @@ class JobStore:
                   message=message, request_id=request_id, kind=kind, parent_id=parent_id,
                   part=part)
         row = _to_row({f: getattr(job, f) for f in _COLUMNS})
-        self._connect().execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        self.connection().execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                                 list(row.values()))
         return job
 
@@ -136,7 +136,7 @@ class JobStore:
         if "logs" in changes:
             changes["logs"] = tuple(changes["logs"])[-MAX_LOG_LINES:]
         row = _to_row(changes)
-        cur = self._connect().execute(f"UPDATE jobs SET {', '.join(c + ' = ?' for c in row)} WHERE id = ?",
+        cur = self.connection().execute(f"UPDATE jobs SET {', '.join(c + ' = ?' for c in row)} WHERE id = ?",
                                       [*row.values(), job_id])
         if cur.rowcount != 1:
             raise KeyError(f"no job {job_id}")
@@ -146,15 +146,16 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         """Forget a row that never ran: only for a family whose making failed half-way."""
-        self._connect().execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        self.connection().execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def _select(self, where: str, params: tuple) -> list[Job]:
-        conn = self._connect()
+        conn = self.connection()
         cur = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {where}", params)
         return [_from_row(dict(zip(_COLUMNS, values, strict=True))) for values in cur.fetchall()]
 
-    def _connect(self) -> sqlite3.Connection:
-        """This thread's connection: sqlite3 connections must not be shared across threads."""
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the studio's one database file, for every table in it (the
+        share links' too): sqlite3 connections must not be shared across threads."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             # Autocommit (isolation_level=None): each statement is its own short transaction, so a

@@ -20,7 +20,6 @@ import re
 import secrets
 import shutil
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +70,12 @@ def is_token(value: object) -> bool:
 
 
 class ShareStore:
-    """The ``shares`` table beside the ``jobs`` table in ``db_path``."""
+    """The ``shares`` table beside the ``jobs`` table, through the job store's connections: one
+    store, one connection per thread, per process."""
 
-    def __init__(self, db_path: Path, *, busy_timeout_s: float = 30.0) -> None:
-        self.jobs = JobStore(db_path, busy_timeout_s=busy_timeout_s)
-        self._busy_timeout_s = busy_timeout_s
-        self._local = threading.local()
+    def __init__(self, jobs: JobStore) -> None:
+        self.jobs = jobs
+        self._connect = jobs.connection
         self._connect().executescript(_SCHEMA)
 
     def create(self, job_id: object, owner: str) -> str:
@@ -171,14 +170,6 @@ class ShareStore:
                                       (job_id, owner)).fetchone()
         return row[0] if row else None
 
-    def _connect(self) -> sqlite3.Connection:
-        """This thread's connection (see JobStore._connect: autocommit, wait instead of failing)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.jobs.db_path, timeout=self._busy_timeout_s, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-            self._local.conn = conn
-        return conn
 
 
 def _unshareable(job: Job | None, jobs_root: Path) -> str | None:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from gradio_client import handle_file
 
+from components.jobs.store import JobStore
 from components.request import EditRequest
 from components.share.store import ShareStore
 from tests.e2e.app_server import api_client
@@ -39,7 +40,7 @@ def app(local_app):
 
 @pytest.fixture(scope="module")
 def shares(app) -> ShareStore:
-    return ShareStore(app.data_dir / "jobs.sqlite3")
+    return ShareStore(JobStore(app.data_dir / "jobs.sqlite3"))
 
 
 @pytest.fixture(scope="module")
