@@ -130,8 +130,9 @@ def test_each_example_makes_a_visible_local_edit_in_one_click(page, local_app, e
                "player_ready_before_side_by_side_ms": round(times["succeeded"] - times["ready"])}
     FIGURES[example.id] = figures
     print(example.id, figures)
-    assert times["ready"] < times["succeeded"], figures  # result first: it played before the mp4 was made
-    assert figures["engine_done_to_player_ready_ms"] < 2000, figures  # target < 1 s; slack for a busy box
+    # Result first: it played before the mp4 was made. (How soon is printed, not asserted: a speed
+    # target belongs in a benchmark, and a busy box would make a clock here a coin toss.)
+    assert times["ready"] < times["succeeded"], figures
 
     page.wait_for_function(f"() => {JOB_CELLS}.filter(c => c.innerText.trim()).length >= {rows + 1}")
     assert history_rows(page) == rows + 1  # the double-click started one job
