@@ -16,22 +16,23 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import ServerKeyGuard
 from components.config import MB, Settings
 from components.engines.local import LocalEngine
-from components.http_guard import GuardMiddleware
+from components.guard.addresses import client_address
+from components.guard.http_guard import GuardMiddleware
+from components.guard.key_vault import KeyVault
+from components.guard.scratch import Scratch
+from components.guard.trusted_files import TrustedFiles
+from components.guard.write_allowance import WriteAllowance
 from components.jobs import JobRunner, JobStore
-from components.key_vault import KeyVault
-from components.ratelimit import SessionLimiter
-from components.scratch import Scratch
 from components.service import EditService
 from components.share import ShareStore
 from components.share import routes as share_routes
-from components.spend import ServerKeyGuard, client_address
-from components.trusted_files import TrustedFiles
 from components.ui import examples, share_panel, studio
 from components.ui.deps import Deps
 from components.ui.queue_polling import poll_gently
-from components.write_allowance import WriteAllowance
 
 CSS = Path(__file__).parent / "components" / "ui" / "studio.css"
 PAGE_WORKERS = 40  # gradio's default max_threads: what page events get whatever /edit holds
@@ -87,7 +88,7 @@ def launch(built: Studio, settings: Settings, *, mcp: bool = False, **kwargs) ->
 
 def app_kwargs(built: Studio, settings: Settings) -> dict:
     """What the studio adds to gradio's FastAPI app: the guard in front of every route
-    (components/http_guard.py) and the share pages, plain routes matched before gradio's own
+    (components/guard/http_guard.py) and the share pages, plain routes matched before gradio's own
     (components/share)."""
     guard = Middleware(GuardMiddleware, allowance=built.writes, upload_dir=Path(get_upload_folder()),
                        min_free_bytes=settings.min_free_disk_mb * MB,

@@ -87,9 +87,9 @@ def main() -> None:
 def write_thumbnail(example: Example) -> None:
     """Render the example with the local preview (as one click in the studio does without a key)
     and keep one frame of before and after, side by side, as a small JPEG."""
+    from components.edit.request import EditRequest, Element
     from components.engines.base import CancelToken
     from components.engines.local import LocalEngine
-    from components.request import EditRequest, Element
 
     request = EditRequest(prompt=example.prompt, video=example.clip, images=example.images,
                           elements=tuple(Element(frontal=f, references=r) for f, r in example.elements))

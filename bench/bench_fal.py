@@ -20,9 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from components.config import Settings
+from components.edit.request import EditRequest
 from components.engines.base import CancelToken, EditResult
 from components.engines.fal import FalEngine
-from components.request import EditRequest
 from components.secret import Secret
 from tests.fakes.fal_fixtures import fake_fal_process
 from tests.mediagen import make_clip, make_image

@@ -17,19 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import Settings
+from components.edit.modes import EditMode
+from components.edit.request import EditRequest
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.ffmpeg import ffmpeg_exe
 from components.media.probe import probe
-from components.modes import EditMode
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.service import EditService
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.fakes.fal_fixtures import fake_fal_process
 from tests.mediagen import make_shots_clip
 

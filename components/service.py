@@ -21,29 +21,29 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.checks import check_long_clip, ensure_ok, preflight, preflight_files
+from components.admission.local_quota import LocalQuota
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import MODEL_ID, Settings
+from components.edit.checks import check_long_clip, ensure_ok, preflight, preflight_files
+from components.edit.intent import SubmissionGuard, fingerprint
+from components.edit.modes import SINGLE, EditMode, parse_mode
+from components.edit.request import EditRequest, Element
+from components.edit.request_id import check_request_id
 from components.engines.base import CancelToken, Engine, KeySource
 from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
-from components.intent import SubmissionGuard, fingerprint
+from components.guard.scratch import Scratch
+from components.guard.trusted_files import TrustedFiles
+from components.guard.write_allowance import WriteAllowance
 from components.jobs import prepare
 from components.jobs.inputs import restored_inputs
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
-from components.local_quota import LocalQuota
 from components.media.conform import ConformPlan, ConformResult, conform, plan_for
 from components.media.probe import probe
-from components.modes import SINGLE, EditMode, parse_mode
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest, Element
-from components.request_id import check_request_id
-from components.scratch import Scratch
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
-from components.write_allowance import WriteAllowance
 
 FIX_WAITING = "Waiting for a turn on the shared CPU"
 FIXING = "Fixing the clip"
@@ -58,9 +58,9 @@ class EditService:
         self.files = files
         self.guard = guard
         self.limiter = limiter
-        self.intents = intents or SubmissionGuard()  # one job per intent (components/intent.py)
+        self.intents = intents or SubmissionGuard()  # one job per intent (components/edit/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
-        self.writes = writes  # what each address may make the server write (components/write_allowance.py)
+        self.writes = writes  # what each address may make the server write (guard/write_allowance.py)
         runner.admit_plan = self._admit_plan  # a long clip's real plan, once the runner has made it
         self._addresses: dict[str, str] = {}  # a long clip being prepared -> the address that asked
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from components.checks import check_prompt, check_references, ensure_ok, preflight, preflight_files
 from components.config import Settings
+from components.edit.checks import check_prompt, check_references, ensure_ok, preflight, preflight_files
+from components.edit.request import EditRequest, Element
 from components.errors import Finding, InputError
-from components.request import EditRequest, Element
 from tests.mediagen import make_clip, make_image, make_text_as
 
 SETTINGS = Settings()
@@ -152,8 +152,8 @@ def test_aspect_ratio_is_a_frontal_rule_only(media):
 
 
 def test_only_the_two_tiers_may_be_submitted(media):
-    from components.checks import check_model
     from components.config import MODEL_ID, MODEL_ID_STANDARD
+    from components.edit.checks import check_model
 
     assert check_model(MODEL_ID, SETTINGS) == [] and check_model(MODEL_ID_STANDARD, SETTINGS) == []
     [f] = check_model("fal-ai/flux-pro/v1.1-ultra", SETTINGS)

@@ -7,9 +7,9 @@ import json
 import shlex
 from pathlib import Path
 
-from components.codegen import as_curl, as_python, placeholder_arguments
 from components.config import MODEL_ID
-from components.request import EditRequest, Element
+from components.edit.codegen import as_curl, as_python, placeholder_arguments
+from components.edit.request import EditRequest, Element
 
 ARGS = {
     "prompt": "Replace the character with @Element1, it's \"night\" in @Image1",

@@ -15,7 +15,7 @@ from PIL import Image
 from assets.make_examples import EXAMPLES, HERE, THUMB_SIZE
 from components.config import Settings
 from components.engines.local.plan import plan_edit
-from components.trusted_files import TrustedFiles
+from components.guard.trusted_files import TrustedFiles
 from components.ui.examples import example_files, example_inputs
 from tests.inprocess import call, running_studio
 

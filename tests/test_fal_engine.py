@@ -10,14 +10,14 @@ import fal_client.client as fal_http
 import pytest
 
 from components.config import Settings
-from components.engines import fal as fal_engine
+from components.edit.request import EditRequest
+from components.engines import fal_uploads
 from components.engines.base import CancelToken
 from components.engines.fal import FalEngine
 from components.engines.upload_cache import SAFETY_MARGIN_S, UploadCache
 from components.errors import EngineError, JobCancelled
 from components.media.probe import probe
 from components.media.scrub import scrubbed
-from components.request import EditRequest
 from components.secret import Secret
 from tests.fakes.fal_fixtures import EventLog, running_fake_fal, sample_request
 from tests.fakes.fal_server import LOG_MESSAGES
@@ -160,7 +160,7 @@ def test_resume_by_request_id_in_a_fresh_engine(inputs, tmp_path):
             return rid
 
         rid = asyncio.run(submit_then_die())
-        fal_engine.forget_clients()  # nothing cached survives a restart
+        fal_uploads.forget_clients()  # nothing cached survives a restart
         events = EventLog()
         result = asyncio.run(engine(tmp_path).resume(rid, tmp_path / "resumed", events, CancelToken()))
         assert result.request_id == rid and fake.submits == 1

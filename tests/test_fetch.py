@@ -10,7 +10,7 @@ import time
 import pytest
 
 from components.errors import InputError
-from components.fetch import fetch_to_file
+from components.guard.fetch import fetch_to_file
 from tests.mediagen import make_clip
 
 

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import Settings
 from components.engines.base import CancelToken
 from components.errors import InputError, RateLimitError
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
-from components.ratelimit import SessionLimiter
 from components.service import FIX_WAITING, FIXING, EditService
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.mediagen import make_clip
 
 ME = Caller("owner-fix", "198.51.100.30")

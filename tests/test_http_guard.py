@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from components.config import MB
-from components.write_allowance import WriteAllowance
+from components.guard.write_allowance import WriteAllowance
 from tests.inprocess import InProcess, running_studio
 
 FILES_PER_HOUR = 500

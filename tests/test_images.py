@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from components.config import ImageLimits
+from components.edit.images import ImageInfo, inspect_image, normalize_image
 from components.errors import Finding
-from components.images import ImageInfo, inspect_image, normalize_image
 from tests.mediagen import make_image, make_png_header, make_text_as, make_truncated
 
 LIMITS = ImageLimits()

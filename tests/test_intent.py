@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
+from components.edit.intent import DuplicateSubmission, SubmissionGuard, fingerprint
+from components.edit.request import EditRequest
 from components.errors import RateLimitError
-from components.intent import DuplicateSubmission, SubmissionGuard, fingerprint
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest
 from components.service import EditService
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.mediagen import make_clip
 
 

@@ -11,20 +11,20 @@ import cv2
 import numpy as np
 import pytest
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import Settings
+from components.edit.modes import EditMode
+from components.edit.request import EditRequest
 from components.engines.local import LocalEngine
 from components.errors import EngineError, InputError
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
-from components.modes import EditMode
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.service import EditService
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_image, make_shots_clip
 from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread

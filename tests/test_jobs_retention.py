@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from components.config import Settings
+from components.edit.request import EditRequest
 from components.engines.base import EditResult
 from components.jobs.retention import apply_retention, folder_bytes
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.request import EditRequest
 from tests.mediagen import make_clip
 
 DAY = 86400.0

@@ -17,16 +17,17 @@ from pathlib import Path
 import pytest
 
 from components.config import Settings
+from components.edit.request import EditRequest, Element
 from components.engines.base import CancelToken, EditResult, ProgressEvent
 from components.engines.fal import FalEngine
 from components.engines.local import LocalEngine
 from components.errors import InputError
+from components.jobs.drive import INTERNAL_FAILURE
 from components.jobs.inputs import copy_inputs
 from components.jobs.models import Job
 from components.jobs.recovery import INTERRUPTED_BEFORE_SUBMIT, INTERRUPTED_LOCAL
-from components.jobs.runner import INTERNAL_FAILURE, JobRunner
+from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.request import EditRequest, Element
 from components.secret import Secret
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_image, make_text_as

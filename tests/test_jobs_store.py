@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from components.edit.request import EditRequest, Element
 from components.jobs.models import MAX_LOG_LINES
 from components.jobs.store import JobStore
-from components.request import EditRequest, Element
 
 
 def _request(folder: Path) -> EditRequest:

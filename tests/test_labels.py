@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.labels import (
+from components.edit.labels import (
     REMOVED_MARKER,
     find_labels,
     find_near_misses,

@@ -10,11 +10,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from components.edit.request import EditRequest
 from components.engines.base import CancelToken, Engine, ProgressEvent
 from components.engines.local import LocalEngine
 from components.engines.local.looks import describe_vocabulary
 from components.errors import InputError, JobCancelled, MediaError
-from components.request import EditRequest
 from tests.mediagen import make_clip, make_phone_clip, make_text_as, private_markers
 
 
@@ -43,7 +43,7 @@ def ffmpeg_children() -> list[psutil.Process]:
 
 def test_it_is_an_engine_named_local():
     engine: Engine = LocalEngine()
-    assert (engine.name, engine.label) == ("local", "Local preview (no key)")
+    assert engine.name == "local"
 
 
 @pytest.mark.parametrize("prompt", ["sepia", "cartoon"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from components.admission.local_quota import LocalQuota
 from components.errors import RateLimitError
 from components.jobs.models import Job
-from components.local_quota import LocalQuota
 
 NOW = 1_000_000.0
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from components.edit.request import EditRequest, Element
 from components.engines.base import CancelToken
 from components.engines.local import LocalEngine
 from components.engines.local.looks import BY_KEY, VOCABULARY, geometry
@@ -20,7 +21,6 @@ from components.engines.local.render import recipe
 from components.errors import InputError
 from components.media.ffmpeg import ffmpeg_exe
 from components.media.probe import probe
-from components.request import EditRequest, Element
 from tests.mediagen import make_clip, make_gradient_image, make_image
 
 pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules

@@ -8,8 +8,9 @@ from dataclasses import replace
 import pytest
 
 from components.config import VideoLimits
-from components.media.limits import check_video, human_size
+from components.media.limits import check_video
 from components.media.probe import MediaInfo, probe
+from components.units import human_size
 from tests.mediagen import make_clip
 
 MB = 1024 * 1024

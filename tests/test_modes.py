@@ -7,8 +7,8 @@ import math
 import pytest
 
 from components.config import Settings
+from components.edit.modes import EditMode, parse_mode
 from components.errors import InputError
-from components.modes import EditMode, parse_mode
 
 SETTINGS = Settings()
 

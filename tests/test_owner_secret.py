@@ -2,7 +2,7 @@
 
 import stat
 
-from components.jobs.owner_secret import FILE_NAME, owner_secret
+from components.guard.owner_secret import FILE_NAME, owner_secret
 
 
 def test_same_folder_same_secret_across_launches(tmp_path):

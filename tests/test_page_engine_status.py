@@ -18,14 +18,14 @@ import httpx
 import pytest
 
 import app as studio_app
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import ServerKeyGuard
 from components.config import Settings
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.ratelimit import SessionLimiter
 from components.secret import Secret
 from components.service import EditService
-from components.spend import ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.e2e.page_protocol import Page, Tab
 
 SERVER = Secret("server-key-for-the-page")

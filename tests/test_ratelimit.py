@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from components.admission.ratelimit import SessionLimiter
 from components.errors import RateLimitError
-from components.ratelimit import SessionLimiter
 
 
 class Clock:

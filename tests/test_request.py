@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
-from components.request import EditRequest, Element
+from components.edit.request import EditRequest, Element
 from components.secret import Secret
 
 VIDEO, A, B, F1, R1, R2, F2 = (Path(p) for p in ("in/clip.mp4", "a.png", "b.jpg", "f1.png", "r1.png",

@@ -7,11 +7,11 @@ import time
 import pytest
 
 from components.config import Settings
+from components.edit.request_id import check_request_id
 from components.engines.local import LocalEngine
 from components.errors import InputError
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.request_id import check_request_id
 
 
 @pytest.mark.parametrize(("text", "canonical"), [

@@ -11,8 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+from components.edit.request import EditRequest
 from components.jobs.inputs import copy_inputs
-from components.request import EditRequest
 from tests.inprocess import call, running_studio
 from tests.mediagen import make_clip, make_image
 

@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from components.checks import check_long_clip
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import BudgetSpent, Caller, ServerKeyGuard
 from components.config import Settings
+from components.edit.checks import check_long_clip
+from components.edit.modes import EditMode
+from components.edit.request import EditRequest
+from components.guard.trusted_files import TrustedFiles
 from components.jobs.models import Job
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
-from components.modes import EditMode
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest
 from components.secret import Secret
 from components.service import EditService
-from components.spend import BudgetSpent, Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_shots_clip
 from tests.test_jobs_runner import watch_in_thread

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from components.config import Settings
+from components.edit.request import EditRequest
 from components.errors import InputError
 from components.jobs.retention import apply_retention, folder_bytes
 from components.jobs.store import JobStore
 from components.media.probe import probe
-from components.request import EditRequest
 from components.share.store import SHARED_FOLDER, ShareStore, is_token
 from tests.mediagen import make_phone_clip, private_markers
 

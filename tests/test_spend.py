@@ -7,11 +7,12 @@ from dataclasses import replace
 
 import pytest
 
+from components.admission.spend import BudgetSpent, Caller, ServerKeyGuard
 from components.config import Settings
+from components.edit.request import EditRequest
 from components.errors import RateLimitError
+from components.guard.addresses import client_address
 from components.jobs.store import JobStore
-from components.request import EditRequest
-from components.spend import BudgetSpent, Caller, ServerKeyGuard, client_address
 
 
 def _job(store: JobStore, seconds: float, status: str, request_id: str | None, key_source: str = "server"):

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from components.admission.ratelimit import SessionLimiter
+from components.admission.spend import Caller, ServerKeyGuard
 from components.config import Settings
+from components.edit.modes import EditMode
+from components.edit.request import EditRequest
 from components.errors import InputError, RateLimitError
+from components.guard.trusted_files import TrustedFiles
+from components.guard.write_allowance import WriteAllowance
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.modes import EditMode
-from components.ratelimit import SessionLimiter
-from components.request import EditRequest
 from components.service import EditService
-from components.spend import Caller, ServerKeyGuard
-from components.trusted_files import TrustedFiles
-from components.write_allowance import WriteAllowance
 from tests.mediagen import make_clip
 
 SHM = Path("/dev/shm")

@@ -3,8 +3,8 @@ entries all left is forgotten, since keys come from clients."""
 
 from __future__ import annotations
 
-from components.ratelimit import SessionLimiter
-from components.windows import SlidingWindow
+from components.admission.ratelimit import SessionLimiter
+from components.guard.windows import SlidingWindow
 
 
 def test_entries_leave_after_the_window_and_say_when_the_next_one_does():

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from components.edit.request import EditRequest
 from components.errors import JobCancelled
-from components.request import EditRequest
 
 # Whose fal key runs a job: a user's own (never stored) or the server's. None for the local engine.
 KeySource = Literal["user", "server"]
@@ -98,7 +98,6 @@ class Engine(Protocol):
     """
 
     name: str  # "fal" | "local"
-    label: str  # what the UI shows: "Kling O1 via fal" | "Local preview (no key)"
     concurrency_key: str  # which slot pool a job waits for: "fal" | "local" (components.config sizes them)
     can_resume: bool  # whether ``resume`` can reattach to a request by id (a remote engine)
 

@@ -18,7 +18,7 @@ import httpx
 
 from components.atomic import atomic_output
 from components.errors import EngineError
-from components.media.limits import human_size
+from components.units import human_size
 
 log = logging.getLogger(__name__)
 

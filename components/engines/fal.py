@@ -20,9 +20,7 @@ import logging
 import os
 import tempfile
 import time
-import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,24 +28,21 @@ import fal_client
 from fal_client.client import AsyncRequestHandle, Completed, FalClientHTTPError, InProgress, Queued
 
 from components.config import MODEL_NAME, Settings
+from components.edit.request import EditRequest
 from components.engines.base import CancelToken, EditResult, ProgressCallback, ProgressEvent
 from components.engines.download import download_result
 from components.engines.fal_errors import to_studio_error
-from components.engines.upload_cache import UploadCache, file_digest
+from components.engines.fal_uploads import NOT_SUBMITTED, Uploads, UploadStats, loop_state
+from components.engines.upload_cache import UploadCache
 from components.errors import EngineError, InputError, JobCancelled, MediaError, QueueTimeoutError
-from components.images import normalize_image
-from components.jobs.owner_secret import server_secret
-from components.media.limits import human_size
+from components.guard.owner_secret import server_secret
 from components.media.probe import probe
 from components.media.scrub import scrubbed
-from components.request import EditRequest
 from components.secret import Secret
+from components.units import human_size
 
 log = logging.getLogger(__name__)
 
-# fal deletes our uploads after a day; the cache forgets them a little earlier (upload_cache).
-UPLOAD_LIFETIME = "1d"
-UPLOAD_LIFETIME_S = 86400
 DEFAULT_POLL_S = 0.5
 MAX_POLL_S = 2.0
 BACKOFF_AFTER_S = 10.0
@@ -55,56 +50,12 @@ RESULT_NAME = "edited.mp4"
 # After submit the edit is paid for: a passing fal error while watching or fetching it is waited out
 # (about half a minute in all) instead of failing a job whose result fal still holds.
 PAID_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
-NOT_SUBMITTED = "The edit was cancelled before it was submitted to fal, so nothing was charged."
 
 T = TypeVar("T")
-# (source, folder) -> the file to upload in its place, made in ``folder`` (or the source itself).
-Clean = Callable[[Path, Path], Path]
-CLEANED = "scrubbed-v1"  # what an upload cache entry's file went through before it was sent
-
-
-@dataclass
-class _SharedUpload:
-    task: asyncio.Task[str]
-    waiters: int = 0
-
-
-@dataclass
-class _LoopState:
-    """What may be shared by edits on one event loop: clients per key, uploads in flight."""
-
-    clients: dict[tuple[str, float], fal_client.AsyncClient] = field(default_factory=dict)
-    inflight: dict[tuple[str, str], _SharedUpload] = field(default_factory=dict)
-
-
-_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
-
-
-def forget_clients() -> None:
-    """Drop every cached client, e.g. after fal_client's hosts were moved (tests, a fake server)."""
-    _loops.clear()
-
-
-def _loop_state() -> _LoopState:
-    loop = asyncio.get_running_loop()
-    state = _loops.get(loop)
-    if state is None:
-        state = _loops[loop] = _LoopState()
-    return state
-
-
-@dataclass
-class UploadStats:
-    """Counters for tests and the benchmark: what this engine really sent."""
-
-    bytes_uploaded: int = 0
-    files_uploaded: int = 0
-    cache_hits: int = 0
 
 
 class FalEngine:
     name = "fal"
-    label = f"{MODEL_NAME} via fal"
     concurrency_key = "fal"  # remote waits: a large pool of slots
     can_resume = True  # fal keeps a request by id, so a restart can reattach
 
@@ -118,11 +69,15 @@ class FalEngine:
         self._poll_s = poll_interval_s
         self._http_timeout_s = http_timeout_s
         self._paid_retry_delays_s = paid_retry_delays_s
-        self._cache = upload_cache or UploadCache.shared(settings.data_dir / "upload_cache.json")
+        cache = upload_cache or UploadCache.shared(settings.data_dir / "upload_cache.json")
         # The cache file is on disk: its entries name the key only through an id keyed with the data
         # folder's secret, never through a plain hash of the key.
-        self._cache_id = key.keyed_fingerprint(server_secret(settings.data_dir))
-        self.stats = UploadStats()
+        self._uploads = Uploads(cache, key.keyed_fingerprint(server_secret(settings.data_dir)), self._call)
+
+    @property
+    def stats(self) -> UploadStats:
+        """What this engine really sent (for tests and the benchmark)."""
+        return self._uploads.stats
 
     def __repr__(self) -> str:
         return f"FalEngine(key={self._key!r})"
@@ -141,7 +96,7 @@ class FalEngine:
         if cancel.cancelled:
             raise JobCancelled(NOT_SUBMITTED)
         client = self._client()
-        urls, notes = await self._upload_all(client, request, run, cancel)
+        urls, notes = await self._uploads.all(client, request, run.emit, cancel)
         run.timings["upload"] = run.lap()
         if cancel.cancelled:  # the last moment a cancel costs nothing
             raise JobCancelled(NOT_SUBMITTED)
@@ -172,85 +127,12 @@ class FalEngine:
 
     # ------------------------------------------------------------------ uploads
     def _client(self) -> fal_client.AsyncClient:
-        state = _loop_state()
+        state = loop_state()
         slot = (self._key.fingerprint, self._http_timeout_s)
         if slot not in state.clients:
             state.clients[slot] = fal_client.AsyncClient(key=self._key.reveal(),
                                                          default_timeout=self._http_timeout_s)
         return state.clients[slot]
-
-    async def _upload_all(self, client: fal_client.AsyncClient, request: EditRequest, run: _Run,
-                          cancel: CancelToken) -> tuple[dict[Path, str], list[str]]:
-        files = list(dict.fromkeys(request.files()))  # one upload per path, order kept
-        sizes: dict[Path, int] = {}
-        for path in files:
-            try:
-                sizes[path] = path.stat().st_size
-            except OSError as exc:
-                raise MediaError(f"{path.name} can no longer be read ({exc.strerror}).",
-                                 fix="Add the file again; uploads are cleaned up after a while.",
-                                 field="video" if path == request.video else "references") from None
-        total = sum(sizes.values())
-        done = sent = 0
-        run.emit("uploading", f"Uploading {len(files)} file(s), {_mb(total)}", fraction=0.0,
-                 bytes_done=0, bytes_total=total)
-
-        async def one(path: Path) -> tuple[Path, str]:
-            nonlocal done, sent
-            clean = scrubbed if path == request.video else normalize_image
-            url, uploaded = await self._upload_once(client, path, clean)
-            done += sizes[path]
-            sent += sizes[path] if uploaded else 0
-            run.emit("uploading", f"Uploaded {_mb(done)} / {_mb(total)}", fraction=0.25 * done / (total or 1),
-                     bytes_done=done, bytes_total=total)
-            return path, url
-
-        pairs = await self._until_cancelled([one(p) for p in files], cancel)
-        reused = f"; {_mb(total - sent)} reused from earlier uploads" if sent < total else ""
-        return dict(pairs), [f"Uploaded {_mb(sent)} to fal{reused}."]
-
-    async def _upload_once(self, client: fal_client.AsyncClient, path: Path,
-                           clean: Clean) -> tuple[str, bool]:
-        """The URL of ``path``'s content at fal and whether this call sent it: cached, joined with an
-        identical upload in flight, or uploaded now as ``clean`` makes it (fal_client sends big files
-        in parts). Keyed by the source's digest (hashed once per file), with the cleaning's version:
-        an entry from before uploads were cleaned is never reused."""
-        digest = await asyncio.to_thread(file_digest, path)
-        slot = (self._cache_id, f"{digest}:{CLEANED}")
-        cached = self._cache.get(*slot)
-        if cached:
-            self.stats.cache_hits += 1
-            return cached, False
-        inflight = _loop_state().inflight
-        shared = inflight.get(slot)
-        leader = shared is None
-        if shared is None:
-            shared = inflight[slot] = _SharedUpload(asyncio.ensure_future(
-                self._upload_and_remember(client, path, slot[1], clean)))
-            shared.task.add_done_callback(lambda _: inflight.pop(slot, None))
-        else:
-            self.stats.cache_hits += 1
-        # The upload is shared: one edit's cancel must not fail the others waiting for it; it stops
-        # only when nobody waits any more.
-        shared.waiters += 1
-        try:
-            return await asyncio.shield(shared.task), leader
-        finally:
-            shared.waiters -= 1
-            if shared.waiters == 0 and not shared.task.done():
-                shared.task.cancel()
-
-    async def _upload_and_remember(self, client: fal_client.AsyncClient, path: Path, key: str,
-                                   clean: Clean) -> str:
-        with tempfile.TemporaryDirectory(prefix="fal-upload-") as folder:  # the clean copy lives as
-            sent = await asyncio.to_thread(clean, path, Path(folder))  # long as its upload
-            url = await self._call(client.upload_file(
-                sent, lifecycle=fal_client.StorageSettings(expires_in=UPLOAD_LIFETIME)),
-                f"uploading {path.name}")
-            self.stats.bytes_uploaded += sent.stat().st_size
-        self._cache.put(self._cache_id, key, url, UPLOAD_LIFETIME_S)
-        self.stats.files_uploaded += 1
-        return url
 
     # ------------------------------------------------------------------ queue
     async def _follow(self, handle: AsyncRequestHandle, workdir: Path, run: _Run,
@@ -344,8 +226,8 @@ class FalEngine:
 
         def progress(done: int, total: int | None) -> None:
             total = total or size_hint
-            of = f" / {_mb(total)}" if total else ""
-            run.emit("downloading", f"Downloading the result, {_mb(done)}{of}",
+            of = f" / {human_size(total)}" if total else ""
+            run.emit("downloading", f"Downloading the result, {human_size(done)}{of}",
                      fraction=0.9 + 0.1 * (done / total if total else 0), bytes_done=done,
                      bytes_total=total, request_id=rid)
 
@@ -391,26 +273,6 @@ class FalEngine:
                 await asyncio.sleep(delay)
         return await self._call(make(), during, request_id)
 
-    async def _until_cancelled(self, coros: list[Awaitable[T]], cancel: CancelToken) -> list[T]:
-        """Run ``coros`` together; a cancel stops them all and raises ``JobCancelled``."""
-        tasks = [asyncio.ensure_future(c) for c in coros]
-        try:
-            while True:
-                done, pending = await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_EXCEPTION)
-                failed = next((t for t in done if t.exception() is not None), None)
-                if failed is not None:
-                    raise failed.exception()  # type: ignore[misc]
-                if not pending:
-                    return [t.result() for t in tasks]
-                if cancel.cancelled:
-                    raise JobCancelled(NOT_SUBMITTED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-
 class _Run:
     """One edit's clock and event sink: every event carries the elapsed time and the request id."""
 
@@ -429,10 +291,6 @@ class _Run:
         fields.setdefault("request_id", self.request_id)
         self._on_event(ProgressEvent(phase=phase, message=message,
                                      elapsed=round(time.monotonic() - self._start, 3), **fields))
-
-
-def _mb(size: int | float | None) -> str:
-    return human_size(int(size or 0))
 
 
 def _duration(seconds: float) -> str:

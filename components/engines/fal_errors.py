@@ -16,8 +16,8 @@ from fal_client.client import FalClientHTTPError, FalClientTimeoutError
 
 from components.config import MODEL_NAME, Settings
 from components.errors import AuthError, EngineError, RateLimitError, StudioError
-from components.media.limits import human_size
 from components.secret import Secret
+from components.units import human_size
 
 KEYS_PAGE = "fal.ai/dashboard/keys"
 STATUS_PAGE = "status.fal.ai"

@@ -36,7 +36,7 @@ class EngineChoice:
 
 def choose_engine(settings: Settings, user_key: Secret | None = None, *,
                   may_use_server_key: bool = True) -> EngineChoice:
-    """``may_use_server_key`` is the caller's standing (components/spend.py: the allow-list)."""
+    """``may_use_server_key`` is the caller's standing (components/admission/spend.py: the allow-list)."""
     if user_key:
         return EngineChoice("fal", user_key, "user", FAL_LABEL, "Runs on fal with your own key.")
     if settings.fal_key and not settings.require_user_key and may_use_server_key:

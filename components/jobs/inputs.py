@@ -14,10 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from components.atomic import atomic_output
+from components.edit.request import EditRequest, Element
 from components.engines.upload_cache import file_digest
 from components.errors import InputError
-from components.request import EditRequest, Element
-from components.scratch import Scratch
+from components.guard.scratch import Scratch
 
 
 def copy_inputs(request: EditRequest, folder: Path) -> EditRequest:

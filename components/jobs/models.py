@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from components.edit.request import EditRequest
 from components.engines.base import KeySource
-from components.request import EditRequest
 
 # The one job-status vocabulary: the store, the runner, the UI and the API all import these.
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "waiting_for_key"]

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from components.config import Settings
+from components.edit.request import EditRequest
 from components.engines.base import CancelToken
 from components.jobs.models import Job
 from components.media.probe import probe
-from components.request import EditRequest
 from components.segments.cut import cut_segments, source_fps, source_frames
 from components.segments.plan import SegmentPlan, plan_segments
 from components.segments.scenes import detect_cuts

@@ -16,7 +16,7 @@ from pathlib import Path
 from components.config import Settings
 from components.jobs.models import Job
 from components.jobs.store import JobStore
-from components.media.limits import human_size
+from components.units import human_size
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Runs edits on the server's own event loop, so no browser request owns a paid job.
 
-A gradio handler calls ``submit`` and then ``watch``es; closing the tab only ends the watching.
-This module is the orchestration of one job (stage inputs -> record -> wait for a slot -> engine
--> side-by-side -> final state) and the public API the UI calls; each step lives in its own module:
+The edit service calls ``submit`` and pages follow the job; closing the tab only ends the
+following. This module is the public API (submit, query, cancel, retry, choose, resume, recover);
+``drive`` runs each job on the loop (stage inputs -> record -> wait for a slot -> engine -> result
+first -> side-by-side -> final state); each other step lives in its own module:
 
 - ``loop``: the event loop in a daemon thread that owns every job;
 - ``live``: the newest snapshot in memory, watchers, throttled writes to the store;
@@ -14,47 +15,37 @@ This module is the orchestration of one job (stage inputs -> record -> wait for 
   produces (the joined clip of a long clip's segments, the chosen take);
 - ``prepare``: a long clip's first phases (its shot changes, the plan, the cut segments), run here
   after the request was admitted, never in the request that asked for it.
-
-A job is cancelled one way only: its ``CancelToken``. It stops a job waiting for a slot (the
-wait wakes up) as well as a running engine (which polls it). Task cancellation means only that the
-loop is closing, and leaves the job recorded as running for ``recover``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 from components.config import Settings
-from components.engines.base import CancelToken, EditResult, Engine, ProgressEvent
-from components.errors import EngineError, InputError, JobCancelled, StudioError
+from components.edit.request import EditRequest
+from components.edit.request_id import check_request_id
+from components.engines.base import CancelToken, Engine
+from components.errors import InputError
 from components.jobs import family, outcome, prepare, recovery
+from components.jobs.drive import JobDriver
 from components.jobs.inputs import copy_inputs, staging_cost, stub_request
-from components.jobs.live import LiveJob, LiveJobs
+from components.jobs.live import LiveJobs
 from components.jobs.loop import RunnerLoop
 from components.jobs.models import Job, JobKind, KeySource
-from components.jobs.render import Rendered, SideBySide, SideBySideRenderer
+from components.jobs.render import SideBySide, SideBySideRenderer
 from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
-from components.media.thumbnail import make_thumbnail
-from components.request import EditRequest
-from components.request_id import check_request_id
-from components.segments.plan import SegmentPlan
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-INTERNAL_FAILURE = ("The edit stopped because of an unexpected error inside the studio (job {id}). "
-                    "Run it again; if it keeps failing, report the job id.")
 
 
 class JobRunner:
@@ -69,9 +60,18 @@ class JobRunner:
         self._slots = EngineSlots.from_settings(settings)
         self._renderer = SideBySideRenderer(settings.render_concurrency, make_side_by_side)
         self._loop.every(retention_every_s, self._retention_once)
-        # Admits a long clip's real plan (its cost beside the estimate that was admitted at submit);
-        # the edit service sets it, since the budget and the address limits are its business.
-        self.admit_plan: prepare.AdmitPlan = prepare.admit_nothing
+        self._driver = JobDriver(store, settings, self._loop, self._live, self._slots, self._renderer,
+                                 cancel=self.cancel)
+
+    @property
+    def admit_plan(self) -> prepare.AdmitPlan:
+        """Admits a long clip's real plan (its cost beside the estimate admitted at submit); the
+        edit service sets it, since the budget and the address limits are its business."""
+        return self._driver.admit_plan
+
+    @admit_plan.setter
+    def admit_plan(self, admit: prepare.AdmitPlan) -> None:
+        self._driver.admit_plan = admit
 
     # ----- what handlers call -------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class JobRunner:
             raise
         job = self._store.create(owner, copied, engine.name, key_source, job_id=job_id,
                                 message="Waiting for a free engine slot")
-        self._start(job, engine, copied)
+        self._driver.start(job, engine, copied)
         return job
 
     def submit_parent(self, owner: str, kind: JobKind, request: EditRequest, parts: Sequence[EditRequest],
@@ -101,9 +101,9 @@ class JobRunner:
             parent = self._store.create(owner, staged, engine.name, key_source, job_id=parent_id, kind=kind,
                                        message=f"Starting {len(parts)} {family.PART_NOUN[kind]}s")
         except BaseException:
-            self._discard([parent_id])
+            self._driver.discard([parent_id])
             raise
-        self._start_parent(parent, engine, self._create_children(parent, parts, engine))
+        self._driver.start_parent(parent, engine, self._driver.create_children(parent, parts, engine))
         return parent
 
     def submit_segments(self, owner: str, request: EditRequest, overlap: float, engine: Engine,
@@ -118,40 +118,10 @@ class JobRunner:
             parent = self._store.create(owner, staged, engine.name, key_source, job_id=parent_id,
                                        kind="segments", message=prepare.WAITING)
         except BaseException:
-            self._discard([parent_id])
+            self._driver.discard([parent_id])
             raise
-        self._start_parent(parent, engine)
+        self._driver.start_parent(parent, engine)
         return parent
-
-    def _create_children(self, parent: Job, parts: Sequence[EditRequest], engine: Engine,
-                         indices: Sequence[int] | None = None,
-                         key_source: KeySource | None = None) -> list[tuple[Job, EditRequest]]:
-        """Record one child edit per part (at ``indices``, else 0..n-1), or none if any fails."""
-        made: list[str] = []
-        children = []
-        try:
-            for index, part in zip(indices or range(len(parts)), parts, strict=True):
-                child_id = uuid.uuid4().hex
-                made.append(child_id)
-                # A part knows what it is part of: a segment gets no side-by-side of its own
-                # (``_finish``), and the local preview turns each take's colours differently.
-                tagged = replace(part, extra={**part.extra, "part_of": parent.kind, "part": index})
-                copied = copy_inputs(tagged, self._store.job_dir(child_id) / "inputs")
-                children.append((self._store.create(parent.owner, copied, engine.name,
-                                                   key_source or parent.key_source,
-                                                   job_id=child_id, parent_id=parent.id, part=index,
-                                                   message="Waiting for a free engine slot"), copied))
-        except BaseException:
-            self._discard(made)
-            if indices is None:  # a new family: nothing of it has run, so none of it is left behind
-                self._discard([parent.id])
-            raise
-        return children
-
-    def _discard(self, job_ids: Sequence[str]) -> None:
-        for job_id in job_ids:
-            shutil.rmtree(self._store.job_dir(job_id), ignore_errors=True)
-            self._store.delete(job_id)
 
     def children(self, parent_id: str, owner: str) -> list[Job]:
         """A parent's current parts (each part's newest attempt) in order, with live progress."""
@@ -192,11 +162,11 @@ class JobRunner:
         if self._live.is_live(parent.id):
             raise InputError("This edit is already being retried.", fix="Follow it in the history list.")
         indices = sorted(again)
-        starts = self._create_children(parent, [again[i] for i in indices], engine, indices=indices,
+        starts = self._driver.create_children(parent, [again[i] for i in indices], engine, indices=indices,
                                        key_source=key_source)
         parent = self._store.update(parent.id, status="queued", error=None, finished_at=None,
                                     key_source=key_source, message=f"Retrying {len(indices)} part(s)")
-        self._start_parent(parent, engine, starts)
+        self._driver.start_parent(parent, engine, starts)
         return parent
 
     def choose_take(self, parent_id: str, owner: str, part: int) -> Job:
@@ -314,7 +284,7 @@ class JobRunner:
                     touched.append(self._store.update(job.id, status="waiting_for_key",
                                                      message=prepare.WAITING_FOR_KEY))
                     continue
-                self._start_parent(job, engine)
+                self._driver.start_parent(job, engine)
                 touched.append(job)
         self._loop.run(self._retention_once())
         return touched
@@ -327,7 +297,7 @@ class JobRunner:
         resumed = [self._resume(j, engine, key_source) if j.request_id else self._restart(j, engine)
                    for j in waiting if not j.is_parent]
         for parent in (j for j in waiting if j.is_parent):
-            self._start_parent(self._store.update(parent.id, status="queued", key_source=key_source,
+            self._driver.start_parent(self._store.update(parent.id, status="queued", key_source=key_source,
                                                  message="Picking up its parts"), engine)
             resumed.append(parent)
         return resumed
@@ -355,7 +325,7 @@ class JobRunner:
                 log.info("inputs of job %s are gone; reattaching %s without them", existing.id, request_id)
         job = self._store.create(owner, request, engine.name, key_source, job_id=job_id,
                                 request_id=request_id, message=f"Reattaching to fal request {request_id}")
-        self._start(job, engine, request, resume_id=request_id)
+        self._driver.start(job, engine, request, resume_id=request_id)
         return job
 
     def run_retention(self) -> list[Job]:
@@ -369,227 +339,21 @@ class JobRunner:
 
     # ----- one job, on the runner loop ----------------------------------------------------------
 
-    def _start(self, job: Job, engine: Engine, request: EditRequest, resume_id: str | None = None) -> None:
-        live = self._live.add(job)
-        self._loop.run(self._drive(live, engine, request, resume_id))
-
     def _restart(self, job: Job, engine: Engine) -> Job:
         """Run a part again from its inputs: it never reached fal (or ran locally), so nothing was
         charged for the try a restart cut short."""
         job = self._store.update(job.id, status="queued", error=None, finished_at=None,
                                 message="Starting again after a restart")
-        self._start(job, engine, job.edit_request())
+        self._driver.start(job, engine, job.edit_request())
         return job
-
-    def _start_parent(self, parent: Job, engine: Engine | None = None,
-                      children: Sequence[tuple[Job, EditRequest]] = ()) -> None:
-        """Follow ``parent``'s parts, starting ``children`` first; a long clip not yet cut into
-        its segments is prepared first, with ``engine`` running the segments it becomes."""
-        live = self._live.add(parent)
-        live.cancel.on_cancel(lambda: self._cancel_parts(parent))
-        for child, copied in children:
-            self._start(child, engine, copied)  # type: ignore[arg-type]  # children come with one
-        self._loop.run(self._drive_parent(live, engine))
-
-    def _cancel_parts(self, parent: Job) -> None:
-        for child in self._store.children(parent.id):
-            self.cancel(child.id, parent.owner)
-
-    async def _drive_parent(self, live: LiveJob, engine: Engine | None) -> None:
-        """Prepare the parts if they do not exist yet, follow them until none is in flight, then
-        make what they add up to."""
-        parent = live.job
-        try:
-            with self._ends_on_error(live, lambda: prepare.CANCELLED):
-                await self._follow_parts(live, engine)
-        finally:
-            self._live.remove(parent.id)
-
-    async def _follow_parts(self, live: LiveJob, engine: Engine | None) -> None:
-        parent = live.job
-        if prepare.needs_preparing(parent, self._store.children(parent.id)):
-            if engine is None:
-                raise EngineError(prepare.NO_ENGINE)
-            await self._prepare_segments(live, engine)
-        parent = live.job
-        total = family.part_count(parent)
-        parts = family.latest_parts(self._current(self._store.children(parent.id)))
-        state = family.progress(parent.kind, parts, total)
-        while state.status == "running":
-            self._live.publish(live, urgent=live.job.status != "running", status="running",
-                               started_at=live.job.started_at or time.time(), message=state.message,
-                               fraction=state.fraction, phase="running")
-            await self._live.changed([p.id for p in parts.values()], timeout=self._live.watch_tick_s)
-            parts = family.latest_parts(self._current(self._store.children(parent.id)))
-            state = family.progress(parent.kind, parts, total)
-        if live.cancel.cancelled:
-            self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
-                               message="Cancelled; the parts that had finished are kept.")
-        elif state.waiting_for_key:
-            self._live.publish(live, urgent=True, status="waiting_for_key", message=state.message)
-        else:
-            await self._settle_parent(live, parts, total)
-
-    async def _prepare_segments(self, live: LiveJob, engine: Engine) -> None:
-        """A long clip's first phases, on a local (CPU) slot like any local work: its shot changes
-        and plan, the plan admitted (``admit_plan``: its real cost, not the estimate submit
-        admitted), then its segment files; then one child edit per segment, started."""
-        parent = live.job
-        request = parent.edit_request()
-        overlap = float(request.extra.get("overlap") or 0.0)
-
-        def report(message: str, fraction: float | None = None) -> None:
-            self._live.publish(live, urgent=fraction is None, status="running", phase="preparing",
-                               message=message, fraction=fraction,
-                               started_at=live.job.started_at or time.time())
-
-        folder = self._store.job_dir(parent.id)
-        try:
-            async with self._slots.hold("local", live.cancel, owner=parent.owner):
-                report(prepare.FINDING)
-                plan = await asyncio.to_thread(prepare.plan, request.video, overlap, self.settings,
-                                               live.cancel, lambda f: report(prepare.FINDING, 0.3 * f))
-                updated = await asyncio.to_thread(self._admit_and_record_plan, live, plan)
-                report(prepare.cutting(plan.count), 0.3)
-                parts = await asyncio.to_thread(
-                    prepare.cut, updated, plan, folder, self.settings, live.cancel,
-                    lambda f: report(prepare.cutting(plan.count), 0.3 + 0.7 * f))
-            children = self._create_children(updated, parts, engine, indices=range(len(parts)))
-        finally:
-            prepare.drop_cut_files(folder)  # the children hold links to the files they use
-        for child, copied in children:
-            self._start(child, engine, copied)
-        self._live.publish(live, urgent=True, message=f"Starting {plan.count} segments", fraction=0.0,
-                           phase="running")
-
-    def _admit_and_record_plan(self, live: LiveJob, plan: SegmentPlan) -> Job:
-        """The plan admitted and written onto the parent, as one step under the admission's lock."""
-        with self.admit_plan(live.job, plan):
-            request = prepare.with_plan(live.job, plan, self.settings)
-            self._live.publish(live, urgent=True, request=request)
-        return live.job
-
-    async def _settle_parent(self, live: LiveJob, parts: dict[int, Job], total: int) -> None:
-        parent = live.job
-        problems = family.failures(parent.kind, parts, total)
-        workdir = self._store.job_dir(parent.id)
-
-        def report(message: str, urgent: bool) -> None:
-            self._live.publish(live, urgent=urgent, phase="rendering", message=message)
-
-        if parent.kind == "segments":
-            if problems:
-                raise EngineError(" ".join(problems) + " Use “Retry failed parts” to run only those again; "
-                                  "the others are kept and not paid for twice.")
-            report(f"Joining {total} segments", True)
-            made = await asyncio.to_thread(outcome.join_parts, parent, [parts[i] for i in range(total)],
-                                           workdir)
-            result = EditResult(video=made.video, engine=parent.engine, notes=made.notes,
-                                timings={"join": made.seconds})
-        else:
-            done = [i for i in range(total) if i in parts and parts[i].status == "succeeded"]
-            if not done:
-                raise EngineError(" ".join(problems))
-            pick = parent.chosen if parent.chosen in done else done[0]  # else the first that succeeded
-            chosen = outcome.chosen_take(parts[pick], workdir)
-            notes = [outcome.takes_note(len(done), total, pick), *problems]
-            now = time.time()
-            self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
-                               finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",
-                               output_video=chosen.video, side_by_side=chosen.side_by_side,
-                               request_id=parts[pick].request_id, arguments=parts[pick].arguments,
-                               remote_url=parts[pick].remote_url, notes=tuple(notes))
-            return
-        await self._finish(live, parent.edit_request(), result, workdir)
-
-    def _current(self, jobs: list[Job]) -> list[Job]:
-        live = self._live.current()
-        return [live.get(j.id, j) for j in jobs]
 
     def _resume(self, job: Job, engine: Engine, key_source: KeySource) -> Job:
         if not engine.can_resume:
             raise TypeError(f"engine {engine.name!r} cannot resume a request by id")
         job = self._store.update(job.id, status="queued", key_source=key_source, error=None,
                                 finished_at=None, message=f"Resuming fal request {job.request_id}")
-        self._start(job, engine, job.edit_request(), resume_id=job.request_id)
+        self._driver.start(job, engine, job.edit_request(), resume_id=job.request_id)
         return job
-
-    async def _drive(self, live: LiveJob, engine: Engine, request: EditRequest,
-                     resume_id: str | None) -> None:
-        job_id = live.job.id
-        workdir = self._store.job_dir(job_id)
-        workdir.mkdir(parents=True, exist_ok=True)
-
-        def on_event(event: ProgressEvent) -> None:
-            self._live.on_event(live, event)
-
-        def cancelled() -> str:
-            return "Cancelled." if live.started else "Cancelled before it started."
-
-        try:
-            with self._ends_on_error(live, cancelled):
-                if request.video.is_file():  # history's still of the input, made off the page's path
-                    await asyncio.to_thread(make_thumbnail, request.video)
-                async with self._slots.hold(engine.concurrency_key, live.cancel, owner=live.job.owner):
-                    live.started = True
-                    self._live.publish(live, urgent=True, status="running", started_at=time.time(),
-                                       message="Resuming" if resume_id else "Starting")
-                    if resume_id:
-                        result = await engine.resume(resume_id, workdir, on_event, live.cancel)
-                    else:
-                        result = await engine.edit(request, workdir, on_event, live.cancel)
-                # The edit exists (and on fal is paid for): a cancel from here on no longer applies.
-                await self._finish(live, request, result, workdir)
-        finally:
-            # On asyncio.CancelledError (the loop closing) the job stays recorded as it was.
-            self._live.remove(job_id)
-
-    @contextlib.contextmanager
-    def _ends_on_error(self, live: LiveJob, cancelled: Callable[[], str]) -> Iterator[None]:
-        """How every job ends short of success, single edit or parent: a cancel, a failure the
-        user can read (with the fal request id when there is one, to resume or report it), or an
-        unexpected error, logged, with the job id to report."""
-        try:
-            yield
-        except JobCancelled:
-            self._live.publish(live, urgent=True, status="cancelled", finished_at=time.time(),
-                               message=cancelled())
-        except StudioError as error:
-            request_id = getattr(error, "request_id", None) if isinstance(error, EngineError) else None
-            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=str(error),
-                               message=str(error), request_id=request_id or live.job.request_id)
-        except Exception:
-            log.exception("job %s failed unexpectedly", live.job.id)
-            text = INTERNAL_FAILURE.format(id=live.job.id)
-            self._live.publish(live, urgent=True, status="failed", finished_at=time.time(), error=text,
-                               message=text)
-
-    async def _finish(self, live: LiveJob, request: EditRequest, result: EditResult, workdir: Path) -> None:
-        def report(message: str, urgent: bool) -> None:
-            self._live.publish(live, urgent=urgent, phase="rendering", message=message)
-
-        # Result first: watchers get the edited clip now, so the player shows it while the
-        # side-by-side mp4 (a download, not what the player needs) renders after it.
-        self._live.publish(live, urgent=True, phase="rendering", output_video=result.video,
-                           remote_url=result.remote_url, request_id=result.request_id or live.job.request_id,
-                           arguments=result.arguments,
-                           message="The edit is ready; rendering the side-by-side mp4 for download")
-        await asyncio.to_thread(make_thumbnail, result.video)
-        original = None if live.job.is_stub else request.video
-        if request.extra.get("part_of") == "segments":  # its parent renders the joined clip instead
-            rendered = Rendered(None, None)
-        else:
-            rendered = await self._renderer.render(live.job.id, original, result.video, workdir, report)
-        notes = list(result.notes) + ([rendered.note] if rendered.note else [])
-        timings = dict(result.timings)
-        if rendered.seconds is not None:
-            timings["side_by_side"] = rendered.seconds
-        now = time.time()
-        self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0, finished_at=now,
-                           message=f"Done in {live.job.elapsed(now):.0f} s", output_video=result.video,
-                           side_by_side=rendered.path, remote_url=result.remote_url,
-                           request_id=result.request_id or live.job.request_id,
-                           arguments=result.arguments, timings=timings, notes=tuple(notes))
 
     async def _retention_once(self) -> None:
         try:

@@ -16,8 +16,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from components.edit.request import EditRequest
 from components.jobs.models import FINAL_STATUSES, MAX_LOG_LINES, UNFINISHED_STATUSES, Job, JobKind, KeySource
-from components.request import EditRequest
 
 _JSON_FIELDS = {"request", "arguments", "timings", "notes", "logs"}
 _PATH_FIELDS = {"output_video", "side_by_side"}

@@ -33,17 +33,9 @@ from components.media.ffmpeg import (
     run,
     run_streaming,
 )
-from components.media.limits import (
-    FPS_TOLERANCE,
-    check_video,
-    fps_text,
-    frame_rate_problem,
-    human_duration,
-    human_size,
-    retime_target,
-    seconds,
-)
+from components.media.limits import FPS_TOLERANCE, check_video, fps_text, frame_rate_problem, retime_target
 from components.media.probe import MediaInfo, probe
+from components.units import human_duration, human_size, seconds
 
 # A ceiling on what x264 at our CRF spends on very busy footage, in bits per pixel per frame.
 # While width x height x fps x duration at this rate fits the byte limit, no bitrate cap is needed.

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config import MB, MODEL_NAME, VideoLimits
+from components.config import MODEL_NAME, VideoLimits
 from components.errors import Finding
+from components.units import human_size, seconds
 
 if TYPE_CHECKING:
     from components.media.probe import MediaInfo
@@ -99,34 +100,3 @@ def measure(value: float, low: float, high: float) -> str:
         if not low <= float(text) <= high:
             return text
     return f"{value:.3f}"
-
-
-def human_size(n: int, beside: int | None = None) -> str:
-    """Bytes in the one unit every message uses, MB = 1024 x 1024 bytes (``config.MB``, the unit
-    the limits are set in; GB = 1024 MB): "200 MB", "12.3 MB", "640 KB", "500 bytes", "5 GB".
-
-    ``beside`` is a limit shown in the same sentence: decimals are added until the two read
-    differently, so a file over "10 MB" never reads as "10 MB" itself.
-    """
-    for digits in (1, 2, 3):
-        text = _size(n, digits)
-        if beside is None or n == beside or text != _size(beside, digits):
-            return text
-    return f"{n:,} bytes"
-
-
-def _size(n: int, digits: int) -> str:
-    for unit, scale in (("GB", 1024 * MB), ("MB", MB)):
-        if n >= scale:
-            return f"{n / scale:.{digits}f}".rstrip("0").removesuffix(".") + f" {unit}"
-    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
-
-
-def human_duration(value: float) -> str:
-    """A clip's or a part's length as messages show it: one decimal and the unit, "12.0 s"."""
-    return f"{value:.1f} s"
-
-
-def seconds(value: float) -> str:
-    """A limit in seconds without a needless ".0": 3 -> "3", 2.5 -> "2.5", 10.05 -> "10.05"."""
-    return f"{value:g}"

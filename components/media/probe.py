@@ -17,7 +17,7 @@ from pathlib import Path
 from components.errors import MediaError
 from components.media import mp4index
 from components.media.ffmpeg import media_error, run
-from components.media.limits import human_duration, human_size
+from components.units import human_duration, human_size
 
 _INPUT = re.compile(r"^Input #0, (\S+), from ", re.M)
 _BRAND = re.compile(r"major_brand\s*:\s*(\S+)")

@@ -21,10 +21,11 @@ from pathlib import Path
 from components.atomic import atomic_output
 from components.errors import MediaError
 from components.media.ffmpeg import AAC_ARGS, H264_ARGS, MP4_ARGS, CancelFn, run_streaming
-from components.media.limits import FPS_TOLERANCE, fps_text, human_duration
+from components.media.limits import FPS_TOLERANCE, fps_text
 from components.media.probe import MediaInfo, probe
 from components.segments.cut import fps_arg
 from components.segments.plan import Segment, SegmentPlan
+from components.units import human_duration
 
 # How much an edited segment may come back short and still be padded by repeating its last frame;
 # beyond this the model has dropped part of the edit, and a frozen picture would show it.

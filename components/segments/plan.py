@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.config import MODEL_NAME, VideoLimits
+from components.edit.modes import MAX_OVERLAP_SECONDS
 from components.errors import InputError
-from components.media.limits import human_duration, seconds
+from components.units import human_duration, seconds
 
 # A submitted piece stays this far inside the accepted length (10.05 -> 10.0 s, like conform's
 # trim margin): encoders and muxers round the last frame and audio packet by a few ms.
 MAX_MARGIN = 0.05
-MAX_OVERLAP_SECONDS = 1.0  # a longer crossfade shows both edits at once for too long
 _MAX_FPS = 240.0  # beyond any rate a plan is made at (24-60): a stored plan above it is garbage
 _PLAN_KEYS = {"fps", "frame_count", "segments", "cuts", "overlap_frames"}
 _SEGMENT_KEYS = {"index", "start_frame", "end_frame", "lead_frames", "at_shot_change"}

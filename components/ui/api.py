@@ -12,11 +12,11 @@ import asyncio
 import gradio as gr
 from gradio.data_classes import FileData
 
+from components.admission.spend import Caller
 from components.config import MODEL_ID
+from components.edit.modes import parse_mode
 from components.errors import EngineError, JobCancelled
-from components.modes import parse_mode
 from components.secret import parse_user_key
-from components.spend import Caller
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.session import address_of, api_owner

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.config import Settings
-from components.key_vault import KeyVault
-from components.scratch import Scratch
+from components.guard.key_vault import KeyVault
+from components.guard.scratch import Scratch
+from components.guard.trusted_files import TrustedFiles
 from components.service import EditService
 from components.share import ShareStore
-from components.trusted_files import TrustedFiles
 
 
 @dataclass(frozen=True)

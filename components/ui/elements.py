@@ -13,11 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.checks import check_references
 from components.config import Settings
-from components.labels import label
-from components.request import Element
-from components.trusted_files import TrustedFiles
+from components.edit.checks import check_references
+from components.edit.labels import label
+from components.edit.request import Element
+from components.guard.trusted_files import TrustedFiles
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
 from components.ui.reorder import mover, remover

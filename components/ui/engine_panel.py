@@ -15,11 +15,11 @@ import gradio as gr
 from components.config import MODEL_NAME, PRICE_NOTE, Settings
 from components.engines.select import EngineChoice
 from components.errors import InputError
-from components.key_vault import KeyVault
-from components.media.limits import human_duration
+from components.guard.key_vault import KeyVault
 from components.secret import Secret, parse_user_key
 from components.service import EditService
 from components.ui.session import hf_user, session_id, user_key
+from components.units import human_duration
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any, Literal, TypeVar
 
 import gradio as gr
 
+from components.edit.intent import DuplicateSubmission
 from components.errors import AuthError, EngineError, InputError, RateLimitError, StudioError
-from components.intent import DuplicateSubmission
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from components.checks import check_long_clip
 from components.config import MODEL_NAME, PRICE_NOTE, Settings
+from components.edit.checks import check_long_clip
+from components.edit.modes import MAX_OVERLAP_SECONDS
 from components.errors import Finding, StudioError
-from components.media.limits import human_duration
 from components.media.probe import probe
-from components.segments.plan import MAX_OVERLAP_SECONDS, SegmentPlan
+from components.segments.plan import SegmentPlan
 from components.ui.deps import Deps
 from components.ui.video_panel import findings_html
+from components.units import human_duration
 
 
 @dataclass(frozen=True)

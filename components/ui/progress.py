@@ -28,7 +28,7 @@ LOG_LINES_SHOWN = 12
 # before gradio's own handler runs and before the browser can deliver a double-click's second
 # click (which then lands on a disabled button), and keeps it disabled until the job is known:
 # this panel shows a job, or a toast says why none started. The server refuses a duplicate too
-# (components/intent.py); this keeps the page from even sending one.
+# (components/edit/intent.py); this keeps the page from even sending one.
 HOLD_UNTIL_KNOWN_JS = """
 if (!window.__klingElapsed) {
   window.__klingElapsed = setInterval(() => {

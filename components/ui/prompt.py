@@ -12,10 +12,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.checks import check_prompt, check_references
 from components.config import Settings
+from components.edit.checks import check_prompt, check_references
+from components.edit.labels import insert_label, label
 from components.errors import Finding
-from components.labels import insert_label, label
 from components.ui.elements import as_elements
 from components.ui.video_panel import findings_html
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.checks import check_references
 from components.config import Settings
-from components.labels import label
+from components.edit.checks import check_references
+from components.edit.labels import label
 from components.ui.deps import Deps
 from components.ui.elements import as_elements
 from components.ui.errors import notify, shows_errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.labels import Kind, renumber_after_move, renumber_after_remove
+from components.edit.labels import Kind, renumber_after_move, renumber_after_remove
 from components.ui.errors import notify
 
 Handler = Callable[[list[Any], str], tuple[list[Any], str]]

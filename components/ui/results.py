@@ -12,11 +12,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from components.codegen import as_curl, as_python, placeholder_arguments
 from components.config import Settings
+from components.edit.codegen import as_curl, as_python, placeholder_arguments
 from components.jobs.models import Job
-from components.media.limits import human_duration
 from components.ui import comparison
+from components.units import human_duration
 
 
 @dataclass(frozen=True)

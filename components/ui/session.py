@@ -3,7 +3,7 @@
 The owner id is a random opaque id kept in the browser's local storage (gr.BrowserState), so a
 refresh, a return visit or an app restart finds the same history and running jobs (its storage
 key is the data folder's, see jobs/owner_secret.py). The user's key never enters gradio state: it
-lives in the server-side ``KeyVault`` under the tab's gradio session id (see components/key_vault.py)
+lives in the server-side ``KeyVault`` under the tab's gradio session id (see components/guard/key_vault.py)
 and is dropped when the tab's session ends.
 """
 
@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from components.admission.spend import Caller
 from components.config import Settings
 from components.errors import InputError
-from components.key_vault import KeyVault
+from components.guard.addresses import client_address
+from components.guard.key_vault import KeyVault
 from components.secret import Secret
-from components.spend import Caller, client_address
 
 OWNER_STORAGE_KEY = "kling-edit-studio-owner"
 _OWNER_CHARS = frozenset("0123456789abcdef")
@@ -77,7 +78,7 @@ def hf_user(profile: gr.OAuthProfile | None) -> str | None:
 
 
 def address_of(request: gr.Request | None, settings: Settings) -> str:
-    """The client's IP address, read through trusted proxies only (components/spend.py)."""
+    """The client's IP address, read through trusted proxies only (components/admission/spend.py)."""
     if request is None:
         return "unknown"
     headers = {k.lower(): v for k, v in (getattr(request, "headers", None) or {}).items()}

@@ -17,7 +17,7 @@ import gradio as gr
 from gradio import route_utils
 
 from components.errors import InputError
-from components.jobs.owner_secret import server_secret
+from components.guard.owner_secret import server_secret
 from components.share import Player
 from components.ui import comparison
 from components.ui.deps import Deps

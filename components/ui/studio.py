@@ -13,9 +13,9 @@ import asyncio
 import gradio as gr
 
 from components.config import MODEL_NAME, Settings
-from components.intent import DuplicateSubmission
-from components.jobs.owner_secret import owner_secret, server_secret
-from components.modes import parse_mode
+from components.edit.intent import DuplicateSubmission
+from components.edit.modes import parse_mode
+from components.guard.owner_secret import owner_secret, server_secret
 from components.ui import (
     api,
     engine_panel,

@@ -16,13 +16,14 @@ import gradio as gr
 
 from components.config import MODEL_NAME, Settings
 from components.errors import Finding, MediaError
-from components.fetch import fetch_to_file
-from components.jobs.owner_secret import server_secret
-from components.media.limits import check_video, human_duration, human_size
+from components.guard.fetch import fetch_to_file
+from components.guard.owner_secret import server_secret
+from components.media.limits import check_video
 from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.session import page_caller
+from components.units import human_duration, human_size
 
 FIX_CONCURRENCY = 8
 FIX_PROGRESS = gr.Progress()  # gradio injects the live tracker for a parameter defaulting to one

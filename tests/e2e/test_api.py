@@ -15,11 +15,11 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from components.checks import preflight_files
 from components.config import Settings
+from components.edit.checks import preflight_files
+from components.edit.request import EditRequest, Element
 from components.errors import InputError
 from components.media.probe import probe
-from components.request import EditRequest, Element
 from tests.e2e.app_server import api_client, close_soon
 
 pytestmark = pytest.mark.timeout(180)

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from gradio_client import handle_file
 
+from components.edit.request import EditRequest
 from components.jobs.store import JobStore
-from components.request import EditRequest
 from components.share.store import ShareStore
 from tests.e2e.app_server import api_client
 from tests.mediagen import make_clip

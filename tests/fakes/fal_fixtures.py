@@ -16,9 +16,9 @@ from typing import Any
 import fal_client.client as fal_http
 import httpx
 
-from components.engines import fal as fal_engine
+from components.edit.request import EditRequest, Element
+from components.engines import fal_uploads
 from components.engines.base import ProgressEvent
-from components.request import EditRequest, Element
 from tests.fakes.fal_server import FakeFal
 from tests.mediagen import make_clip, make_image
 
@@ -35,12 +35,12 @@ def point_fal_client_at(url: str) -> Callable[[], None]:
     fal_http.CDN_URL = base
     fal_http._get_retry_delay = lambda *args, **kwargs: 0.0
     # Cached clients hold a CDN token whose base_url names the previous server.
-    fal_engine.forget_clients()
+    fal_uploads.forget_clients()
 
     def restore() -> None:
         for name, value in saved.items():
             setattr(fal_http, name, value)
-        fal_engine.forget_clients()
+        fal_uploads.forget_clients()
 
     return restore
 

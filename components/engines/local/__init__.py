@@ -15,14 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from components.config import MODEL_NAME, Settings
+from components.edit.labels import LabelMatch
+from components.edit.request import EditRequest
 from components.engines.base import CancelToken, EditResult, ProgressCallback, ProgressEvent
 from components.engines.local.palette import lab_stats, load_picture, video_samples, write_transfer_clut
 from components.engines.local.plan import EditPlan, plan_edit
 from components.engines.local.render import even_size, recipe, render
 from components.errors import InputError
-from components.labels import LabelMatch
 from components.media.probe import MediaInfo, probe
-from components.request import EditRequest
 
 __all__ = ["LocalEngine"]
 
@@ -33,7 +33,6 @@ TAKE_HUE_STEP = 40  # degrees between local takes: enough to tell them apart at 
 
 class LocalEngine:
     name = "local"
-    label = "Local preview (no key)"
     concurrency_key = "local"  # CPU-bound: its own, small pool of slots
     can_resume = False  # nothing remote to reattach to
 

@@ -29,9 +29,9 @@ import re
 from dataclasses import dataclass
 
 from components.config import MODEL_NAME
+from components.edit.labels import LabelMatch, find_labels
 from components.engines.local.looks import BY_KEY, VOCABULARY, Look, describe_vocabulary
 from components.errors import InputError
-from components.labels import LabelMatch, find_labels
 
 NEEDS_KLING = f"needs {MODEL_NAME} — set a fal key"
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.errors import RateLimitError
-from components.media.limits import human_size
+from components.units import human_size
 
 WINDOW_S = 3600.0
 BUCKET_S = 60.0

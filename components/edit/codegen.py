@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from components.request import EditRequest
+from components.edit.request import EditRequest
 
 QUEUE_URL = "https://queue.fal.run"
 

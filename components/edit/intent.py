@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.edit.request import EditRequest
 from components.errors import RateLimitError
-from components.media.limits import human_duration
-from components.request import EditRequest
+from components.units import human_duration
 
 DEFAULT_WINDOW_S = 15.0
 _SAMPLE_BYTES = 1 << 20  # a file is known by its size and its first and last MiB: cheap for 200 MB

@@ -12,7 +12,8 @@ from typing import Any
 
 from components.config import Settings
 from components.errors import InputError
-from components.segments.plan import MAX_OVERLAP_SECONDS
+
+MAX_OVERLAP_SECONDS = 1.0  # a longer crossfade shows both edits at once for too long
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from components.media.limits import human_size
-from components.write_allowance import WriteAllowance
+from components.guard.write_allowance import WriteAllowance
+from components.units import human_size
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -13,14 +13,15 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from components import labels
 from components.config import MODEL_NAME, Settings
+from components.edit import labels
+from components.edit.images import inspect_image
+from components.edit.request import EditRequest, Element
 from components.errors import Finding, InputError, MediaError
-from components.images import inspect_image
 from components.media.conform import fit_size
-from components.media.limits import check_video, human_duration, measure, seconds
+from components.media.limits import check_video, measure
 from components.media.probe import MediaInfo, probe
-from components.request import EditRequest, Element
+from components.units import human_duration, seconds
 
 
 def visible_text(text: str) -> str:

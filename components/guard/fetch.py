@@ -27,7 +27,7 @@ import httpx
 
 from components.config import MODEL_NAME, VideoLimits
 from components.errors import InputError
-from components.media.limits import human_size
+from components.units import human_size
 
 MAX_REDIRECTS = 3
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from components.errors import RateLimitError
+from components.guard.windows import SlidingWindow
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
-from components.windows import SlidingWindow
 
 WINDOW_S = 3600.0
 JobReader = Callable[[str, str], Job | None]  # (job id, owner) -> its current record

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from components.atomic import atomic_output
 from components.config import MODEL_NAME, ImageLimits
 from components.errors import Finding
-from components.media.limits import human_size
+from components.units import human_size
 
 _ORIENTATION = 0x0112  # EXIF tag: how the stored pixels must be turned to be upright
 _ROTATED = {5, 6, 7, 8}  # orientations that swap width and height

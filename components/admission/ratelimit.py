@@ -10,7 +10,7 @@ import math
 import time
 
 from components.errors import RateLimitError
-from components.windows import SlidingWindow
+from components.guard.windows import SlidingWindow
 
 WINDOW_S = 3600.0
 
