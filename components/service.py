@@ -25,7 +25,7 @@ from components.admission.local_quota import LocalQuota
 from components.admission.ratelimit import SessionLimiter
 from components.admission.spend import Caller, ServerKeyGuard
 from components.config import MODEL_ID, Settings
-from components.edit.checks import check_long_clip, ensure_ok, preflight, preflight_files
+from components.edit.checks import ensure_ok, preflight, video_facts
 from components.edit.intent import SubmissionGuard, fingerprint
 from components.edit.modes import SINGLE, EditMode, parse_mode
 from components.edit.request import EditRequest, Element
@@ -41,7 +41,7 @@ from components.jobs.inputs import restored_inputs
 from components.jobs.models import IN_FLIGHT_STATUSES, Job, JobKind
 from components.jobs.runner import JobRunner
 from components.media.conform import ConformPlan, ConformResult, conform, plan_for
-from components.media.probe import probe
+from components.media.probe import MediaInfo, probe
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 
@@ -127,10 +127,9 @@ class EditService:
         """Validate everything, then hand the edit to the runner; raises InputError/RateLimitError
         (DuplicateSubmission when the same owner sent this very edit moments ago and it is starting).
         ``mode`` makes it several takes, or a long clip's segments; each is a child of one parent."""
-        if mode.segments:
-            ensure_ok(preflight(request, self.settings, check_long_clip(probe(request.video), self.settings)))
-        else:
-            ensure_ok(preflight_files(request, self.settings))
+        info, video_findings = video_facts(request.video, self.settings, mode.segments)
+        ensure_ok(preflight(request, self.settings, video_findings))
+        assert info is not None  # a clip that cannot be probed is an error finding
         choice = self.engine(user_key, caller.hf_user)
         intent = f"{fingerprint(request)};{mode.key}"
 
@@ -140,7 +139,7 @@ class EditService:
 
         self.intents.claim(caller.owner, intent, still_running)
         try:
-            job = self._submit(caller, choice, request, mode)
+            job = self._submit(caller, choice, request, mode, info)
         except BaseException:
             self.intents.release(caller.owner, intent)
             raise
@@ -152,9 +151,10 @@ class EditService:
         estimate Generate admits (arithmetic on the clip's length, no decoding), since finding the
         shot changes reads the whole clip and is the runner's work once a job exists."""
         mode = parse_mode(1, True, overlap, self.settings)
-        path = self.files.require(video, "The clip", "video")
-        ensure_ok(check_long_clip(probe(path), self.settings))
-        return prepare.estimate(path, mode.overlap, self.settings)
+        info, findings = video_facts(self.files.require(video, "The clip", "video"), self.settings, True)
+        ensure_ok(findings)
+        assert info is not None
+        return prepare.estimate(info, mode.overlap, self.settings)
 
     async def fix_clip(self, caller: Caller, video: Any, start: Any, end: Any, folder: Callable[[], Path],
                        on_progress: Callable[[str, float], None]) -> tuple[ConformResult, ConformPlan]:
@@ -205,7 +205,8 @@ class EditService:
             raise InputError("Pick a take to choose.", fix="Click “Choose” under a finished take.")
         return self.runner.choose_take(parent_id, caller.owner, part)
 
-    def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode) -> Job:
+    def _submit(self, caller: Caller, choice: EngineChoice, request: EditRequest, mode: EditMode,
+                info: MediaInfo) -> Job:
         """Every limit first (the session's, the local preview's share, the address's write allowance,
         the server key's budget and address limit), then the record: only an admitted job stages a
         file or starts any work.
@@ -219,14 +220,14 @@ class EditService:
         parts = [request]
         if mode.segments:
             kind = "segments"
-            estimate = prepare.estimate(request.video, mode.overlap, self.settings)
+            estimate = prepare.estimate(info, mode.overlap, self.settings)
             seconds = [estimate.billed_seconds]
             runs = estimate.count
             request = replace(request, extra={**request.extra, "estimate": estimate.count})
         else:
             if mode.takes > 1:
                 kind, parts = "takes", [request] * mode.takes
-            seconds = [probe(part.video).duration for part in parts]
+            seconds = [info.duration] * len(parts)  # every take is the same clip
             runs = len(parts)
         if engine.concurrency_key == "local":
             self.local.admit(caller.owner, caller.address, runs, self.runner.snapshot)

@@ -161,14 +161,21 @@ def check_long_clip(info: MediaInfo, settings: Settings) -> list[Finding]:
     return found
 
 
-def preflight_files(request: EditRequest, settings: Settings) -> list[Finding]:
-    """``preflight`` with the video probed here: one call for the UI and the API. A file that
-    cannot be probed at all is one video finding, like any other limit."""
+def video_facts(video: Path, settings: Settings,
+                segments: bool = False) -> tuple[MediaInfo | None, list[Finding]]:
+    """The clip probed once, and what stands in its way: the model's limits, or a long clip's when
+    it is edited in ``segments``. A file that cannot be probed at all is one finding, like any
+    other limit (and no facts)."""
     try:
-        video_findings = check_video(probe(request.video), settings.video)
+        info = probe(video)
     except MediaError as error:
-        video_findings = [Finding("error", error.field or "video", error.message, error.fix)]
-    return preflight(request, settings, video_findings)
+        return None, [Finding("error", error.field or "video", error.message, error.fix)]
+    return info, check_long_clip(info, settings) if segments else check_video(info, settings.video)
+
+
+def preflight_files(request: EditRequest, settings: Settings) -> list[Finding]:
+    """``preflight`` with the video probed here: one call for the UI and the API."""
+    return preflight(request, settings, video_facts(request.video, settings)[1])
 
 
 def ensure_ok(findings: Iterable[Finding]) -> None:

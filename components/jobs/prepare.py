@@ -21,7 +21,7 @@ from components.config import Settings
 from components.edit.request import EditRequest
 from components.engines.base import CancelToken
 from components.jobs.models import Job
-from components.media.probe import probe
+from components.media.probe import MediaInfo, probe
 from components.segments.cut import cut_segments, source_fps, source_frames
 from components.segments.plan import SegmentPlan, plan_segments
 from components.segments.scenes import detect_cuts
@@ -54,10 +54,9 @@ def cutting(count: int) -> str:
     return f"Cutting the clip into {count} segments"
 
 
-def estimate(video: Path, overlap: float, settings: Settings) -> SegmentPlan:
+def estimate(info: MediaInfo, overlap: float, settings: Settings) -> SegmentPlan:
     """The plan as if the clip had no shot changes: arithmetic on its probed length, what a request
     admits before the real plan exists (shot changes can move seams and add a few segments)."""
-    info = probe(video)
     fps = source_fps(info, settings.video)
     return plan_segments(source_frames(info, fps), fps, [], settings.video, overlap_seconds=overlap)
 

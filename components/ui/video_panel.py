@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from components.config import MODEL_NAME, Settings
-from components.errors import Finding, MediaError
+from components.edit.checks import video_facts
+from components.errors import Finding
 from components.guard.fetch import fetch_to_file
 from components.guard.owner_secret import server_secret
-from components.media.limits import check_video
-from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.session import page_caller
@@ -42,17 +40,6 @@ class VideoHandles:
     changes: gr.Markdown
     duration: gr.State  # float | None: seconds of the current clip (cost estimate)
     findings: gr.State  # list[Finding] for the current clip
-
-
-def inspect_video(path: str | Path | None, settings: Settings) -> tuple[Any, list[Finding]]:
-    """Probe and check a clip; an unreadable file is itself a finding, not an exception."""
-    if not path:
-        return None, []
-    try:
-        info = probe(Path(path))
-    except MediaError as error:
-        return None, [Finding("error", "video", error.message, error.fix)]
-    return info, check_video(info, settings.video)
 
 
 def build(deps: Deps, owner: gr.State) -> VideoHandles:
@@ -84,7 +71,8 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
 
     @shows_errors
     def on_clip(path: str | None):
-        info, findings = inspect_video(files.optional(path, "The clip", "video"), settings)
+        clip = files.optional(path, "The clip", "video")
+        info, findings = video_facts(clip, settings) if clip else (None, [])
         duration = getattr(info, "duration", None)
         too_long = bool(duration and duration > settings.video.max_seconds)
         fixable = info is not None and any(f.level == "error" for f in findings)
