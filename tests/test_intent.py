@@ -15,7 +15,7 @@ from components.admission.ratelimit import SessionLimiter
 from components.admission.spend import Caller, ServerKeyGuard
 from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.edit.intent import DuplicateSubmission, SubmissionGuard, fingerprint
-from components.edit.request import EditRequest
+from components.edit.request import EditRequest, Element
 from components.errors import RateLimitError
 from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
@@ -129,3 +129,18 @@ def test_the_same_edit_on_another_tier_is_another_edit(tmp_path):
     base = EditRequest(prompt="Make it look like winter", video=clip, model=MODEL_ID)
     assert fingerprint(base) != fingerprint(replace(base, model=MODEL_ID_STANDARD))
     assert fingerprint(base) == fingerprint(replace(base, prompt="Make  it look like winter"))
+
+
+def test_each_file_counts_in_its_role(tmp_path):
+    """The same files as an element's frontal or as its references, or in another order, make
+    another edit: the model reads each role differently."""
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    a.write_bytes(b"\x89PNG a")
+    b.write_bytes(b"\x89PNG b")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\0" * 2048)
+    base = EditRequest(prompt="Replace him with @Element1", video=clip)
+    variants = [replace(base, elements=(Element(a, (b,)),)), replace(base, elements=(Element(None, (a, b)),)),
+                replace(base, elements=(Element(b, (a,)),)), replace(base, images=(a, b)),
+                replace(base, images=(b, a))]
+    assert len({fingerprint(v) for v in variants}) == len(variants)

@@ -48,9 +48,10 @@ def fingerprint(request: EditRequest) -> str:
     digest.update(" ".join(request.prompt.split()).encode())
     digest.update(b"audio=1" if request.keep_audio else b"audio=0")
     digest.update(f"model={request.model}".encode())  # another tier is another edit
-    roles = [("video", request.video), *(("image", p) for p in request.images)]
+    roles = [("video", request.video), *((f"image{i}", p) for i, p in enumerate(request.images))]
     for n, element in enumerate(request.elements):
-        roles += [(f"element{n}", p) for p in element.files()]
+        roles += [(f"element{n}.frontal", element.frontal)] if element.frontal else []
+        roles += [(f"element{n}.reference{i}", p) for i, p in enumerate(element.references)]
     for role, path in roles:
         digest.update(role.encode())
         digest.update(_file_identity(path))
