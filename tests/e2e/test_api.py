@@ -126,3 +126,15 @@ def test_file_routes_serve_none_of_the_apps_own_files(local_app, local_edit):
                       f"file={path}"):
             answer = httpx.get(local_app.url + route, timeout=10, trust_env=False)
             assert answer.status_code in (403, 404), f"{route} answered {answer.status_code}"
+
+
+def test_takes_return_the_lowest_numbered_take_that_succeeded(client, local_app, api_media):
+    """What README says /edit returns for takes: each take in details["parts"], and as the result
+    the lowest-numbered one that succeeded (here take 1 of 2), the file the page's result shows."""
+    edited, _, details = client.predict(handle_file(str(api_media["clip"])), "Make it black and white",
+                                        [], [], False, "", "", 2, False, 0.0, api_name="/edit")
+    assert details["kind"] == "takes"
+    assert [(p["part"], p["status"]) for p in details["parts"]] == [(0, "succeeded"), (1, "succeeded")]
+    chosen = local_app.data_dir / "jobs" / details["job_id"] / "chosen" / "take-1.mp4"
+    assert Path(edited).read_bytes() == chosen.read_bytes()
+    assert any("take 1 is chosen" in note for note in details["notes"]), details["notes"]
