@@ -68,11 +68,11 @@ def create_app(settings: Settings) -> Studio:
     guard = ServerKeyGuard(settings, store)
     writes = WriteAllowance(settings.upload_mb_per_hour * MB, settings.upload_files_per_hour)
     limiter = SessionLimiter(settings.rate_limit_per_hour, settings.max_jobs_in_flight)
-    service = EditService(settings, runner, files, guard, limiter, writes=writes)
+    shares = ShareStore(store)
+    service = EditService(settings, runner, files, guard, limiter, shares, writes=writes)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
-    shares = ShareStore(store)
-    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch, shares))
+    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch))
     poll_gently(demo.queue(default_concurrency_limit=4))
     return Studio(demo, runner, writes, store, shares)
 

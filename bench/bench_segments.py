@@ -17,21 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import Caller, ServerKeyGuard
+from components.admission.spend import Caller
 from components.config import Settings
 from components.edit.modes import EditMode
 from components.edit.request import EditRequest
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.ffmpeg import ffmpeg_exe
 from components.media.probe import probe
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
-from components.service import EditService
 from tests.fakes.fal_fixtures import fake_fal_process
 from tests.mediagen import make_shots_clip
+from tests.services import make_service
 
 KEY = "bench-key"
 QUEUE_S, RUN_S = 2.5, 2.5  # 5 s of fal time per request
@@ -60,8 +58,7 @@ def main() -> None:
                         server_budget_usd_per_day=1000, server_edits_per_ip_per_hour=100)
     store = JobStore(settings.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, settings, watch_tick_s=0.1)
-    service = EditService(settings, runner, TrustedFiles.of([root]), ServerKeyGuard(settings, store),
-                          SessionLimiter(100, 10))
+    service = make_service(settings, runner, store, [root])
     caller = Caller("bench", "198.51.100.9")
     with fake_fal_process(keys=(KEY,), queue_s=QUEUE_S, run_s=RUN_S):
         try:

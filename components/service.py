@@ -44,6 +44,7 @@ from components.media.conform import ConformPlan, ConformResult, conform, plan_f
 from components.media.probe import MediaInfo, probe
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
+from components.share.store import Share, ShareStore
 
 FIX_WAITING = "Waiting for a turn on the shared CPU"
 FIXING = "Fixing the clip"
@@ -51,13 +52,14 @@ FIXING = "Fixing the clip"
 
 class EditService:
     def __init__(self, settings: Settings, runner: JobRunner, files: TrustedFiles, guard: ServerKeyGuard,
-                 limiter: SessionLimiter, intents: SubmissionGuard | None = None,
+                 limiter: SessionLimiter, shares: ShareStore, intents: SubmissionGuard | None = None,
                  local: LocalQuota | None = None, writes: WriteAllowance | None = None) -> None:
         self.settings = settings
         self.runner = runner
         self.files = files
         self.guard = guard
         self.limiter = limiter
+        self.shares = shares
         self.intents = intents or SubmissionGuard()  # one job per intent (components/edit/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
         self.writes = writes  # what each address may make the server write (guard/write_allowance.py)
@@ -296,6 +298,22 @@ class EditService:
                              field="request_id")
         return self.runner.resume_by_request_id(caller.owner, rid, build_engine(choice, self.settings),
                                                 choice.key_source)
+
+    # ----- share links ---------------------------------------------------------------------------
+
+    def share(self, owner: str, job_id: Any) -> str:
+        """A read-only link's token for ``owner``'s finished result (the same one if it has one)."""
+        return self.shares.create(job_id, owner)
+
+    def share_token(self, owner: str, job_id: Any) -> str | None:
+        return self.shares.token_for(job_id, owner) if self.job(owner, job_id) else None
+
+    def unshare(self, owner: str, token: Any) -> bool:
+        """Revoke ``owner``'s link; False when it is not one of theirs."""
+        return self.shares.revoke(token, owner)
+
+    def share_links(self, owner: str) -> list[Share]:
+        return self.shares.active_for_owner(owner)
 
     def resume_on_key(self, caller: Caller, user_key: Secret | None) -> list[Job]:
         """Run again the caller's jobs that waited for their key (a restart forgot it), now that

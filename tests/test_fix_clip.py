@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import Caller, ServerKeyGuard
+from components.admission.spend import Caller
 from components.config import Settings
 from components.engines.base import CancelToken
 from components.errors import InputError, RateLimitError
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
 from components.service import FIX_WAITING, FIXING, EditService
 from tests.mediagen import make_clip
+from tests.services import make_service
 
 ME = Caller("owner-fix", "198.51.100.30")
 
@@ -41,8 +40,7 @@ def studio(tmp_path, long_clip) -> Iterator[tuple[JobRunner, EditService]]:
     config = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch")
     store = JobStore(config.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, config)
-    service = EditService(config, runner, TrustedFiles.of([long_clip.parent]),
-                          ServerKeyGuard(config, store), SessionLimiter(100, 10))
+    service = make_service(config, runner, store, [long_clip.parent])
     try:
         yield runner, service
     finally:

@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 
 from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import Caller, ServerKeyGuard
+from components.admission.spend import Caller
 from components.config import MODEL_ID, MODEL_ID_STANDARD, Settings
 from components.edit.intent import DuplicateSubmission, SubmissionGuard, fingerprint
 from components.edit.request import EditRequest, Element
 from components.errors import RateLimitError
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
-from components.service import EditService
 from tests.mediagen import make_clip
+from tests.services import make_service
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +33,7 @@ def clip(tmp_path_factory) -> Path:
 def start_edit(runner: JobRunner, store: JobStore, limiter: SessionLimiter, settings: Settings, owner: str,
                key, request, guard: SubmissionGuard):
     """The service as the page builds it, with this test's duplicate guard and limiter."""
-    service = EditService(settings, runner, TrustedFiles.of([request.video.parent]),
-                          ServerKeyGuard(settings, store), limiter, guard)
+    service = make_service(settings, runner, store, [request.video.parent], limiter=limiter, intents=guard)
     return service.start(Caller(owner, "198.51.100.1"), key, request)
 
 

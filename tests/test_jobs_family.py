@@ -11,14 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import Caller, ServerKeyGuard
+from components.admission.spend import Caller
 from components.config import Settings
 from components.edit.modes import EditMode
 from components.edit.request import EditRequest
 from components.engines.local import LocalEngine
 from components.errors import EngineError, InputError
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
@@ -27,6 +25,7 @@ from components.segments.plan import SegmentPlan
 from components.service import EditService
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_image, make_shots_clip
+from tests.services import make_service
 from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
 
 pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
@@ -149,8 +148,7 @@ def long_clip(tmp_path_factory) -> Path:
 
 
 def _service(settings: Settings, runner: JobRunner, store: JobStore, root: Path) -> EditService:
-    return EditService(settings, runner, TrustedFiles.of([root, settings.scratch_dir]),
-                       ServerKeyGuard(settings, store), SessionLimiter(100, 10))
+    return make_service(settings, runner, store, [root, settings.scratch_dir])
 
 
 def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_path, long_clip):

@@ -18,15 +18,12 @@ import httpx
 import pytest
 
 import app as studio_app
-from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import ServerKeyGuard
 from components.config import Settings
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.secret import Secret
-from components.service import EditService
 from tests.e2e.page_protocol import Page, Tab
+from tests.services import make_service
 
 SERVER = Secret("server-key-for-the-page")
 
@@ -85,8 +82,7 @@ def test_the_allow_list_decides_by_the_signed_in_name(settings, tmp_path):
     store = JobStore(listed.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, listed)
     try:
-        service = EditService(listed, runner, TrustedFiles.of([tmp_path]), ServerKeyGuard(listed, store),
-                              SessionLimiter(10, 10))
+        service = make_service(listed, runner, store, [tmp_path])
         assert service.engine(None, "alice").key_source == "server"
         assert service.engine(None, "mallory").name == service.engine(None, None).name == "local"
         assert service.engine(Secret("own-key"), "mallory").key_source == "user"

@@ -17,13 +17,11 @@ from typing import Any
 
 import pytest
 
-from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import BudgetSpent, Caller, ServerKeyGuard
+from components.admission.spend import BudgetSpent, Caller
 from components.config import Settings
 from components.edit.checks import check_long_clip
 from components.edit.modes import EditMode
 from components.edit.request import EditRequest
-from components.guard.trusted_files import TrustedFiles
 from components.jobs.models import Job
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
@@ -32,6 +30,7 @@ from components.secret import Secret
 from components.service import EditService
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_shots_clip
+from tests.services import make_service
 from tests.test_jobs_runner import watch_in_thread
 
 OWNER = "owner-long"
@@ -51,8 +50,7 @@ def _studio(tmp_path: Path, clip: Path, **settings) -> Iterator[tuple[Settings, 
                       **settings)
     store = JobStore(config.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, config, watch_tick_s=0.2)
-    service = EditService(config, runner, TrustedFiles.of([clip.parent]),
-                          ServerKeyGuard(config, store), SessionLimiter(100, 10))
+    service = make_service(config, runner, store, [clip.parent])
     try:
         with running_fake_fal(keys=(KEY,)) as fake:
             yield config, runner, service, fake

@@ -17,17 +17,17 @@ from pathlib import Path
 import pytest
 
 from components.admission.ratelimit import SessionLimiter
-from components.admission.spend import Caller, ServerKeyGuard
+from components.admission.spend import Caller
 from components.config import Settings
 from components.edit.modes import EditMode
 from components.edit.request import EditRequest
 from components.errors import InputError, RateLimitError
-from components.guard.trusted_files import TrustedFiles
 from components.guard.write_allowance import WriteAllowance
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.service import EditService
 from tests.mediagen import make_clip
+from tests.services import make_service
 
 SHM = Path("/dev/shm")
 
@@ -48,8 +48,8 @@ def _service(root: Path, upload: Path, writes: WriteAllowance) -> EditService:
     settings = replace(Settings(), data_dir=root / "data", local_jobs_queued=100)
     store = JobStore(settings.data_dir / "jobs.sqlite3")
     runner = JobRunner(store, settings)
-    return EditService(settings, runner, TrustedFiles.of([upload.parent]),
-                       ServerKeyGuard(settings, store), SessionLimiter(1000, 1000), writes=writes)
+    return make_service(settings, runner, store, [upload.parent], limiter=SessionLimiter(1000, 1000),
+                        writes=writes)
 
 
 def _written(root: Path) -> list[Path]:

@@ -12,7 +12,6 @@ from components.guard.key_vault import KeyVault
 from components.guard.scratch import Scratch
 from components.guard.trusted_files import TrustedFiles
 from components.service import EditService
-from components.share import ShareStore
 
 
 @dataclass(frozen=True)
@@ -22,4 +21,3 @@ class Deps:
     keys: KeyVault  # users' fal keys, per gradio session, in memory only
     files: TrustedFiles  # the only folders a client-named path may point into
     scratch: Scratch  # files the server makes for a session before a job exists
-    shares: ShareStore  # share links: read-only pages of finished results

@@ -56,7 +56,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
           hist: HistoryHandles) -> ShareHandles:
     """Adds the link row under the result (into the result's column) and the list to the history
     area (where this is called), and wires both."""
-    settings, shares = deps.settings, deps.shares
+    settings, service = deps.settings, deps.service
     secret = server_secret(settings.data_dir)
     # Into the column the result sits in, so the link row goes right under the result.
     with result.player.parent, gr.Row(equal_height=True, elem_id="share-row"):
@@ -73,7 +73,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
     handles = ShareHandles(create, link, revoke, links, revoke_picked)
 
     def listed(owner: str) -> gr.Dropdown:
-        choices = [(_label(s.prompt, s.created_at), s.token) for s in shares.active_for_owner(owner)]
+        choices = [(_label(s.prompt, s.created_at), s.token) for s in service.share_links(owner)]
         return gr.Dropdown(choices=choices, value=None)
 
     def present(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
@@ -81,7 +81,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
         already has one."""
         who = resolve_owner(owner, profile, secret)
         job = deps.service.job(who, job_id) if who else None
-        token = shares.token_for(job_id, who) if job else None
+        token = service.share_token(who, job_id) if job else None
         finished = job is not None and job.status == "succeeded" and not job.expired
         return {create: gr.Button(interactive=finished), link: link_url(request, token) if token else "",
                 revoke: gr.Button(visible=bool(token))}
@@ -89,14 +89,14 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
     @shows_errors
     def share(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
         who = page_caller(owner, request, profile, settings, secret).owner
-        token = shares.create(job_id, who)
+        token = service.share(who, job_id)
         return {link: link_url(request, token), revoke: gr.Button(visible=True), links: listed(who)}
 
     @shows_errors
     def revoke_shown(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
         who = page_caller(owner, request, profile, settings, secret).owner
-        token = shares.token_for(job_id, who)
-        if token is None or not shares.revoke(token, who):
+        token = service.share_token(who, job_id)
+        if token is None or not service.unshare(who, token):
             raise InputError("This result has no share link to revoke.")
         notify("Anyone opening that link now gets a 'link not found' page.", "Link revoked", "success")
         return {link: "", revoke: gr.Button(visible=False), links: listed(who)}
@@ -105,7 +105,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
     def revoke_from_list(owner: object, token: object, job_id: object, request: gr.Request,
                          profile: gr.OAuthProfile | None):
         who = page_caller(owner, request, profile, settings, secret).owner
-        if not shares.revoke(token, who):
+        if not service.unshare(who, token):
             raise InputError("Pick one of your share links to revoke.",
                              fix="Choose it in \u201cYour share links\u201d, then press Revoke link.")
         notify("Anyone opening that link now gets a 'link not found' page.", "Link revoked", "success")
