@@ -28,6 +28,7 @@ from components.jobs.inputs import copy_inputs
 from components.jobs.live import LiveJob, LiveJobs
 from components.jobs.loop import RunnerLoop
 from components.jobs.models import Job, KeySource
+from components.jobs.motion_stage import MotionStage
 from components.jobs.render import Rendered, SideBySideRenderer
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
@@ -52,6 +53,7 @@ class JobDriver:
         self._renderer = renderer
         self._cancel = cancel  # the runner's: a parent's cancel reaches each part the same way
         self.admit_plan: prepare.AdmitPlan = prepare.admit_nothing
+        self._motion = MotionStage(store.jobs_root.parent / "motion")  # beside the jobs, not in one
 
     def create_children(self, parent: Job, parts: Sequence[EditRequest], engine: Engine,
                          indices: Sequence[int] | None = None,
@@ -196,15 +198,19 @@ class JobDriver:
             done = [i for i in range(total) if i in parts and parts[i].status == "succeeded"]
             if not done:
                 raise EngineError(" ".join(problems))
-            pick = parent.chosen if parent.chosen in done else done[0]  # else the first that succeeded
+            proposed = outcome.best_motion([parts[i] for i in done])
+            pick = parent.chosen if parent.chosen in done else proposed if proposed is not None else done[0]
             chosen = outcome.chosen_take(parts[pick], workdir)
             notes = [outcome.takes_note(len(done), total, pick), *problems]
+            if pick == proposed and parent.chosen is None:
+                notes.insert(1, outcome.proposed_note(parts, pick))
             now = time.time()
             self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
                                finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",
                                output_video=chosen.video, side_by_side=chosen.side_by_side,
                                request_id=parts[pick].request_id, arguments=parts[pick].arguments,
-                               remote_url=parts[pick].remote_url, notes=tuple(notes))
+                               remote_url=parts[pick].remote_url, motion_fidelity=parts[pick].motion_fidelity,
+                               notes=tuple(notes))
             return
         await self._finish(live, parent.edit_request(), result, workdir)
 
@@ -282,9 +288,14 @@ class JobDriver:
         timings = dict(result.timings)
         if rendered.seconds is not None:
             timings["side_by_side"] = rendered.seconds
+        score = None
+        if request.extra.get("part_of") != "segments":  # a segment is scored in its joined clip
+            report("The edit is ready; measuring how much of the original's motion it kept", True)
+            score, why_not = await self._motion.measure(live.job.id, original, result.video)
+            notes += [why_not] if why_not else []
         now = time.time()
         self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0, finished_at=now,
                            message=f"Done in {live.job.elapsed(now):.0f} s", output_video=result.video,
                            side_by_side=rendered.path, remote_url=result.remote_url,
-                           request_id=result.request_id or live.job.request_id,
+                           request_id=result.request_id or live.job.request_id, motion_fidelity=score,
                            arguments=result.arguments, timings=timings, notes=tuple(notes))

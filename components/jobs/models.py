@@ -59,6 +59,9 @@ class Job:
     parent_id: str | None = None  # set on a child edit: the parent job that owns it
     part: int | None = None  # a child's place in its parent: segment index or take index, from 0
     chosen: int | None = None  # a takes parent: the take its result shows
+    # How much of the original's motion the result kept, 0-1 (media/motion.py); None until measured,
+    # or when it cannot be (a note says so).
+    motion_fidelity: float | None = None
 
     @property
     def is_parent(self) -> bool:

@@ -65,3 +65,24 @@ def _link(source: Path, target: Path) -> Path:
 def takes_note(done: int, total: int, chosen: int) -> str:
     """The details' line on a set of takes (``chosen`` from 0, said from 1, as the page counts)."""
     return f"{done} of {total} takes finished; take {chosen + 1} is chosen."
+
+
+# A take is proposed over the lowest-numbered one only when it kept clearly more of the motion.
+PROPOSE_MARGIN = 0.1
+
+
+def best_motion(takes: list[Job]) -> int | None:
+    """The take (its part index) that kept the motion best, when two or more were measured and it
+    leads the next by ``PROPOSE_MARGIN``; None otherwise (then the first success is the result)."""
+    scored = sorted(((t.motion_fidelity, t.part) for t in takes
+                     if t.motion_fidelity is not None and t.part is not None), reverse=True)
+    if len(scored) < 2 or scored[0][0] - scored[1][0] < PROPOSE_MARGIN:
+        return None
+    return scored[0][1]
+
+
+def proposed_note(takes: dict[int, Job], pick: int) -> str:
+    others = ", ".join(f"take {i + 1}: {t.motion_fidelity:.2f}" for i, t in sorted(takes.items())
+                       if i != pick and t.motion_fidelity is not None)
+    return (f"Take {pick + 1} kept the original's motion best ({takes[pick].motion_fidelity:.2f}; {others}), "
+            "so it is proposed as the result; choose another take to change that.")

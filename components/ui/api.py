@@ -47,7 +47,8 @@ def build(deps: Deps) -> None:
             overlap: seconds of crossfade between segments (0-1; billed).
         Returns:
             the edited clip, the original | edited side-by-side mp4, and details
-            {engine, request_id, notes, timings, job_id, kind, parts}.
+            {engine, request_id, notes, timings, job_id, kind, parts, motion_fidelity}: motion_fidelity
+            is 0-1, how much of the original's motion the result kept (null: not measurable).
         """
         caller = Caller(api_owner(request), address_of(request, deps.settings))
         # Every file must be one gradio received from this caller (handle_file); a bare server
@@ -64,10 +65,11 @@ def build(deps: Deps) -> None:
             raise EngineError(job.error or job.message or f"The edit ended as {job.status}.",
                               request_id=job.request_id)
         parts = [{"part": p.part, "status": p.status, "request_id": p.request_id, "job_id": p.id,
-                  "error": p.error} for p in deps.service.parts(caller.owner, job)]
+                  "error": p.error, "motion_fidelity": p.motion_fidelity}
+                 for p in deps.service.parts(caller.owner, job)]
         details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
                    "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model,
-                   "kind": job.kind, "parts": parts}
+                   "kind": job.kind, "parts": parts, "motion_fidelity": job.motion_fidelity}
         side = job.side_by_side or job.output_video
         return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
                 FileData(path=str(side), orig_name="side_by_side.mp4"), details)

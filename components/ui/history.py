@@ -95,6 +95,8 @@ def status_text(job: Job) -> str:
         return f"{word}; {job.expired_reason or 'output removed (retention)'}"
     if job.status == "failed" and job.error:
         return f"{word}: {short_text(job.error, 80)}"
+    if job.motion_fidelity is not None:
+        return f"{word} · motion {job.motion_fidelity:.2f}"
     return word
 
 

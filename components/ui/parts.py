@@ -19,6 +19,7 @@ import gradio as gr
 from components.config import Settings
 from components.jobs.family import PART_NOUN, part_count, retryable
 from components.jobs.models import Job
+from components.jobs.outcome import best_motion
 from components.ui import comparison, progress
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
@@ -95,7 +96,10 @@ def build(settings: Settings) -> PartsHandles:
 
 def _summary(job: Job, parts: list[Job], total: int) -> str:
     noun = PART_NOUN[job.kind]
+    best = best_motion(parts) if job.kind == "takes" else None
     rows = "".join(f'<li data-status="{p.status}">{noun.capitalize()} {(p.part or 0) + 1}: {p.status}'
+                   f'{f", motion kept {p.motion_fidelity:.2f}" if p.motion_fidelity is not None else ""}'
+                   f'{" ★ kept the motion best" if best is not None and p.part == best else ""}'
                    f'{" — " + html.escape(p.error) if p.error else ""}</li>' for p in parts)
     chosen = (f" Take {job.chosen + 1} is the result: the player, the downloads and a share link follow it."
               if job.kind == "takes" and job.chosen is not None else "")

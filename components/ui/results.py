@@ -87,6 +87,8 @@ def details_html(job: Job, settings: Settings | None = None) -> str:
             ("Status", job.status)]
     if job.request_id:
         rows.append(("fal request id", job.request_id))
+    if job.motion_fidelity is not None:
+        rows.append(("Motion kept", motion_text(job.motion_fidelity)))
     if job.timings:
         rows.append(("Timings", ", ".join(f"{k} {human_duration(v)}" for k, v in job.timings.items())))
     if job.error:
@@ -97,3 +99,9 @@ def details_html(job: Job, settings: Settings | None = None) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in job.notes)
     notes = f'<ul class="result-notes">{notes}</ul>' if notes else ""
     return f'<div class="result-details" data-job="{job.id}"><dl>{items}</dl>{notes}</div>'
+
+
+def motion_text(score: float) -> str:
+    """The motion score with the one line on what it measures."""
+    return (f"{score:.2f} (1 = the original's movement exactly: points tracked through both clips "
+            "move the same way)")

@@ -54,6 +54,9 @@ def test_local_edit_returns_the_edited_clip_the_side_by_side_and_details(local_e
     assert abs(out.duration - source.duration) < 0.5  # motion-preserving: same length
     assert sbs.width > out.width  # two pictures next to each other
     assert not out.has_audio  # keep_audio=False
+    # One flat colour has nothing to track: no made-up motion score, and a note that says why.
+    assert details["motion_fidelity"] is None
+    assert any("Motion kept: not measurable" in note for note in details["notes"]), details["notes"]
 
 
 def test_an_element_travels_as_nested_files(client, api_media):
@@ -135,6 +138,7 @@ def test_takes_return_the_lowest_numbered_take_that_succeeded(client, local_app,
                                         [], [], False, "", "", 2, False, 0.0, api_name="/edit")
     assert details["kind"] == "takes"
     assert [(p["part"], p["status"]) for p in details["parts"]] == [(0, "succeeded"), (1, "succeeded")]
+    assert all("motion_fidelity" in p for p in details["parts"])
     chosen = local_app.data_dir / "jobs" / details["job_id"] / "chosen" / "take-1.mp4"
     assert Path(edited).read_bytes() == chosen.read_bytes()
     assert any("take 1 is chosen" in note for note in details["notes"]), details["notes"]
