@@ -118,8 +118,11 @@ class Settings:
     # has less than this free.
     upload_ttl_hours: float = 6.0
     upload_mb_per_hour: int = 2000
-    upload_files_per_hour: int = 500
+    upload_files_per_hour: int = 1000
     min_free_disk_mb: int = 1024
+    # A page opens its job files through signed links of the studio's own route (components/share/
+    # files.py); a link works for at most this long (and an hour more: links change once an hour).
+    file_link_hours: float = 12.0
     # A request body (a queue/join JSON, any route but the upload routes) larger than this is refused
     # before it is read: gradio parses what it is sent in memory.
     max_request_kb: int = 1024
@@ -167,8 +170,9 @@ class Settings:
             url_fetch_timeout_s=_float(e, "STUDIO_URL_FETCH_TIMEOUT_S", 60.0),
             upload_ttl_hours=_float(e, "STUDIO_UPLOAD_TTL_HOURS", 6.0),
             upload_mb_per_hour=_int(e, "STUDIO_UPLOAD_MB_PER_HOUR", 2000),
-            upload_files_per_hour=_int(e, "STUDIO_UPLOAD_FILES_PER_HOUR", 500),
+            upload_files_per_hour=_int(e, "STUDIO_UPLOAD_FILES_PER_HOUR", 1000),
             max_request_kb=max(1, _int(e, "STUDIO_MAX_REQUEST_KB", 1024)),
+            file_link_hours=_float(e, "STUDIO_FILE_LINK_HOURS", 12.0),
             min_free_disk_mb=_int(e, "STUDIO_MIN_FREE_DISK_MB", 1024),
             scratch_dir=Path(e.get("STUDIO_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "kling-studio"),
             server_budget_usd_per_day=_float(e, "STUDIO_SERVER_BUDGET_USD_PER_DAY", 10.0),

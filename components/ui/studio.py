@@ -42,6 +42,7 @@ from components.ui import share_panel as sharing
 from components.ui.comparison import player_value
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
+from components.ui.links import job_file_url
 from components.ui.session import page_caller, resolve_owner, user_key
 
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
@@ -105,7 +106,7 @@ def build(deps: Deps) -> gr.Blocks:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
             examples.build(video.video, prompt.prompt, refs.images, elems.elements, video.changes)
-        hist = history_panel.build()
+        hist = history_panel.build(settings)
         sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 
@@ -324,7 +325,8 @@ def build(deps: Deps) -> gr.Blocks:
             first, second = jobs
             # Two results in the player are no one result to share: "Share link" waits for one.
             return {result.player: player_value(first.output_video, second.output_video, None,
-                                                labels=(f"A: {_short(first)}", f"B: {_short(second)}")),
+                                                labels=(f"A: {_short(first)}", f"B: {_short(second)}"),
+                                                url=job_file_url(settings, who)),
                     result.shown: None}
 
         # ----- a parent's parts: choose a take, retry what failed ----------------------------------
