@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> Studio:
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
     demo = studio.build(Deps(settings, runner, service, guard, KeyVault(), files, scratch,
-                             ShareStore(jobs_db(settings))))
+                             ShareStore(jobs_db(settings)), writes))
     poll_gently(demo.queue(default_concurrency_limit=4))
     return Studio(demo, runner, writes)
 

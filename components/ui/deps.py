@@ -15,6 +15,7 @@ from components.service import EditService
 from components.share import ShareStore
 from components.spend import ServerKeyGuard
 from components.trusted_files import TrustedFiles
+from components.write_allowance import WriteAllowance
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,4 @@ class Deps:
     files: TrustedFiles  # the only folders a client-named path may point into
     scratch: Scratch  # files the server makes for a session before a job exists
     shares: ShareStore  # share links: read-only pages of finished results
+    writes: WriteAllowance  # what each client address may make the server write (fetches, fixes)

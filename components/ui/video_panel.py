@@ -22,6 +22,7 @@ from components.media.limits import check_video, human_duration, human_size
 from components.media.probe import probe
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
+from components.ui.session import address_of
 
 CONFORM_CONCURRENCY_ID = "conform"  # CPU work: one shared, low limit across all sessions
 FIX_PROGRESS = gr.Progress()  # gradio injects the live tracker for a parameter defaulting to one
@@ -96,15 +97,17 @@ def _wire(h: VideoHandles, deps: Deps) -> None:
     gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, show_progress="hidden")
 
     @shows_errors
-    def on_fetch(url: str):
+    def on_fetch(url: str, request: gr.Request):
         if not isinstance(url, str) or not url.strip():
             raise gr.Error("Paste a link to an .mp4 or .mov first.", title="No link")
         if len(url) > 4096:
             raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
                            title="Link too long")
+        address = address_of(request, settings)
+        deps.writes.charge(address, 0, 1, what="This link's file")  # room for one more file first
         path = fetch_to_file(url, deps.scratch.new_folder(), max_bytes=settings.video.max_bytes,
                              timeout=settings.url_fetch_timeout_s)
-        return str(path), ""
+        return str(deps.writes.kept(address, path, "This link's file")), ""
 
     # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
     # to states (gradio marks a failed event's outputs), and only a success moves the new clip
@@ -116,10 +119,13 @@ def _wire(h: VideoHandles, deps: Deps) -> None:
                           queue=False, show_progress="hidden")
 
     @shows_errors
-    def on_fix(path: str | None, start: float | None, end: float | None, progress=FIX_PROGRESS):
+    def on_fix(path: str | None, start: float | None, end: float | None, request: gr.Request,
+               progress=FIX_PROGRESS):
         if not path:
             raise gr.Error("Add a clip first.", title="No clip")
         path = files.require(path, "The clip", "video")
+        # The fixed copy is about the clip's size (the size limit caps it): counted before it is made.
+        deps.writes.charge(address_of(request, settings), path.stat().st_size, 1, what="The fixed clip")
         info = probe(path)
         too_long = info.duration > settings.video.max_seconds
         plan = plan_for(info, settings.video, start if too_long else None, end if too_long else None)
