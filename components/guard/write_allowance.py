@@ -2,8 +2,9 @@
 
 The disk is shared by every job and every visitor, so a public page bounds what a single client
 can put on it, whichever way the writing is asked for: gradio's upload routes (counted by
-``http_guard`` as the bytes arrive, each multipart part a file) and the inputs an admitted edit
-copies into its job folder (counted by the edit service before it copies them). Files are counted
+``http_guard`` as the bytes arrive, each multipart part a file), the inputs an admitted edit
+copies into its job folder (counted by the edit service before it copies them), a fetched link
+and a fixed clip (counted by the video panel: ``kept``). Files are counted
 apart from bytes because a file costs the disk an inode (gradio makes a folder and a file for each
 upload) whatever its size: 4,000 one-byte uploads are 8,000 inodes and next to no bytes.
 
@@ -19,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from components.errors import RateLimitError
 from components.units import human_size
@@ -72,6 +74,15 @@ class WriteAllowance:
             if n_bytes > left.bytes or files > left.files:
                 raise self.refusal(left, what, n_bytes=n_bytes, files=files)
             self._add(client, n_bytes, files)
+
+    def kept(self, client: str, path: Path, what: str) -> Path:
+        """Count the bytes of ``path``, a file just written for ``client`` whose size could not be
+        known before (a fetched link; the file itself was charged first); over the allowance it is
+        removed again and refused."""
+        if not self.spend(client, path.stat().st_size):
+            path.unlink(missing_ok=True)
+            raise self.refusal(self.left(client), what)
+        return path
 
     def refusal(self, left: Left, what: str = "This upload", *, n_bytes: int = 0,
                 files: int = 0) -> RateLimitError:

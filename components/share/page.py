@@ -21,7 +21,6 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -50,7 +49,7 @@ class Player:
     template: str  # the player's markup
     css: str  # its stylesheet, written to be nested under the player's root element
     js: str  # its script: a function body of (element, props, watch)
-    value: Callable[[Path, Path], dict[str, Any]]  # the player's value for (original, edited)
+    value: Callable[..., dict[str, Any]]  # the player's value: (original, edited, url=path -> its URL)
 
 
 def routes(shares: ShareStore, player: Player) -> list[Route]:
@@ -79,8 +78,8 @@ def routes(shares: ShareStore, player: Player) -> list[Route]:
 
 
 def _page(shared: SharedResult, token: str, player: Player) -> HTMLResponse:
-    value = player.value(shared.original, shared.edited)
-    # Only the served URLs go to the page, never the FileData paths the studio's value carries.
+    # The clips' URLs are this link's own, relative to it, under the names the link serves them by.
+    value = player.value(shared.original, shared.edited, url=lambda _: None)
     value.update({name: {"url": f"{token}/{name}.mp4", "orig_name": f"{name}.mp4"} for name in CLIPS})
     value["side_by_side"] = None
     nonce = secrets.token_urlsafe(16)

@@ -19,6 +19,7 @@ from components.errors import EngineError, JobCancelled
 from components.secret import parse_user_key
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
+from components.ui.links import job_file_url
 from components.ui.session import address_of, api_owner
 
 API_NAME = "edit"
@@ -68,9 +69,14 @@ def build(deps: Deps) -> None:
         details = {"engine": job.engine, "request_id": job.request_id, "notes": list(job.notes),
                    "timings": dict(job.timings), "job_id": job.id, "model": job.edit_request().model,
                    "kind": job.kind, "parts": parts}
-        side = job.side_by_side or job.output_video
-        return (FileData(path=str(job.output_video), orig_name="edited.mp4"),
-                FileData(path=str(side), orig_name="side_by_side.mp4"), details)
+        # Each file as an absolute signed link of the studio's own route, made for this caller: gradio
+        # leaves a FileData with an http URL alone (no copy into its cache, served to anyone by path).
+        # gradio_client fetches a FileData from its URL only when it is marked a stream (else it asks
+        # gradio's file route for its path), so it is marked one: the URL is a plain, whole file.
+        url = job_file_url(deps.settings, caller.owner)
+        edited, side = url(job.output_video), url(job.side_by_side or job.output_video)
+        return (FileData(path=edited, url=edited, orig_name="edited.mp4", is_stream=True),
+                FileData(path=side, url=side, orig_name="side_by_side.mp4", is_stream=True), details)
 
     # /edit waits for its job (gradio_client expects the result), so it holds a queue worker: its
     # own concurrency id caps how many, and app.py gives gradio that many workers more than its

@@ -38,11 +38,12 @@ const hasFrameCallback = "requestVideoFrameCallback" in HTMLVideoElement.prototy
 const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
 const known = (x) => Number.isFinite(x) && x > 0;
 
-// Gradio hands file URLs as "/gradio_api/file=..."; under a mounted sub-path they need the app root.
+// A root-relative URL ("/studio/files/...") needs the app's root under a mounted sub-path; an
+// absolute one, or one relative to the page (a share page's "<token>/edited.mp4"), is used as it is.
 function resolve(file) {
   if (!file) return "";
   const url = file.url || "";
-  if (/^(https?:|blob:|data:)/.test(url)) return url;
+  if (/^(https?:|blob:|data:)/.test(url) || !url.startsWith("/")) return url;
   const rootUrl = (window.gradio_config && window.gradio_config.root) || "";
   return rootUrl.replace(/\/$/, "") + url;
 }

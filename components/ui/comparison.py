@@ -5,20 +5,20 @@ bar, frame steps or a wipe view. gr.HTML (Gradio 6) takes a static template, sco
 js_on_load script, so the whole player fits in one without a custom component package: the
 markup is TEMPLATE below, the behaviour comparison.js, the look comparison.css.
 
-Why the files travel as FileData dicts inside the value: gradio's postprocess walks every output
-for ``{"meta": {"_type": "gradio.FileData"}}`` objects, checks the path against allowed_paths,
-the working directory and the temp dir, copies the file into its cache and fills in ``url``
-(``/gradio_api/file=...``). That route answers HTTP Range requests, which is what lets the browser
-seek without downloading the whole clip.
+Why the files travel as plain ``{"url", "orig_name"}`` inside the value, not as FileData: gradio
+would copy a FileData's file into its cache and serve it to anyone by path, and a job's files may
+be opened only by their owner. The URLs are signed links of the studio's own route (made by the
+caller, components/ui/links.py), which answers HTTP Range requests, so the browser seeks without
+downloading the whole clip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from components.errors import MediaError
 from components.media.probe import probe
@@ -91,22 +91,22 @@ def build(label: str = "Comparison", **kwargs: Any) -> ComparisonPlayer:
 
 
 def player_value(original: Path | str, edited: Path | str, side_by_side: Path | str | None = None,
-                 labels: tuple[str, str] = ("Original", "Edited")) -> dict[str, Any]:
-    """The component value for one pair. Paths must lie where gradio may serve them from
-    (allowed_paths, the working directory or the temp dir); gradio copies them into its cache."""
+                 labels: tuple[str, str] = ("Original", "Edited"), *,
+                 url: Callable[[Path | str], str | None]) -> dict[str, Any]:
+    """The component value for one pair, each file named by ``url`` (a path -> the URL the
+    browser fetches it from)."""
     return {
-        "original": _file(original),
-        "edited": _file(edited),
-        "side_by_side": _file(side_by_side) if side_by_side else None,
+        "original": _file(original, url),
+        "edited": _file(edited, url),
+        "side_by_side": _file(side_by_side, url) if side_by_side else None,
         "labels": list(labels),
         # Browsers do not expose a video's frame rate, and frame stepping needs it.
         "fps": {"original": _frame_rate(original), "edited": _frame_rate(edited)},
     }
 
 
-def _file(path: Path | str) -> dict[str, Any]:
-    path = Path(path).resolve()
-    return FileData(path=str(path), orig_name=path.name).model_dump()
+def _file(path: Path | str, url: Callable[[Path | str], str | None]) -> dict[str, Any]:
+    return {"url": url(path), "orig_name": Path(path).name}
 
 
 def _frame_rate(path: Path | str) -> float | None:

@@ -141,7 +141,8 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         return hist.show(jobs)
 
     def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
-        return owner_of(owner, profile) or session.ensure_owner(None)
+        # The browser's own id, never the account's: that one lasts only as long as the sign-in.
+        return session.ensure_owner(owner, account=owner_of(None, profile))
 
     demo.load(ensure_owner, owner_state, owner_state, queue=False
               ).then(reattach, owner_state, outputs, queue=False, show_progress="hidden")

@@ -1,7 +1,9 @@
 """This browser's edits: a list with thumbnails, restore one, compare two, resume by request id.
 
 Everything comes from the job store filtered by the owner id, so history survives refreshes and
-restarts, and one browser never sees another's jobs.
+restarts, and one browser never sees another's jobs. The gallery's stills are signed links of the
+studio's own route (absolute: gr.Gallery reads anything else as a server path and would copy it
+into gradio's cache, served to anyone).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from components.config import Settings
 from components.jobs.family import PART_NOUN, part_count
 from components.jobs.models import Job
 from components.media.thumbnail import existing_thumbnail
+from components.ui.links import job_file_url
 from components.ui.progress import STATUS_WORDS
 
 COLUMNS = ["When", "Status", "Engine", "Prompt", "Request id", "Job"]
@@ -33,6 +36,7 @@ class HistoryHandles:
     compare: gr.Button
     request_id: gr.Textbox
     resume: gr.Button
+    settings: Settings  # where the stills are linked from
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -42,12 +46,14 @@ class HistoryHandles:
         """Named updates listing the owner's ``jobs``: gallery, table, both compare pickers."""
         rows = [[_when(j.created_at), status_text(j), engine_text(j),
                  short_text(j.request.get("prompt", ""), 90), j.request_id or "", j.id[:8]] for j in jobs]
-        with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
+        still = job_file_url(self.settings, jobs[0].owner) if jobs else None  # one owner's jobs
+        with_thumbs = [(j, url) for j in jobs if still
+                       and (url := still(thumbnail(j))) is not None and url.startswith(("http://", "https://"))]
         done = [(f"{_when(j.created_at)} · {j.id[:8]} · {short_text(j.request.get('prompt', ''), 40)}", j.id)
                 for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
         return {
-            self.gallery: [(str(t), f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
-                           for j, t in with_thumbs],
+            self.gallery: [(url, f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
+                           for j, url in with_thumbs],
             self.table: {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]},
             self.job_ids: [j.id for j in jobs],
             self.gallery_ids: [j.id for j, _ in with_thumbs],
@@ -56,7 +62,7 @@ class HistoryHandles:
         }
 
 
-def build() -> HistoryHandles:
+def build(settings: Settings) -> HistoryHandles:
     with gr.Row():
         gr.Markdown("### History", elem_classes="section-title")
         refresh = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
@@ -76,7 +82,7 @@ def build() -> HistoryHandles:
                                 placeholder="e.g. 764cabcf-b745-4b3e-ae38-1200304cf45b")
         resume = gr.Button("Resume", scale=1)
     return HistoryHandles(gallery, table, gr.State([]), gr.State([]), refresh, compare_a, compare_b, compare,
-                          request_id, resume)
+                          request_id, resume, settings)
 
 
 def engine_text(job: Job) -> str:

@@ -19,6 +19,7 @@ from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.follow import Follow
 from components.ui.history import HistoryHandles, short_text
+from components.ui.links import job_file_url
 from components.ui.parts import PartsHandles
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
@@ -76,7 +77,8 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
         first, second = jobs
         # Two results in the player are no one result to share: "Share link" waits for one.
         return {result.player: player_value(first.output_video, second.output_video, None,
-                                            labels=(f"A: {_prompt(first)}", f"B: {_prompt(second)}")),
+                                            labels=(f"A: {_prompt(first)}", f"B: {_prompt(second)}"),
+                                            url=job_file_url(deps.settings, who)),
                 result.shown: None}
 
     hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown])

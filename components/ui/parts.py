@@ -23,6 +23,7 @@ from components.ui import comparison, progress
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.history import HistoryHandles
+from components.ui.links import job_file_url
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
 
@@ -39,6 +40,7 @@ class PartsHandles:
     choose: list[gr.Button]
     retry: gr.Button
     parent: gr.State  # the parent whose parts are shown, or None
+    settings: Settings  # where the parts' files are linked from
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -54,6 +56,7 @@ class PartsHandles:
         updates: dict = {self.group: gr.Column(visible=True), self.parent: job.id,
                          self.summary: _summary(job, parts, total),
                          self.retry: gr.Button(visible=job.is_finished and bool(retryable(by_part, total)))}
+        url = job_file_url(self.settings, job.owner)
         for i, (cell, player, choose) in enumerate(zip(self.cells, self.players, self.choose, strict=True)):
             take = by_part.get(i) if job.kind == "takes" else None
             output = take.output_video if take and take.output_video and Path(take.output_video).exists() \
@@ -64,7 +67,7 @@ class PartsHandles:
             updates[cell] = gr.Column(visible=take is not None)
             updates[player] = (comparison.player_value(original or output, output,
                                                        take.side_by_side if take else None,
-                                                       labels=("Original", f"Take {i + 1}"))
+                                                       labels=("Original", f"Take {i + 1}"), url=url)
                                if output else None)
             chosen = job.chosen == i
             updates[choose] = gr.Button(value="✓ Chosen" if chosen else f"Choose take {i + 1}",
@@ -90,7 +93,7 @@ def build(settings: Settings) -> PartsHandles:
                                             elem_id=f"choose-take-{i + 1}"))
                 cells.append(cell)
         retry = gr.Button("Retry failed parts", variant="secondary", visible=False, elem_id="retry-parts")
-    return PartsHandles(group, summary, cells, players, choose, retry, gr.State(None))
+    return PartsHandles(group, summary, cells, players, choose, retry, gr.State(None), settings)
 
 
 def _summary(job: Job, parts: list[Job], total: int) -> str:

@@ -1,7 +1,9 @@
 """What a finished job shows: the comparison, both downloads, copy-as-code and the details.
 
 One function turns a Job into every result value, so Generate, a reattached tab, a history pick
-and the API all present the same thing.
+and the API all present the same thing. Every file is reached through a signed link of the
+studio's own route, made for the job's owner (components/share/files.py): the downloads are plain
+links, not gr.File, which would copy the file into gradio's cache and serve it to anyone by path.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from components.config import Settings
 from components.edit.codegen import as_curl, as_python, placeholder_arguments
 from components.jobs.models import Job
 from components.ui import comparison
+from components.ui.links import job_file_url
 from components.units import human_duration
 
 
 @dataclass(frozen=True)
 class ResultHandles:
     player: comparison.ComparisonPlayer
-    edited: gr.File
-    side_by_side: gr.File
+    edited: gr.HTML  # the download link of the edited clip ("" while there is none)
+    side_by_side: gr.HTML  # and of the side-by-side mp4
     python_code: gr.Code
     curl_code: gr.Code
     details: gr.HTML
@@ -39,15 +42,15 @@ class ResultHandles:
         return dict(zip(self.outputs, [*_values(job, settings), job.id], strict=True))
 
     def clear(self) -> dict:
-        return {self.player: None, self.edited: None, self.side_by_side: None, self.python_code: "",
+        return {self.player: None, self.edited: "", self.side_by_side: "", self.python_code: "",
                 self.curl_code: "", self.details: "", self.shown: None}
 
 
 def build() -> ResultHandles:
     player = comparison.build("Original vs edited", elem_id="result-player")
     with gr.Row():
-        edited = gr.File(label="Edited clip", interactive=False, elem_id="download-edited", height=90)
-        side_by_side = gr.File(label="Side-by-side mp4", interactive=False, elem_id="download-sbs", height=90)
+        edited = gr.HTML("", elem_id="download-edited", padding=False)
+        side_by_side = gr.HTML("", elem_id="download-sbs", padding=False)
     details = gr.HTML("", elem_id="result-details", padding=False)
     with gr.Accordion("Copy as code: the exact fal request", open=False, elem_id="copy-as-code"):
         python_code = gr.Code(language="python", label="Python (fal_client)", interactive=False,
@@ -68,9 +71,19 @@ def _values(job: Job, settings: Settings) -> list:
     output = job.output_video if job.output_video and Path(job.output_video).exists() else None
     sbs = job.side_by_side if job.side_by_side and Path(job.side_by_side).exists() else None
     original = request.video if request.video.is_file() else None
-    player = comparison.player_value(original or output, output, sbs) if output else None
-    return [player, str(output) if output else None, str(sbs) if sbs else None, *code,
-            details_html(job, settings)]
+    url = job_file_url(settings, job.owner)
+    player = comparison.player_value(original or output, output, sbs, url=url) if output else None
+    return [player, download_link(url(output), output, "Edited clip"),
+            download_link(url(sbs), sbs, "Side-by-side mp4"), *code, details_html(job, settings)]
+
+
+def download_link(url: str | None, path: Path | str | None, label: str) -> str:
+    """A download link to ``path`` (saved under its own name), or "" when there is nothing to get."""
+    if not url or not path:
+        return ""
+    name = html.escape(Path(path).name)
+    return (f'<a class="result-download" href="{html.escape(url)}" download="{name}">⤓ {html.escape(label)}'
+            f" <small>{name}</small></a>")
 
 
 def model_label(job: Job, settings: Settings) -> str:

@@ -88,7 +88,7 @@ def build(deps: Deps) -> gr.Blocks:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
             examples.build(video.video, prompt.prompt, refs.images, elems.elements, video.changes)
-        hist = history_panel.build()
+        hist = history_panel.build(settings)
         sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 

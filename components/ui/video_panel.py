@@ -16,7 +16,6 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.edit.checks import video_facts
 from components.errors import Finding
-from components.guard.fetch import fetch_to_file
 from components.guard.owner_secret import server_secret
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
@@ -87,22 +86,21 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, show_progress="hidden")
 
     @shows_errors
-    def on_fetch(url: str):
+    def on_fetch(owner: object, url: str, request: gr.Request, profile: gr.OAuthProfile | None):
         if not isinstance(url, str) or not url.strip():
             raise gr.Error("Paste a link to an .mp4 or .mov first.", title="No link")
         if len(url) > 4096:
             raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
                            title="Link too long")
-        path = fetch_to_file(url, deps.scratch.new_folder(), max_bytes=settings.video.max_bytes,
-                             timeout=settings.url_fetch_timeout_s)
-        return str(path), ""
+        caller = page_caller(owner, request, profile, settings, secret)
+        return str(deps.service.fetch_clip(caller, url, deps.scratch.new_folder)), ""
 
     # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
     # to states (gradio marks a failed event's outputs), and only a success moves the new clip
     # into the video slot. The toast says what was wrong; the loaded clip stays usable.
     fetched, fetched_note = gr.State(None), gr.State("")
     for trigger in (h.fetch.click, h.url.submit):
-        trigger(on_fetch, h.url, [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
+        trigger(on_fetch, [owner, h.url], [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
                 ).success(lambda path, note: (path, note), [fetched, fetched_note], [h.video, h.changes],
                           queue=False, show_progress="hidden")
 
