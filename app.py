@@ -59,6 +59,7 @@ class Studio(NamedTuple):
 
 
 def create_app(settings: Settings) -> Studio:
+    """Everything ``launch`` serves, built from ``settings``."""
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import time
 from base64 import b64encode
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -73,7 +74,10 @@ def _run(space: dict, scenario):
         async with httpx.AsyncClient(base_url=space["app"].url, timeout=120, trust_env=False) as http:
             page = await Page.load(http)
             return await scenario(http, page)
-    return asyncio.run(main())
+
+    # A thread of its own: a browser test before this module may keep Playwright's loop running here.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, main()).result()
 
 
 async def _generate(tab: Tab, page: Page, clip: dict, prompt: str) -> dict:
