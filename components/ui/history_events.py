@@ -3,7 +3,6 @@ job by its request id. Each reads the caller's own jobs through the edit service
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,13 +82,7 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
 
     hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown])
 
-    @shows_errors
-    async def resume(owner: object, request_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        caller = visitor.caller(owner, request, profile)
-        job = await asyncio.to_thread(service.resume, caller, visitor.key(request), request_id)
-        return follow.start(job, caller.owner)
-
-    follow.on(hist.resume.click, resume, [owner_state, hist.request_id])
+    follow.command(hist.resume.click, service.resume, owner_state, hist.request_id, visitor)
 
 
 def _prompt(job: Job) -> str:

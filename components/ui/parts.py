@@ -7,7 +7,6 @@ shown or hidden by an update, so a click never lands on a component a redraw has
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,10 +123,4 @@ def wire(h: PartsHandles, status: gr.HTML, result: ResultHandles, follow: Follow
         button.click(choose_take(index), [owner_state, h.parent], [status, *result.outputs, *h.outputs]
                      ).then(history, owner_state, hist.outputs, queue=False)
 
-    @shows_errors
-    async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        caller = visitor.caller(owner, request, profile)
-        job = await asyncio.to_thread(service.retry, caller, visitor.key(request), parent)
-        return follow.start(job, caller.owner)
-
-    follow.on(h.retry.click, retry, [owner_state, h.parent])
+    follow.command(h.retry.click, service.retry, owner_state, h.parent, visitor)
