@@ -53,7 +53,8 @@ def _status(page) -> str:
     return page.locator(STATUS).get_attribute("data-status") or ""
 
 
-def _wait_status(page, status: str, timeout: float = 120_000) -> None:
+def _wait_status(page, status: str, timeout: float = 240_000) -> None:
+    """A local edit takes seconds alone, minutes when other work keeps both cores busy."""
     page.wait_for_selector(f'#job-progress [data-status="{status}"]', timeout=timeout)
 
 
