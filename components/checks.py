@@ -18,7 +18,7 @@ from components.config import MODEL_NAME, Settings
 from components.errors import Finding, InputError, MediaError
 from components.images import inspect_image
 from components.media.conform import fit_size
-from components.media.limits import check_video, human_duration, measure, seconds
+from components.media.limits import check_video, human_count, human_duration, measure, seconds
 from components.media.probe import MediaInfo, probe
 from components.request import EditRequest, Element
 
@@ -89,8 +89,8 @@ def check_references(images: Sequence[Path], elements: Sequence[Element],
     if total > settings.max_references:
         findings.append(Finding(
             "error", "references",
-            f"{total} references are attached ({_count(len(images), 'image')} + "
-            f"{_count(len(elements), 'element')}); {MODEL_NAME} takes at most "
+            f"{total} references are attached ({human_count(len(images), 'image')} + "
+            f"{human_count(len(elements), 'element')}); {MODEL_NAME} takes at most "
             f"{settings.max_references} images and elements together.",
             f"Remove {total - settings.max_references}."))
 
@@ -104,7 +104,7 @@ def check_references(images: Sequence[Path], elements: Sequence[Element],
                                     f"Add a front view of the character or object {tag} stands for."))
         else:
             findings.extend(_frontal_findings(element.frontal, settings, f"elements[{i}].frontal"))
-        findings.extend(_reference_count(i, len(element.references), settings))
+        findings.extend(_referencehuman_count(i, len(element.references), settings))
         for j, path in enumerate(element.references):
             findings.extend(_image_findings(path, settings, f"elements[{i}].references[{j}]"))
     return findings
@@ -201,15 +201,16 @@ def _frontal_findings(path: Path, settings: Settings, field: str) -> list[Findin
                     "attach it again.")]
 
 
-def _reference_count(i: int, n: int, settings: Settings) -> list[Finding]:
+def _referencehuman_count(i: int, n: int, settings: Settings) -> list[Finding]:
     """fal requires 1-4 reference images (other angles) per element besides the frontal one."""
     low, high = settings.min_element_references, settings.max_element_references
     field = f"elements[{i}].references"
     if n < low:
         return [Finding("error", field,
-                        f"Element {i + 1} has {_count(n, 'reference image')} besides the frontal one; "
+                        f"Element {i + 1} has {human_count(n, 'reference image')} besides the frontal one; "
                         f"{MODEL_NAME} needs {low}-{high}.",
-                        f"Add at least {_count(low - n, 'picture')} of it from another angle (side, back).")]
+                        f"Add at least {human_count(low - n, 'picture')} of it from another angle "
+                        "(side, back).")]
     if n > high:
         return [Finding("error", field,
                         f"Element {i + 1} has {n} reference images besides the frontal one; "
@@ -224,11 +225,9 @@ def _dangling(kind: labels.Kind, index: int, attached: int) -> Finding:
     if attached == 0:
         have = f"no {noun}s are attached"
     else:
-        have = f"only {_count(attached, noun)} {'is' if attached == 1 else 'are'} attached"
+        have = f"only {human_count(attached, noun)} {'is' if attached == 1 else 'are'} attached"
     more = "more " if attached else ""
     return Finding("error", "prompt", f"{tag} is mentioned but {have}.",
-                   f"Attach {_count(index - attached, more + noun)} or change {tag} to a label that exists.")
+                   f"Attach {human_count(index - attached, more + noun)} or change {tag} to a label "
+                   "that exists.")
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

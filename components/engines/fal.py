@@ -32,7 +32,7 @@ from components.engines.fal_errors import to_studio_error
 from components.engines.upload_cache import UploadCache, file_digest
 from components.errors import EngineError, InputError, JobCancelled, MediaError, QueueTimeoutError
 from components.jobs.owner_secret import server_secret
-from components.media.limits import human_size
+from components.media.limits import human_count, human_size
 from components.media.probe import probe
 from components.request import EditRequest
 from components.secret import Secret
@@ -180,7 +180,7 @@ class FalEngine:
                                  field="video" if path == request.video else "references") from None
         total = sum(sizes.values())
         done = sent = 0
-        run.emit("uploading", f"Uploading {len(files)} file(s), {_mb(total)}", fraction=0.0,
+        run.emit("uploading", f"Uploading {human_count(len(files), 'file')}, {_mb(total)}", fraction=0.0,
                  bytes_done=0, bytes_total=total)
 
         async def one(path: Path) -> tuple[Path, str]:
@@ -260,7 +260,8 @@ class FalEngine:
                     raise QueueTimeoutError(
                         f"The fal job is still queued after {_duration(waited)}; it may still finish: "
                         f"resume it later with request id {rid}.", temporary=True, request_id=rid)
-                run.emit("queued", f"Queued at fal, position {status.position}", fraction=0.3,
+                ahead = "next in line" if not status.position else f"{status.position} ahead"
+                run.emit("queued", f"Queued at fal: {ahead}", fraction=0.3,
                          queue_position=status.position, request_id=rid)
             else:
                 if not running:

@@ -45,6 +45,7 @@ from components.jobs.render import Rendered, SideBySide, SideBySideRenderer
 from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
+from components.media.limits import human_count
 from components.media.thumbnail import make_thumbnail
 from components.request import EditRequest
 from components.request_id import check_request_id
@@ -55,6 +56,9 @@ T = TypeVar("T")
 
 INTERNAL_FAILURE = ("The edit stopped because of an unexpected error inside the studio (job {id}). "
                     "Run it again; if it keeps failing, report the job id.")
+
+
+READY = "The edit is ready"  # the progress panel says how long it took, beside it
 
 
 class JobRunner:
@@ -86,7 +90,7 @@ class JobRunner:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
         job = self._store.create(owner, copied, engine.name, key_source, job_id=job_id,
-                                message="Waiting for a free engine slot")
+                                message=self._waiting(engine))
         self._start(job, engine, copied)
         return job
 
@@ -123,6 +127,14 @@ class JobRunner:
         self._start_parent(parent, engine)
         return parent
 
+    def _waiting(self, engine: Engine) -> str:
+        """What a job says while it waits for one of its engine's slots."""
+        if engine.name == "fal":
+            return "Waiting for its turn to be sent to fal"
+        at_once = self.settings.local_concurrency
+        runs = "one edit" if at_once == 1 else f"{at_once} edits"
+        return f"Waiting for its turn: the local preview runs {runs} at a time on this machine"
+
     def _create_children(self, parent: Job, parts: Sequence[EditRequest], engine: Engine,
                          indices: Sequence[int] | None = None,
                          key_source: KeySource | None = None) -> list[tuple[Job, EditRequest]]:
@@ -140,7 +152,7 @@ class JobRunner:
                 children.append((self._store.create(parent.owner, copied, engine.name,
                                                    key_source or parent.key_source,
                                                    job_id=child_id, parent_id=parent.id, part=index,
-                                                   message="Waiting for a free engine slot"), copied))
+                                                   message=self._waiting(engine)), copied))
         except BaseException:
             self._discard(made)
             if indices is None:  # a new family: nothing of it has run, so none of it is left behind
@@ -195,7 +207,8 @@ class JobRunner:
         starts = self._create_children(parent, [again[i] for i in indices], engine, indices=indices,
                                        key_source=key_source)
         parent = self._store.update(parent.id, status="queued", error=None, finished_at=None,
-                                    key_source=key_source, message=f"Retrying {len(indices)} part(s)")
+                                    key_source=key_source,
+                                    message=f"Retrying {human_count(len(indices), 'part')}")
         self._start_parent(parent, engine, starts)
         return parent
 
@@ -491,7 +504,7 @@ class JobRunner:
             notes = [outcome.takes_note(len(done), total, pick), *problems]
             now = time.time()
             self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
-                               finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",
+                               finished_at=now, chosen=pick, message=READY,
                                output_video=chosen.video, side_by_side=chosen.side_by_side,
                                request_id=parts[pick].request_id, arguments=parts[pick].arguments,
                                remote_url=parts[pick].remote_url, notes=tuple(notes))
@@ -582,7 +595,7 @@ class JobRunner:
             timings["side_by_side"] = rendered.seconds
         now = time.time()
         self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0, finished_at=now,
-                           message=f"Done in {live.job.elapsed(now):.0f} s", output_video=result.video,
+                           message=READY, output_video=result.video,
                            side_by_side=rendered.path, remote_url=result.remote_url,
                            request_id=result.request_id or live.job.request_id,
                            arguments=result.arguments, timings=timings, notes=tuple(notes))

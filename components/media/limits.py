@@ -40,8 +40,7 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
     span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
     measured = measure(info.duration, limits.min_seconds, limits.max_seconds)
     if info.duration > limits.max_seconds:
-        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
-              f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it).")
+        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.", trim_fix(limits))
     elif info.duration < limits.min_seconds:
         error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
               f"Use a clip of at least {seconds(limits.min_seconds)} s (Fix it cannot make a clip longer).")
@@ -62,6 +61,12 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
         error(f"Video is {human_size(info.size_bytes, limits.max_bytes)}; {MODEL_NAME} accepts at most "
               f"{human_size(limits.max_bytes)}.", "Re-encode it smaller (use Fix it).")
     return found
+
+
+def trim_fix(limits: VideoLimits) -> str:
+    """What the finding of a clip too long for one edit tells a page user to do (the API says it in
+    its own words: a script has the ``segments`` argument, not the page's buttons)."""
+    return f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it)."
 
 
 def frame_rate_problem(info: MediaInfo, limits: VideoLimits) -> tuple[str, str] | None:
@@ -126,6 +131,11 @@ def _size(n: int, digits: int) -> str:
         if n >= scale:
             return f"{n / scale:.{digits}f}".rstrip("0").removesuffix(".") + f" {unit}"
     return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def human_count(n: int, noun: str) -> str:
+    """``n`` things in words: "1 file", "4 files" (never "4 file(s)")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def human_duration(value: float) -> str:

@@ -57,6 +57,7 @@ class SharedResult:
     prompt: str
     original: Path
     edited: Path
+    engine: str = "fal"  # who made the edit: "fal" (Kling O1) or "local" (the studio's local preview)
 
 
 def is_token(value: object) -> bool:
@@ -128,7 +129,8 @@ class ShareStore:
         if _unshareable(job, self.jobs.jobs_root):
             return None
         assert job is not None and job.output_video is not None
-        return SharedResult(job.request.get("prompt", ""), job.edit_request().video, Path(job.output_video))
+        return SharedResult(job.request.get("prompt", ""), job.edit_request().video, Path(job.output_video),
+                            job.engine)
 
     def _owned(self, job_id: object, owner: str) -> Job | None:
         if not isinstance(job_id, str) or not 0 < len(job_id) <= _MAX_JOB_ID_CHARS:
