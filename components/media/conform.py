@@ -56,7 +56,7 @@ _BUFFER_SECONDS = 1.0  # x264's rate buffer: it may start full, so it adds to wh
 _MIN_VIDEO_BITRATE = 200_000  # below this a capped encode is not worth watching
 # A re-encoded trim keeps this much below the longest accepted clip (10.05 -> 10.0 s): frame and
 # audio-packet rounding may add a few ms, and a round figure reads better in the change list.
-_TRIM_MARGIN = 0.05
+TRIM_MARGIN = 0.05
 _COPY_SIZE_MARGIN = 0.98  # a cut is expected to weigh its share of the file; keep room for variance
 _COPY_CODECS = {"h264"}  # what a copy may keep: H.264 plays in every browser and in Kling O1
 _COPY_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
@@ -118,7 +118,7 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
         raise InputError(f"The chosen start ({human_duration(begin)}) is not before the end "
                          f"({human_duration(stop)}) of the {human_duration(info.duration)} video.",
                          fix="Pick a start before the end.", field="video")
-    stop = min(stop, round(begin + limits.max_seconds - _TRIM_MARGIN, 3))
+    stop = min(stop, round(begin + limits.max_seconds - TRIM_MARGIN, 3))
     if stop - begin < limits.min_seconds:
         raise InputError(
             f"The part to keep is {human_duration(stop - begin)}; {MODEL_NAME} accepts "

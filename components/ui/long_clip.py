@@ -43,10 +43,14 @@ def build(settings: Settings) -> LongClipHandles:
     return LongClipHandles(group, use, overlap, timeline, gr.State(None), gr.State([]))
 
 
-def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, deps: Deps) -> None:
+def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, charges: gr.State,
+         deps: Deps) -> None:
+    """``charges``: whether Generate spends money now; without a fal engine the plan is free and
+    Kling O1's price is only what a key would cost."""
     settings = deps.settings
 
-    def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None):
+    def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None,
+                paid: bool | None):
         long_enough = bool(seconds and settings.video.max_seconds < seconds)
         if not path or not long_enough:
             return gr.Column(visible=False), gr.Checkbox(value=False), "", None, []
@@ -63,10 +67,11 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
                     findings_html([finding]), None, [finding])
         return (gr.Column(visible=True),
                 gr.Checkbox(interactive=True, label=f"Edit all of it in segments (about {plan.count}, "
-                                                    f"{_price(plan, model, settings)})"),
-                timeline_html(plan, model, settings), plan.to_dict(), [])
+                                                    f"{_price(plan, model, settings, paid is True)})"),
+                timeline_html(plan, model, settings, paid is True), plan.to_dict(), [])
 
-    gr.on([duration.change, h.overlap.release, tier.change], on_clip, [video, duration, h.overlap, tier],
+    gr.on([duration.change, h.overlap.release, tier.change, charges.change], on_clip,
+          [video, duration, h.overlap, tier, charges],
           [h.group, h.use, h.timeline, h.plan, h.findings], show_progress="minimal",
           trigger_mode="always_last")
 
@@ -79,13 +84,15 @@ def billed_seconds(seconds: float | None, plan: dict | None, use_segments: bool,
     return None if seconds is None else seconds * max(1, int(takes or 1))
 
 
-def _price(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
+def _price(plan: SegmentPlan, model: str | None, settings: Settings, paid: bool) -> str:
     tier = settings.tier(model) or settings.tiers[0]
-    return f"${settings.cost(plan.billed_seconds, tier.id):.2f} on {tier.name}"
+    price = f"${settings.cost(plan.billed_seconds, tier.id):.2f} on {tier.name}"
+    return price if paid else f"free here; {price} with a fal key"
 
 
-def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
-    """The segments as blocks on the clip's length, the price below."""
+def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings, paid: bool) -> str:
+    """The segments as blocks on the clip's length, the price below (``paid``: on a fal engine; else
+    the local preview edits it free and the price is what a key would cost)."""
     total = plan.source_seconds or 1.0
     blocks = []
     for seg in plan.segments:
@@ -98,14 +105,16 @@ def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> s
                       f'title="{html.escape(title)}"><span>{seg.index + 1}</span></div>')
     extra = (f"; the crossfades add {human_duration(plan.extra_seconds)}" if plan.extra_seconds else "")
     tier = settings.tier(model) or settings.tiers[0]
+    price = (f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
+             f"({PRICE_NOTE})")
+    editor, bill = ((MODEL_NAME, f"Total billed: {human_duration(plan.billed_seconds)}, about {price}.")
+                    if paid else
+                    ("The local preview", f"Total: {human_duration(plan.billed_seconds)}, edited free here; "
+                                          f"with a fal key it would bill about {price}."))
     return (f'<div class="segment-plan" data-segments="{plan.count}">'
             f'<div class="seg-track">{"".join(blocks)}</div>'
             f'<p>{html.escape(plan.describe())}</p>'
             f"<p>When it runs, the studio finds the clip's shot changes and moves the seams onto them "
-            f"(which can add a segment; the bill is per second). {MODEL_NAME} edits each segment with "
+            f"(which can add a segment; the bill is per second). {editor} edits each segment with "
             f"the same instruction and references, all at once; the studio joins them into one clip "
-            f"of the source's length{extra}. "
-            f"Total billed: {human_duration(plan.billed_seconds)}, about "
-            f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
-            f"({PRICE_NOTE}).</p></div>")
-
+            f"of the source's length{extra}. {bill}</p></div>")
