@@ -10,6 +10,7 @@ import asyncio
 import base64
 import re
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -26,13 +27,16 @@ GENERIC = "has not enabled verbose error reporting"
 
 
 def _session(url: str, work: Callable[[ClientSession], Awaitable[Any]]) -> Any:
-    """Run ``work`` in one MCP session with the app, as an agent's client would."""
+    """Run ``work`` in one MCP session with the app, as an agent's client would. In a thread of its
+    own: this worker's Playwright keeps an event loop running in the main thread while its group's
+    browser tests are not all done."""
     async def run() -> Any:
         async with streamablehttp_client(f"{url}gradio_api/mcp/", timeout=120, sse_read_timeout=300) as (
                 read, write, _), ClientSession(read, write) as session:
             await session.initialize()
             return await work(session)
-    return asyncio.run(run())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def _texts(result) -> list[str]:
