@@ -31,7 +31,6 @@ class EngineHandles:
     forget: gr.Button | None
     key_set: gr.State  # bool: whether this tab has a key in the vault (never the key itself)
     tier: gr.Radio  # value: the fal endpoint id of the chosen tier
-    charges: gr.State  # bool: whether Generate spends money now (a fal engine), for the other prices
 
 
 def build(settings: Settings, service: EditService) -> EngineHandles:
@@ -51,7 +50,7 @@ def build(settings: Settings, service: EditService) -> EngineHandles:
                              info="Kept in this server's memory for this tab only; "
                                   "never stored or shown again.")
             forget = gr.Button("Forget my key", size="sm", scale=1, visible=False, elem_id="forget-key")
-    return EngineHandles(status, key, forget, gr.State(False), tier, gr.State(first.charges))
+    return EngineHandles(status, key, forget, gr.State(False), tier)
 
 
 def tier_words(choice: EngineChoice) -> dict[str, str]:
@@ -67,15 +66,15 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
     """``load`` is the page's load event: a signed-in visitor on the allow-list sees the server's key
     from the first paint on, everyone else the engine they will really get."""
     def status(key: Secret | None, seconds: float | None, model: str | None,
-               profile: gr.OAuthProfile | None) -> tuple[str, bool, gr.Radio]:
+               profile: gr.OAuthProfile | None) -> tuple[str, gr.Radio]:
         choice = service.engine(key, hf_user(profile))
-        return status_html(settings, choice, seconds, model), choice.charges, gr.Radio(**tier_words(choice))
+        return status_html(settings, choice, seconds, model), gr.Radio(**tier_words(choice))
 
     def refresh(seconds: float | None, model: str | None, request: gr.Request,
                 profile: gr.OAuthProfile | None):
         return status(user_key(vault, request), seconds, model, profile)
 
-    shown = [h.status, h.charges, h.tier]
+    shown = [h.status, h.tier]
     gr.on([load, duration.change, h.tier.change], refresh, [duration, h.tier], shown,
           show_progress="hidden", queue=False)
     if h.key is None or h.forget is None:
@@ -90,7 +89,7 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
             gr.Warning(str(error), title="fal key")
             key = None
         if key is None and not (text or "").strip():
-            return [gr.skip()] * 6
+            return [gr.skip()] * 5
         vault.put(session_id(request), key)
         held = key is not None
         return ("", *status(key, seconds, model, profile), gr.Button(visible=held), held)

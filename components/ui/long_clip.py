@@ -20,6 +20,7 @@ from components.media.limits import human_duration
 from components.media.probe import probe
 from components.segments.plan import MAX_OVERLAP_SECONDS, SegmentPlan
 from components.ui.deps import Deps
+from components.ui.session import hf_user, user_key
 from components.ui.video_panel import findings_html
 
 
@@ -43,14 +44,15 @@ def build(settings: Settings) -> LongClipHandles:
     return LongClipHandles(group, use, overlap, timeline, gr.State(None), gr.State([]))
 
 
-def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, charges: gr.State,
+def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, key_set: gr.State,
          deps: Deps) -> None:
-    """``charges``: whether Generate spends money now; without a fal engine the plan is free and
-    Kling O1's price is only what a key would cost."""
+    """The offer is priced for the engine this visitor's Generate uses (asked each time: a key set or
+    forgotten, ``key_set``, changes it); without a fal engine the plan is free and Kling O1's price
+    is only what a key would cost."""
     settings = deps.settings
 
     def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None,
-                paid: bool | None):
+                request: gr.Request, profile: gr.OAuthProfile | None):
         long_enough = bool(seconds and settings.video.max_seconds < seconds)
         if not path or not long_enough:
             return gr.Column(visible=False), gr.Checkbox(value=False), "", None, []
@@ -65,13 +67,14 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
             finding = Finding("error", "segments", error.message, error.fix)
             return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
                     findings_html([finding]), None, [finding])
+        paid = deps.service.engine(user_key(deps.keys, request), hf_user(profile)).charges
         return (gr.Column(visible=True),
                 gr.Checkbox(interactive=True, label=f"Edit all of it in segments (about {plan.count}, "
-                                                    f"{_price(plan, model, settings, paid is True)})"),
-                timeline_html(plan, model, settings, paid is True), plan.to_dict(), [])
+                                                    f"{_price(plan, model, settings, paid)})"),
+                timeline_html(plan, model, settings, paid), plan.to_dict(), [])
 
-    gr.on([duration.change, h.overlap.release, tier.change, charges.change], on_clip,
-          [video, duration, h.overlap, tier, charges],
+    gr.on([duration.change, h.overlap.release, tier.change, key_set.change], on_clip,
+          [video, duration, h.overlap, tier],
           [h.group, h.use, h.timeline, h.plan, h.findings], show_progress="minimal",
           trigger_mode="always_last")
 

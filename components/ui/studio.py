@@ -89,9 +89,14 @@ def build(deps: Deps) -> gr.Blocks:
                 parts_view = parts_panel.build(settings)
             billed = gr.State(None)  # seconds one Generate bills: the clip per take, or the segments
             engine_panel.wire(engine, billed, demo.load, service, vault, settings)
-            long_clip.wire(long, video.video, video.duration, engine.tier, engine.charges, deps)
-            engine.charges.change(lambda paid: gr.Slider(info=_takes_info(paid is True)), engine.charges,
-                                  takes, queue=False, show_progress="hidden")
+            long_clip.wire(long, video.video, video.duration, engine.tier, engine.key_set, deps)
+
+            def takes_words(request: gr.Request, profile: gr.OAuthProfile | None) -> gr.Slider:
+                paid = service.engine(session.user_key(vault, request), session.hf_user(profile)).charges
+                return gr.Slider(info=_takes_info(paid))
+
+            gr.on([demo.load, engine.key_set.change], takes_words, None, takes, queue=False,
+                  show_progress="hidden")
         with examples_row:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")

@@ -42,7 +42,9 @@ class VideoHandles:
     changes: gr.Markdown
     duration: gr.State  # float | None: seconds of the current clip (cost estimate)
     findings: gr.State  # list[Finding] for the current clip
-    replaced: gr.State  # int: counts clips a fetch or Fix it put in the slot (an upload has its own event)
+    # int: counts clips a fetch or Fix it put in the slot (an upload has its own event). Set by queued
+    # events only: gradio fires a State's change for those, not for an unqueued one.
+    replaced: gr.State
 
 
 def inspect_video(path: str | Path | None, settings: Settings) -> tuple[Any, list[Finding]]:
@@ -120,7 +122,7 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     for trigger in (h.fetch.click, h.url.submit):
         trigger(on_fetch, h.url, [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
                 ).success(lambda path, note, n: (path, note, _next(n)), [fetched, fetched_note, h.replaced],
-                          [h.video, h.changes, h.replaced], queue=False, show_progress="hidden")
+                          [h.video, h.changes, h.replaced], show_progress="hidden")
 
     @shows_errors
     async def on_fix(owner: object, path: str | None, start: float | None, end: float | None,
@@ -137,7 +139,7 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     # edits); the limit only caps how many queue workers waiting fixes may hold.
     h.fix.click(on_fix, [owner, h.video, h.start, h.end], [h.video, h.changes],
                 concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix"
-                ).success(_next, h.replaced, h.replaced, queue=False, show_progress="hidden")
+                ).success(_next, h.replaced, h.replaced, show_progress="hidden")
 
 
 def _next(count: object) -> int:

@@ -206,6 +206,24 @@ def test_fix_it_keeps_exactly_the_range_typed(page, tmp_path):
     assert "exactly 0.00-10.00 s" in note and "you chose" not in note and "Cut:" not in note, note
 
 
+def test_fix_it_takes_the_result_of_the_uncut_clip_away(page, tmp_path):
+    """A long clip edited in segments, then trimmed with Fix it: the result was of the whole clip."""
+    long = make_shots_clip(tmp_path / "long.mp4", shots=(3.5, 3.5, 3.5, 3.5), audio=False)
+    _fresh(page)
+    page.set_input_files("#input-video input[type=file]", str(long))
+    page.wait_for_selector("#segment-timeline .segment-plan")
+    page.locator(PROMPT).fill("Make it black and white")
+    page.locator("#use-segments input[type=checkbox]").check()
+    page.wait_for_function("() => !document.querySelector('#generate').disabled")
+    page.locator("#generate").click()
+    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=180_000)
+    page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'ready'")
+    page.locator("#fix-it-button").click()
+    _wait_text(page, "#fix-changes", "Fixed", timeout=90_000)
+    page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'empty'")
+    _wait_text(page, "#job-progress", "No edit of this clip yet")
+
+
 def test_takes_sit_in_an_even_grid_and_local_takes_are_called_copies(page, tmp_path):
     clip = make_clip(tmp_path / "short.mp4", seconds=3.2, width=720, height=720, fps=24, crf=40, audio=False)
     _fresh(page)
