@@ -162,7 +162,8 @@ class FalEngine:
                     raise QueueTimeoutError(
                         f"The fal job is still queued after {_duration(waited)}; it may still finish: "
                         f"resume it later with request id {rid}.", temporary=True, request_id=rid)
-                run.emit("queued", f"Queued at fal, position {status.position}", fraction=0.3,
+                ahead = "next in line" if not status.position else f"{status.position} ahead"
+                run.emit("queued", f"Queued at fal: {ahead}", fraction=0.3,
                          queue_position=status.position, request_id=rid)
             else:
                 if not running:

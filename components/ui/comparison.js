@@ -268,12 +268,17 @@ function setView(view) {
   setWipe(state.wipe);
 }
 
+// A clip without a sound track gets a button that says so and does nothing, instead of
+// "sound" over a silent clip.
 function setMuted(side, muted) {
   const video = side === "edit" ? edit : orig;
   video.muted = muted;
   const button = root.querySelector(`.kcmp-mute[data-side="${side}"]`);
-  button.setAttribute("aria-pressed", String(muted));
-  button.textContent = `${button.dataset.name}: ${muted ? "muted" : "sound"}`;
+  const silent = button.dataset.silent === "1";
+  button.disabled = silent;
+  button.setAttribute("aria-pressed", String(muted || silent));
+  button.textContent = `${button.dataset.name}: ${silent ? "no sound track" : muted ? "muted" : "sound"}`;
+  button.title = silent ? `${button.dataset.name} has no sound track` : `Mute or unmute ${button.dataset.name}`;
 }
 
 function setLink(link, file, fallbackName) {
@@ -310,8 +315,13 @@ function load(value) {
   const labels = (value && value.labels) || ["Original", "Edited"];
   $(".kcmp-label-orig").textContent = labels[0];
   $(".kcmp-label-edit").textContent = labels[1];
-  root.querySelector('.kcmp-mute[data-side="orig"]').dataset.name = labels[0];
-  root.querySelector('.kcmp-mute[data-side="edit"]').dataset.name = labels[1];
+  const names = (value && value.names) || labels;
+  const audio = (value && value.audio) || {};
+  for (const [side, key, index] of [["orig", "original", 0], ["edit", "edited", 1]]) {
+    const button = root.querySelector(`.kcmp-mute[data-side="${side}"]`);
+    button.dataset.name = names[index];
+    button.dataset.silent = ready && audio[key] === false ? "1" : "0";
+  }
   setMuted("orig", orig.muted);
   setMuted("edit", edit.muted);
   const fps = (value && value.fps) || {};

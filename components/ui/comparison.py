@@ -91,17 +91,22 @@ def build(label: str = "Comparison", **kwargs: Any) -> ComparisonPlayer:
 
 
 def player_value(original: Path | str, edited: Path | str, side_by_side: Path | str | None = None,
-                 labels: tuple[str, str] = ("Original", "Edited"), *,
+                 labels: tuple[str, str] = ("Original", "Edited"), names: tuple[str, str] | None = None, *,
                  url: Callable[[Path | str], str | None]) -> dict[str, Any]:
-    """The component value for one pair, each file named by ``url`` (a path -> the URL the
-    browser fetches it from)."""
+    """The component value for one pair, each file named by ``url`` (a path -> the URL the browser
+    fetches it from). ``labels`` caption the two pictures; ``names`` (the labels by default) are the
+    short words the sound buttons use ("A", "B" when the captions are whole prompts)."""
+    facts = {side: _facts(path) for side, path in (("original", original), ("edited", edited))}
     return {
         "original": _file(original, url),
         "edited": _file(edited, url),
         "side_by_side": _file(side_by_side, url) if side_by_side else None,
         "labels": list(labels),
-        # Browsers do not expose a video's frame rate, and frame stepping needs it.
-        "fps": {"original": _frame_rate(original), "edited": _frame_rate(edited)},
+        "names": list(names or labels),
+        # Browsers expose neither a video's frame rate (frame stepping needs it) nor whether it has
+        # a sound track (a sound button on a silent clip would promise sound that never comes).
+        "fps": {side: fps for side, (fps, _) in facts.items()},
+        "audio": {side: audio for side, (_, audio) in facts.items()},
     }
 
 
@@ -109,9 +114,11 @@ def _file(path: Path | str, url: Callable[[Path | str], str | None]) -> dict[str
     return {"url": url(path), "orig_name": Path(path).name}
 
 
-def _frame_rate(path: Path | str) -> float | None:
-    """None when the file cannot be probed: the browser then reports what it cannot play."""
+def _facts(path: Path | str) -> tuple[float | None, bool | None]:
+    """(frame rate, has a sound track); None for each when the file cannot be probed: the browser
+    then reports what it cannot play."""
     try:
-        return probe(path).constant_fps or None
+        info = probe(path)
     except MediaError:
-        return None
+        return None, None
+    return info.constant_fps or None, info.has_audio

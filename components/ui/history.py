@@ -49,8 +49,11 @@ class HistoryHandles:
         still = job_file_url(self.settings, jobs[0].owner) if jobs else None  # one owner's jobs
         with_thumbs = [(j, url) for j in jobs if still
                        and (url := still(thumbnail(j))) is not None and url.startswith(("http://", "https://"))]
-        done = [(f"{_when(j.created_at)} · {j.id[:8]} · {short_text(j.request.get('prompt', ''), 40)}", j.id)
-                for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
+        # Numbered like the edits themselves (#1 is the first), so two runs of one prompt in the same
+        # minute still read differently, by what a person tells them apart with.
+        done = [(f"#{len(jobs) - i} · {_when(j.created_at)} · {engine_text(j)} · "
+                 f"{short_text(j.request.get('prompt', ''), 40)}", j.id)
+                for i, j in enumerate(jobs) if j.status == "succeeded" and not j.expired and j.output_video]
         return {
             self.gallery: [(url, f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
                            for j, url in with_thumbs],
@@ -66,8 +69,9 @@ def build(settings: Settings) -> HistoryHandles:
     with gr.Row():
         gr.Markdown("### History", elem_classes="section-title")
         refresh = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
-    gallery = gr.Gallery(label="Your edits", columns=6, height=150, allow_preview=False, fit_columns=False,
-                         object_fit="cover", elem_id="history-gallery", buttons=[])
+    # No label badge: it would sit on the first thumbnail (the section's title says what these are).
+    gallery = gr.Gallery(label="Your edits", show_label=False, columns=6, height=150, allow_preview=False,
+                         fit_columns=False, object_fit="cover", elem_id="history-gallery", buttons=[])
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, elem_id="history-table",
                          max_height=320,
                          # Fixed widths, each wide enough for its header word and the cell menu: on a
@@ -86,9 +90,10 @@ def build(settings: Settings) -> HistoryHandles:
 
 
 def engine_text(job: Job) -> str:
-    """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"."""
+    """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"; the local preview runs
+    no tier (the one picked is only what a fal key would use)."""
     if job.engine != "fal":
-        return job.engine
+        return "local preview"
     tier = Settings().tier(job.edit_request().model)  # tier names do not depend on the environment
     return f"fal · {tier.name if tier else job.edit_request().model}"
 

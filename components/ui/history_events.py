@@ -77,7 +77,7 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
         # Two results in the player are no one result to share: "Share link" waits for one.
         return {result.player: player_value(first.output_video, second.output_video, None,
                                             labels=(f"A: {_prompt(first)}", f"B: {_prompt(second)}"),
-                                            url=job_file_url(deps.settings, who)),
+                                            names=("A", "B"), url=job_file_url(deps.settings, who)),
                 result.shown: None}
 
     hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown])

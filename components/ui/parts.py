@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.jobs.family import PART_NOUN, part_count, retryable
 from components.jobs.models import Job
 from components.ui import comparison, progress
@@ -101,7 +101,11 @@ def _summary(job: Job, parts: list[Job], total: int) -> str:
                    f'{" — " + html.escape(p.error) if p.error else ""}</li>' for p in parts)
     chosen = (f" Take {job.chosen + 1} is the result: the player, the downloads and a share link follow it."
               if job.kind == "takes" and job.chosen is not None else "")
-    return (f'<div class="parts-summary" data-kind="{job.kind}"><p>{total} {noun}s.{chosen}</p>'
+    copies = (f'<p class="takes-local">The local preview cannot invent a new take: take 1 is its edit and '
+              f"each other take is a copy of it with the colours turned round the hue wheel. {MODEL_NAME} "
+              f"(with a fal key) makes a different take each run.</p>"
+              if job.kind == "takes" and job.engine == "local" else "")
+    return (f'<div class="parts-summary" data-kind="{job.kind}"><p>{total} {noun}s.{chosen}</p>{copies}'
             f"<ul>{rows}</ul></div>")
 
 

@@ -1,9 +1,10 @@
-"""What a finished job shows: the comparison, both downloads, copy-as-code and the details.
+"""What a finished job shows: the comparison (with both downloads in its bar), copy-as-code and the
+details.
 
 One function turns a Job into every result value, so Generate, a reattached tab, a history pick
 and the API all present the same thing. Every file is reached through a signed link of the
-studio's own route, made for the job's owner (components/share/files.py): the downloads are plain
-links, not gr.File, which would copy the file into gradio's cache and serve it to anyone by path.
+studio's own route, made for the job's owner (components/share/files.py), never through gr.File,
+which would copy the file into gradio's cache and serve it to anyone by path.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from components.units import human_duration
 @dataclass(frozen=True)
 class ResultHandles:
     player: comparison.ComparisonPlayer
-    edited: gr.HTML  # the download link of the edited clip ("" while there is none)
-    side_by_side: gr.HTML  # and of the side-by-side mp4
     python_code: gr.Code
     curl_code: gr.Code
     details: gr.HTML
@@ -34,29 +33,26 @@ class ResultHandles:
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        return [self.player, self.edited, self.side_by_side, self.python_code, self.curl_code, self.details,
-                self.shown]
+        return [self.player, self.python_code, self.curl_code, self.details, self.shown]
 
     def show(self, job: Job, settings: Settings) -> dict:
         """Named updates presenting ``job`` (empty values while it has no result)."""
         return dict(zip(self.outputs, [*_values(job, settings), job.id], strict=True))
 
     def clear(self) -> dict:
-        return {self.player: None, self.edited: "", self.side_by_side: "", self.python_code: "",
-                self.curl_code: "", self.details: "", self.shown: None}
+        return {self.player: None, self.python_code: "", self.curl_code: "", self.details: "",
+                self.shown: None}
 
 
 def build() -> ResultHandles:
+    # The downloads are the player's own links (its bar): no second pair of file boxes.
     player = comparison.build("Original vs edited", elem_id="result-player")
-    with gr.Row():
-        edited = gr.HTML("", elem_id="download-edited", padding=False)
-        side_by_side = gr.HTML("", elem_id="download-sbs", padding=False)
     details = gr.HTML("", elem_id="result-details", padding=False)
     with gr.Accordion("Copy as code: the exact fal request", open=False, elem_id="copy-as-code"):
         python_code = gr.Code(language="python", label="Python (fal_client)", interactive=False,
                               elem_id="code-python")
         curl_code = gr.Code(language="shell", label="curl", interactive=False, elem_id="code-curl")
-    return ResultHandles(player, edited, side_by_side, python_code, curl_code, details, gr.State(None))
+    return ResultHandles(player, python_code, curl_code, details, gr.State(None))
 
 
 def _values(job: Job, settings: Settings) -> list:
@@ -73,35 +69,32 @@ def _values(job: Job, settings: Settings) -> list:
     original = request.video if request.video.is_file() else None
     url = job_file_url(settings, job.owner)
     player = comparison.player_value(original or output, output, sbs, url=url) if output else None
-    return [player, download_link(url(output), output, "Edited clip"),
-            download_link(url(sbs), sbs, "Side-by-side mp4"), *code, details_html(job, settings)]
+    return [player, *code, details_html(job, settings)]
 
 
-def download_link(url: str | None, path: Path | str | None, label: str) -> str:
-    """A download link to ``path`` (saved under its own name), or "" when there is nothing to get."""
-    if not url or not path:
-        return ""
-    name = html.escape(Path(path).name)
-    return (f'<a class="result-download" href="{html.escape(url)}" download="{name}">⤓ {html.escape(label)}'
-            f" <small>{name}</small></a>")
+# What each timed step is called on the page (the engines and the runner name them in code).
+TIMING_NAMES = {"upload": "upload", "queue": "wait at fal", "run": "edit at fal", "download": "download",
+                "preparing": "reading the instruction", "rendering": "local render",
+                "join": "joining the segments", "side_by_side": "side-by-side mp4"}
 
 
-def model_label(job: Job, settings: Settings) -> str:
-    """The tier a job ran on, as history and the details show it ("Kling O1 Standard"); a local
-    preview names the tier it was asked for, since that is what a fal re-run would use."""
+def engine_label(job: Job, settings: Settings) -> str:
+    """Who made the result, as history and the details say it: "Kling O1 Standard via fal", or the
+    local preview (which runs no tier: the one picked is only what a fal key would use)."""
+    if job.engine != "fal":
+        return "local preview (free, on the studio's machine)"
     model = job.edit_request().model
     tier = settings.tier(model)
-    name = tier.name if tier else model
-    return name if job.engine == "fal" else f"local preview (chosen: {name})"
+    return f"{tier.name if tier else model} via fal"
 
 
 def details_html(job: Job, settings: Settings | None = None) -> str:
-    rows = [("Engine", job.engine), ("Model", model_label(job, settings or Settings())),
-            ("Status", job.status)]
+    rows = [("Engine", engine_label(job, settings or Settings())), ("Status", job.status)]
     if job.request_id:
         rows.append(("fal request id", job.request_id))
     if job.timings:
-        rows.append(("Timings", ", ".join(f"{k} {human_duration(v)}" for k, v in job.timings.items())))
+        rows.append(("Timings", ", ".join(f"{TIMING_NAMES.get(k, k.replace('_', ' '))} {human_duration(v)}"
+                                          for k, v in job.timings.items())))
     if job.error:
         rows.append(("Error", job.error))
     if job.expired:
