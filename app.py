@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import tempfile
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +31,7 @@ from components.jobs import JobRunner, JobStore
 from components.service import EditService
 from components.share import ShareStore
 from components.share import routes as share_routes
+from components.share.files import file_links
 from components.ui import examples, share_panel, studio
 from components.ui.deps import Deps
 from components.ui.queue_polling import poll_gently
@@ -40,6 +42,12 @@ PAGE_WORKERS = 40  # gradio's default max_threads: what page events get whatever
 # by default, so each event costs more the longer the app runs; every 100 events keeps the page's
 # figures fresh enough and the cost flat. Read when the queue is made, so set before any Blocks.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
+# gradio imports matplotlib around every event it runs (utils.MatplotlibBackendMananger, to pick a
+# plotting backend); without matplotlib each try searches every sys.path folder again: 4.5% of the
+# app's time with 200 pages following their jobs (bench_capacity under py-spy). The studio draws no
+# plots, so a missing matplotlib is recorded as missing once and the import fails at once.
+if importlib.util.find_spec("matplotlib") is None:
+    sys.modules.setdefault("matplotlib", None)  # type: ignore[assignment]
 
 
 def jobs_db(settings: Settings) -> Path:
@@ -59,6 +67,7 @@ class Studio(NamedTuple):
 
 
 def create_app(settings: Settings) -> Studio:
+    """Everything ``launch`` serves, built from ``settings``."""
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
@@ -80,7 +89,7 @@ def create_app(settings: Settings) -> Studio:
 def launch(built: Studio, settings: Settings, *, mcp: bool = False, **kwargs) -> None:
     # gradio runs at most max_threads events at once across all concurrency ids; /edit's own id may
     # hold api_concurrency of them while it waits, so page events keep gradio's default 40 beside it.
-    built.demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(settings),
+    built.demo.launch(max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=_allowed_paths(),
                 max_threads=PAGE_WORKERS + settings.api_concurrency,
                 ssr_mode=False, mcp_server=mcp, css_paths=[CSS], app_kwargs=app_kwargs(built, settings),
                 **kwargs)
@@ -88,26 +97,23 @@ def launch(built: Studio, settings: Settings, *, mcp: bool = False, **kwargs) ->
 
 def app_kwargs(built: Studio, settings: Settings) -> dict:
     """What the studio adds to gradio's FastAPI app: the guard in front of every route
-    (components/guard/http_guard.py) and the share pages, plain routes matched before gradio's own
-    (components/share)."""
+    (components/guard/http_guard.py), and plain routes matched before gradio's own (components/share):
+    the share pages and the owner-checked links to job files."""
     guard = Middleware(GuardMiddleware, allowance=built.writes, upload_dir=Path(get_upload_folder()),
                        min_free_bytes=settings.min_free_disk_mb * MB,
                        max_body_bytes=settings.max_request_kb * 1024,
                        client_address=lambda headers, peer: client_address(headers, peer,
                                                                            settings.trusted_proxies))
-    return {"middleware": [guard], "routes": share_routes(built.shares, share_panel.player())}
+    shares = share_routes(built.shares, share_panel.player())
+    files = file_links(settings).routes(built.store)
+    return {"middleware": [guard], "routes": [*shares, *files]}
 
 
-def _allowed_paths(settings: Settings) -> list[str]:
-    """Job folders are never served by path: a handler returns an owner's file and gradio serves a
-    cached copy under an unguessable URL. gradio only copies files from the working directory or
-    the temp dir, so a data folder elsewhere (a Space's persistent ``/data``) has to be allowed;
-    its job folders are then reachable only by their random (uuid4) job ids. The examples' media
-    (public files a pick hands the page as they are) are allowed too, wherever app.py runs from."""
-    jobs = (settings.data_dir / "jobs").resolve()
-    inside = [Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()]
-    media = [str(path) for path in examples.example_files()]
-    return media if any(jobs.is_relative_to(root) for root in inside) else [*media, str(jobs)]
+def _allowed_paths() -> list[str]:
+    """What gradio may serve by path besides its own cache: the examples' media (public files a
+    pick hands the page as they are), wherever app.py runs from. Nothing of the data folder: job
+    files are reached only through owner-checked links (components/share/files.py)."""
+    return [str(path) for path in examples.example_files()]
 
 
 def _server_fal_engine(settings: Settings):

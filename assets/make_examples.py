@@ -64,7 +64,8 @@ EXAMPLES: tuple[Example, ...] = (
             "Recolour the whole scene in the palette of @Image1.",
             images=(SUNSET,),
             beyond="Kling O1 would relight the scene as @Image1's sunset, not only borrow its colours."),
-    Example("robot-swap", "An element swap: walker → robot",
+    # The title says what each engine makes of it: a presenter without a key must not promise a robot.
+    Example("robot-swap", "Walker → robot: Kling O1 swaps; the preview recolours",
             PROMPT, images=(LANDSCAPE,), elements=((FRONTAL, (SIDE,)),),
             beyond="Kling O1 would replace the walker with the robot of @Element1 and add the snow; "
                    "the preview applies @Image1's colours."),

@@ -144,8 +144,9 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
         load_cpu = (_cpu(psutil.Process()) - own0) / span
         ask_rate = asks[0] / (time.monotonic() - began - ramp)
         print(f"(newcomers measured; waiting for the {sessions + visitors} edits to end)", flush=True)
-        # Then every edit finishes at fal: wait for all of them, still following.
-        deadline = time.monotonic() + fal_seconds + 60 + sessions * 1.0
+        # Then every edit finishes at fal: wait for all of them (downloads, stills and side-by-side
+        # renders take their turns on the same two cores), still following.
+        deadline = time.monotonic() + fal_seconds + 600 + sessions * 2.0
         db = app.data_dir / "jobs.sqlite3"
         while time.monotonic() < deadline:
             with sqlite3.connect(db) as conn:
@@ -155,12 +156,14 @@ async def _run(app: AppServer, clip: Path, sessions: int, visitors: int, fal_sec
             if not open_jobs:
                 break
             await asyncio.sleep(2)
+        settled = time.monotonic() - t0 - span
         stop.set()
         await asyncio.gather(*following)
         with sqlite3.connect(db) as conn:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
     return {"prechecks": prechecks, "generates": generates, "cpu": cpu, "rss": rss_peak, "counts": counts,
-            "ramp": ramp, "ask_rate": ask_rate, "load_cpu": load_cpu, "refresh_waits": refresh_waits}
+            "ramp": ramp, "ask_rate": ask_rate, "load_cpu": load_cpu, "refresh_waits": refresh_waits,
+            "settled": settled}
 
 
 def main() -> None:
@@ -196,6 +199,8 @@ def main() -> None:
     waits = out["refresh_waits"]
     print(f"  whole-view refreshes: {len(waits)}, waited for a worker p50 {statistics.median(waits):.2f} s, "
           f"p95 {_pct(waits, 0.95):.2f} s, max {max(waits):.1f} s")
+    print(f"  every edit ended {out['settled']:.0f} s after the newcomers' last Generate "
+          f"(edits of {args.fal_seconds:g} s at fal, then downloads, stills and side-by-sides)")
     print(f"  jobs by status: {out['counts']}; fal submits {submits}; lost: {lost} (goal 0)")
 
 

@@ -136,8 +136,11 @@ class Settings:
     # has less than this free.
     upload_ttl_hours: float = var(6.0, "STUDIO_UPLOAD_TTL_HOURS")
     upload_mb_per_hour: int = var(2000, "STUDIO_UPLOAD_MB_PER_HOUR")
-    upload_files_per_hour: int = var(500, "STUDIO_UPLOAD_FILES_PER_HOUR")
+    upload_files_per_hour: int = var(1000, "STUDIO_UPLOAD_FILES_PER_HOUR")
     min_free_disk_mb: int = var(1024, "STUDIO_MIN_FREE_DISK_MB")
+    # A page opens its job files through signed links of the studio's own route (components/share/
+    # files.py); a link works for at most this long (and an hour more: links change once an hour).
+    file_link_hours: float = var(12.0, "STUDIO_FILE_LINK_HOURS")
     # A request body (a queue/join JSON, any route but the upload routes) larger than this is refused
     # before it is read: gradio parses what it is sent in memory.
     max_request_kb: int = var(1024, "STUDIO_MAX_REQUEST_KB", minimum=1)

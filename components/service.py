@@ -33,6 +33,7 @@ from components.edit.request_id import check_request_id
 from components.engines.base import CancelToken, Engine, KeySource
 from components.engines.select import EngineChoice, build_engine, choose_engine
 from components.errors import InputError
+from components.guard.fetch import fetch_to_file
 from components.guard.scratch import Scratch
 from components.guard.trusted_files import TrustedFiles
 from components.guard.write_allowance import WriteAllowance
@@ -165,6 +166,8 @@ class EditService:
         at a local slot and counts in their local share (``LocalQuota.tool``). ``folder()`` is
         made only once the work is admitted."""
         path = self.files.require(video, "The clip", "video")
+        # The fixed copy is about the clip's size: counted before it is made.
+        self.charge_write(caller, path.stat().st_size, 1, "The fixed clip")
         info = await asyncio.to_thread(probe, path)
         too_long = info.duration > self.settings.video.max_seconds
         plan = plan_for(info, self.settings.video, _time(start) if too_long else None,
@@ -298,6 +301,22 @@ class EditService:
                              field="request_id")
         return self.runner.resume_by_request_id(caller.owner, rid, build_engine(choice, self.settings),
                                                 choice.key_source)
+
+    def fetch_clip(self, caller: Caller, url: str, folder: Callable[[], Path],
+                   max_bytes: int | None = None) -> Path:
+        """A file from a link the caller gave (a clip, or for the API a picture too), in
+        ``folder()``, counted against the caller's address's write allowance (room for one more
+        file first, then its real size)."""
+        self.charge_write(caller, 0, 1, "This link's file")
+        path = fetch_to_file(url, folder(), max_bytes=max_bytes or self.settings.video.max_bytes,
+                             timeout=self.settings.url_fetch_timeout_s)
+        return self.writes.kept(caller.address, path, "This link's file") if self.writes is not None else path
+
+    def charge_write(self, caller: Caller, n_bytes: int, files: int, what: str) -> None:
+        """Count a file the server is about to write for the caller, or refuse it (``RateLimitError``)
+        when its address's allowance has no room left (``guard/write_allowance.py``)."""
+        if self.writes is not None:
+            self.writes.charge(caller.address, n_bytes, files, what=what)
 
     # ----- share links ---------------------------------------------------------------------------
 

@@ -34,3 +34,8 @@ def human_duration(value: float) -> str:
 def seconds(value: float) -> str:
     """A limit in seconds without a needless ".0": 3 -> "3", 2.5 -> "2.5", 10.05 -> "10.05"."""
     return f"{value:g}"
+
+
+def human_count(n: int, noun: str) -> str:
+    """``n`` things in words: "1 file", "4 files" (never "4 file(s)")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -47,10 +47,12 @@ class InProcess:
 
 @contextmanager
 def running_studio(root: Path, **overrides: Any) -> Iterator[InProcess]:
-    """The studio on loopback with its data, scratch and gradio folders under ``root``."""
+    """The studio on loopback with its data, scratch and gradio folders under ``root`` (``overrides``
+    are settings, a folder among them too)."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GRADIO_TEMP_DIR", str(root / "gradio"))
-        settings = replace(Settings(), data_dir=root / "data", scratch_dir=root / "scratch", **overrides)
+        folders = {"data_dir": root / "data", "scratch_dir": root / "scratch"}
+        settings = replace(Settings(), **{**folders, **overrides})
         built = app.create_app(settings)
         port = free_port()
         app.launch(built, settings, prevent_thread_lock=True, quiet=True, server_name="127.0.0.1",

@@ -10,6 +10,7 @@ allowance.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,8 +19,10 @@ import pytest
 
 from components.config import MB
 from components.guard.write_allowance import WriteAllowance
-from tests.inprocess import InProcess, running_studio
+from tests.inprocess import InProcess, call, running_studio
+from tests.mediagen import make_clip
 
+OWNER = uuid.uuid4().hex  # the page's owner id (Fix it and Fetch take the caller's turn and share)
 FILES_PER_HOUR = 500
 MB_PER_HOUR = 5
 
@@ -142,4 +145,43 @@ def test_the_allowance_rolls_over_the_hour():
     left = allowance.left("a")
     assert (left.bytes, left.files) == (6 * MB - 1, 2)
     now[0] = 9000.0
-    assert allowance.left("a").bytes == 10 * MB and not allowance._spent  # forgotten when empty
+    assert allowance.left("a").bytes == 10 * MB and len(allowance._spent) == 0  # forgotten when empty
+
+
+def test_a_fixed_clip_and_a_fetched_link_count_against_the_same_allowance(studio, tmp_path):
+    """Every writer a client can ask for: "Fix it" writes a copy of the clip, a fetched link a file."""
+    clip = make_clip(tmp_path / "clip.mp4", seconds=3.2, width=1280, height=720, fps=24, audio=False)
+
+    async def send(address: str, junk: int) -> dict:
+        async with studio.client(address) as http:
+            if junk:
+                await http.post("/gradio_api/upload", files=[("files", ("junk.bin", b"\2" * junk))])
+            with clip.open("rb") as f:
+                uploaded = (await http.post("/gradio_api/upload", files=[("files", (clip.name, f))])).json()
+        return {"path": uploaded[0], "orig_name": clip.name, "meta": {"_type": "gradio.FileData"}}
+
+    fix = studio.fn_index("on_fix")[0]
+    fetch = studio.fn_index("on_fetch")[0]
+    fresh = "198.51.100.50"
+    video = asyncio.run(send(fresh, 0))
+    done = call(studio.url, fix, [OWNER, video, None, None], headers={"X-Forwarded-For": fresh})
+    assert done["success"], done
+    spent = "198.51.100.51"  # what its uploads wrote leaves less than the clip's size
+    video = asyncio.run(send(spent, MB_PER_HOUR * MB - 2 * clip.stat().st_size))
+    refused = call(studio.url, fix, [OWNER, video, None, None], headers={"X-Forwarded-For": spent})
+    assert not refused["success"]
+    assert "The fixed clip" in refused["title"] + refused["output"]["error"]
+    assert "past 5 MB written to this server in an hour" in refused["output"]["error"]
+    full = "198.51.100.52"
+
+    async def spend_every_file() -> None:
+        async with studio.client(full) as http:
+            for batch in range(FILES_PER_HOUR // 100):
+                empty = [("files", (f"{batch}-{i}", b"")) for i in range(100)]
+                await http.post("/gradio_api/upload", files=empty)
+
+    asyncio.run(spend_every_file())
+    refused = call(studio.url, fetch, [OWNER, "https://example.com/clip.mp4"],
+                   headers={"X-Forwarded-For": full})
+    assert not refused["success"]  # refused before any lookup of the link's host
+    assert refused["output"]["error"].startswith("This link's file would take your address past 500 files")

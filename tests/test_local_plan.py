@@ -190,6 +190,9 @@ def test_the_studio_example_previews_its_palette_and_lists_the_swap():
     assert [r.label for r in plan.references] == ["@Image1"]  # never the robot's palette
     assert plan.needs_kling == ("Replace the walking figure with @Element1",)
     assert plan.notes()[0] == "Applied: palette of @Image1."
+    # Keeping the stride is what every preview does: said so, never "left out".
+    assert plan.kept == ("keeping its stride",) and plan.ignored == ()
+    assert not any("left out" in n for n in plan.notes())
 
 
 def test_a_palette_named_right_after_a_putting_verb_is_a_palette():

@@ -3,6 +3,7 @@ says in plain words what was done."""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 
 from components.config import VideoLimits
 from components.errors import InputError, JobCancelled, MediaError
-from components.media.conform import ConformPlan, choose_cut, conform, fit_size, plan_for
+from components.media.conform import ConformPlan, conform, fit_size, plan_for
 from components.media.limits import check_video
 from components.media.probe import probe
-from tests.mediagen import make_clip, make_truncated
+from components.media.smartcut import plan_spans
+from tests.mediagen import FFMPEG, make_clip, make_truncated
 
 pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
 
@@ -42,6 +44,10 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         # Only too long: H.264 MP4 with a keyframe every second (a phone's GOP), at the smallest
         # size fal accepts (re-encoding it is what one test must do).
         "trim_only": make_clip(d / "phone.mp4", seconds=12, width=720, height=720, gop=25, crf=40),
+        # The same with B-frames (x264's veryfast): a copy can stop only where no frame shown before
+        # the end needs one shown after it.
+        "b_frames": make_clip(d / "b_frames.mp4", seconds=12, width=720, height=720, gop=25, crf=40,
+                              preset="veryfast"),
         # Only too long, but one keyframe at 0: no keyframe cut reaches 3-10.05 s.
         "one_gop": make_clip(d / "one_gop.mp4", seconds=12, width=720, height=720, gop=300, audio=False,
                              **flat),
@@ -197,32 +203,74 @@ def test_fix_it_makes_a_slow_variable_rate_constant(clips, tmp_path):
     assert_acceptable(result.info)
 
 
-def test_a_clip_that_only_needs_trimming_is_cut_without_re_encoding(clips, tmp_path):
+def decoded_frames(path: Path) -> list[str]:
+    """The md5 of every decoded picture, in the order shown: what a viewer sees, frame by frame."""
+    out = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.rsplit(",", 1)[-1].strip() for line in out.splitlines() if not line.startswith("#")]
+
+
+def decode_errors(path: Path) -> str:
+    return subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True).stderr
+
+
+def test_a_trim_starting_on_a_keyframe_is_copied_whole(clips, tmp_path):
     source = probe(clips["trim_only"])
     result = conform(clips["trim_only"], plan_for(source, LIMITS), tmp_path)
-    assert result.changes == ["cut 12.00 s -> 10.00 s without re-encoding, at keyframes: kept "
-                              "0.000-10.000 s of the original"]
+    assert result.changes == ["cut 12.00 s -> 10.00 s, exactly 0.00-10.00 s of the original (frames 0-249), "
+                              "copied without re-encoding (it starts on a keyframe)"]
     out = result.info
     assert out.duration == pytest.approx(10.0, abs=0.03) and out.frame_count == 250
     assert (out.video_codec, out.audio_codec, out.fps) == ("h264", "aac", 25)
     assert_acceptable(out)
-    # The same pixels: a copy, not an encode (an encode at our CRF would not keep the bytes).
-    assert out.size_bytes == pytest.approx(source.size_bytes * 10 / 12, rel=0.15)
+    assert decoded_frames(result.path) == decoded_frames(clips["trim_only"])[:250]  # the same pictures
 
 
-def test_a_copied_cut_snaps_to_the_keyframes_and_says_where(clips, tmp_path):
+def test_a_smart_cut_keeps_exactly_the_range_asked_for(clips, tmp_path):
+    """1.3-8.6 s used to come back as the keyframe span around it (1-9 s); now frames 32-214 exactly,
+    with only the frames before the first keyframe inside the range re-encoded."""
     source = probe(clips["trim_only"])
     result = conform(clips["trim_only"], plan_for(source, LIMITS, start=1.3, end=8.6), tmp_path)
-    assert result.changes == ["cut 12.00 s -> 8.00 s without re-encoding, at keyframes: kept 1.000-9.000 s "
-                              "of the original; you chose 1.30-8.60 s, the nearest keyframes allow this"]
-    assert result.info.duration == pytest.approx(8.0, abs=0.03)
+    assert result.changes[0] == ("cut 12.00 s -> 7.32 s, exactly 1.28-8.60 s of the original "
+                                 "(frames 32-214): a smart cut, 0.72 s up to the first keyframe re-encoded, "
+                                 "the other 6.60 s copied without re-encoding")
+    assert result.info.frame_count == 183 and result.info.duration == pytest.approx(7.32, abs=0.03)
     assert_acceptable(result.info)
+    mine, theirs = decoded_frames(result.path), decoded_frames(clips["trim_only"])[32:215]
+    assert mine[18:] == theirs[18:]  # from the keyframe at 2.0 s on: the source's own pictures
+    assert decode_errors(result.path) == ""
 
 
-def test_no_valid_keyframe_cut_falls_back_to_re_encoding_and_says_why(clips, tmp_path):
-    result = conform(clips["one_gop"], plan_for(probe(clips["one_gop"]), LIMITS), tmp_path)
-    assert result.changes == ["trimmed 12.0 s -> 10.0 s (re-encoded: no cut at keyframes gives 3-10.05 s "
-                              "here; this clip's keyframes are at 0.00 s)"]
+def test_a_smart_cut_of_a_stream_with_b_frames_ends_on_the_frame_asked_for(clips, tmp_path):
+    """With B-frames a copy cannot stop just anywhere (a frame shown before the end may need one shown
+    after it): the frames after the last keyframe are re-encoded too, by the same encoder set-up."""
+    source = probe(clips["b_frames"])
+    result = conform(clips["b_frames"], plan_for(source, LIMITS, start=1.3, end=8.76), tmp_path)
+    assert result.changes[0].endswith("0.72 s up to the first keyframe and 0.76 s after the last one "
+                                      "re-encoded, the other 6.00 s copied without re-encoding")
+    assert result.info.frame_count == 187  # frames 32-218: 1.28 s up to 8.76 s
+    assert decode_errors(result.path) == ""
+    mine, theirs = decoded_frames(result.path), decoded_frames(clips["b_frames"])[32:219]
+    assert mine[18:168] == theirs[18:168]  # 2.0-8.0 s copied
+    # The sound ends with the picture, within half an AAC packet.
+    assert result.info.duration == pytest.approx(187 / 25, abs=0.015)
+
+
+def test_a_smart_cut_reports_progress_and_stops_on_cancel(clips, tmp_path):
+    plan = plan_for(probe(clips["trim_only"]), LIMITS, start=1.3, end=8.6)
+    seen: list[float] = []
+    conform(clips["trim_only"], plan, tmp_path / "ok", on_progress=seen.append)
+    assert seen[-1] == 1.0 and all(0.0 <= a <= b <= 1.0 for a, b in pairwise(seen))
+    with pytest.raises(JobCancelled):
+        conform(clips["trim_only"], plan, tmp_path / "stopped", cancel=lambda: True)
+    assert list((tmp_path / "stopped").iterdir()) == []  # no partial output survives
+
+
+def test_no_keyframe_in_the_range_re_encodes_it_whole_and_says_why(clips, tmp_path):
+    result = conform(clips["one_gop"], plan_for(probe(clips["one_gop"]), LIMITS, start=1.0), tmp_path)
+    assert result.changes == ["trimmed 12.0 s -> 10.0 s (from 1.0 s) (re-encoded whole: no keyframe between "
+                              "1.00 and 11.00 s starts a copy)"]
     assert result.info.duration == pytest.approx(10.0, abs=0.05)
     assert_acceptable(result.info)
 
@@ -235,14 +283,19 @@ def test_a_copy_is_not_tried_when_something_else_needs_new_pixels(clips, tmp_pat
     assert forced.changes == ["trimmed 12.0 s -> 10.0 s"]
 
 
-@pytest.mark.parametrize(("keys", "duration", "start", "stop", "cut"), [
-    ((0.0, 2.0, 4.0, 6.0, 8.0, 10.0), 12.0, 0.0, 10.0, (0.0, 10.0)),
-    ((0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0), 14.0, 3.0, 13.0, (2.0, 12.0)),  # start snaps back, end near
-    ((0.0, 10.2), 12.0, 0.0, 10.0, None),  # 10.2 > 10.05 and 12 is longer still
-    ((0.0, 10.04), 12.0, 0.0, 10.0, None),  # 10.04 leaves no room for the last audio packet
-    ((0.0, 4.0, 8.0), 12.0, 0.0, 10.0, (0.0, 8.0)),  # shorter, but valid: cheaper than an encode
-    ((0.0, 9.0), 11.5, 0.0, 10.0, (0.0, 9.0)),
-    ((0.0, 1.0), 11.0, 0.0, 10.0, (1.0, 11.0)),  # the start moves forward when the back cannot reach
+@pytest.mark.parametrize(("decoded", "keys", "start", "end", "copy", "frames"), [
+    # no B-frames: a copy from the first keyframe inside the range reaches any end
+    ((0, 1, 2, 3, 4, 5, 6, 7), (0, 4), 1.5, 6, (4, 6), 5),
+    ((0, 1, 2, 3, 4, 5, 6, 7), (0, 4), 0, 6, (0, 6), 6),
+    # B-frames (decode order 0 2 1 3 | 4 6 5 7: frame 1 needs frame 2, frame 5 frame 6)
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 4, (0, 4), 4),
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 6, (0, 4), 6),  # a copy to 6 would need 6: stop at 4
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 7, (0, 7), 7),
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 1, 3.5, None, 3),  # no keyframe inside: re-encode it all
+    # an open GOP: frame 3 is decoded after the keyframe 4 and needs it, so no copy starts at 4
+    ((0, 1, 2, 4, 3, 5, 6, 8, 7), (0, 4, 8), 2, 9, (8, 9), 7),
+    ((0, 1, 2, 3), (0,), 0.5, 3, (0, 3), 3),  # the frame on screen at 0.5 s is frame 0, a keyframe
 ])
-def test_choose_cut(keys, duration, start, stop, cut):
-    assert choose_cut(keys, duration, start, stop, LIMITS) == cut
+def test_plan_spans(decoded, keys, start, end, copy, frames):
+    spans = plan_spans([float(t) for t in decoded], [float(k) for k in keys], start, end)
+    assert (spans.copy, spans.frames) == (copy, frames)

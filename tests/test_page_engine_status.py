@@ -41,9 +41,11 @@ async def _page(settings: Settings) -> AsyncIterator[tuple[Page, httpx.AsyncClie
 
 
 def _status_events(page: Page) -> tuple[str, list[dict]]:
-    """The initial engine panel, and the events that repaint it (page load, tier change)."""
+    """The initial engine panel, and the events that repaint it first thing (page load, tier change;
+    not the key field's, which empty the field first)."""
     comp = next(c for c in page.config["components"] if c.get("props", {}).get("elem_id") == "engine-status")
-    events = [d for d in page.config["dependencies"] if d.get("backend_fn") and d["outputs"] == [comp["id"]]]
+    events = [d for d in page.config["dependencies"]
+              if d.get("backend_fn") and d["outputs"][:1] == [comp["id"]]]
     return comp["props"]["value"], events
 
 
@@ -63,10 +65,12 @@ def settings(tmp_path) -> Settings:
 def test_a_visitor_outside_the_allow_list_is_shown_the_local_preview(settings):
     listed = replace(settings, allowed_hf_users=("alice",))
     painted = asyncio.run(_painted(listed))
-    assert len(painted) == 2  # the first paint, and the one repaint event (load, duration, tier)
+    assert len(painted) == 3  # the first paint, the repaint (load, duration, tier), "Forget my key"
     for html in painted:
-        assert "engine-local" in html and "Free: runs on this machine." in html
-        assert "only for the Hugging Face users its owner allowed" in html and "$" not in html
+        assert "engine-local" in html and "Local preview, free" in html
+        assert "only for the Hugging Face users its owner allowed" in html
+        # A price only as what Kling O1 would cost with a key of one's own, never an estimate of a run.
+        assert "With a fal key, Kling O1 would cost" in html and "Estimated cost" not in html
 
 
 def test_without_an_allow_list_the_page_offers_the_servers_key_with_its_price(settings):

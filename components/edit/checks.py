@@ -21,7 +21,7 @@ from components.errors import Finding, InputError, MediaError
 from components.media.conform import fit_size
 from components.media.limits import check_video, measure
 from components.media.probe import MediaInfo, probe
-from components.units import human_duration, seconds
+from components.units import human_count, human_duration, seconds
 
 
 def visible_text(text: str) -> str:
@@ -90,8 +90,8 @@ def check_references(images: Sequence[Path], elements: Sequence[Element],
     if total > settings.max_references:
         findings.append(Finding(
             "error", "references",
-            f"{total} references are attached ({_count(len(images), 'image')} + "
-            f"{_count(len(elements), 'element')}); {MODEL_NAME} takes at most "
+            f"{total} references are attached ({human_count(len(images), 'image')} + "
+            f"{human_count(len(elements), 'element')}); {MODEL_NAME} takes at most "
             f"{settings.max_references} images and elements together.",
             f"Remove {total - settings.max_references}."))
 
@@ -215,9 +215,10 @@ def _reference_count(i: int, n: int, settings: Settings) -> list[Finding]:
     field = f"elements[{i}].references"
     if n < low:
         return [Finding("error", field,
-                        f"Element {i + 1} has {_count(n, 'reference image')} besides the frontal one; "
+                        f"Element {i + 1} has {human_count(n, 'reference image')} besides the frontal one; "
                         f"{MODEL_NAME} needs {low}-{high}.",
-                        f"Add at least {_count(low - n, 'picture')} of it from another angle (side, back).")]
+                        f"Add at least {human_count(low - n, 'picture')} of it from another angle "
+                        "(side, back).")]
     if n > high:
         return [Finding("error", field,
                         f"Element {i + 1} has {n} reference images besides the frontal one; "
@@ -232,11 +233,9 @@ def _dangling(kind: labels.Kind, index: int, attached: int) -> Finding:
     if attached == 0:
         have = f"no {noun}s are attached"
     else:
-        have = f"only {_count(attached, noun)} {'is' if attached == 1 else 'are'} attached"
+        have = f"only {human_count(attached, noun)} {'is' if attached == 1 else 'are'} attached"
     more = "more " if attached else ""
     return Finding("error", "prompt", f"{tag} is mentioned but {have}.",
-                   f"Attach {_count(index - attached, more + noun)} or change {tag} to a label that exists.")
+                   f"Attach {human_count(index - attached, more + noun)} or change {tag} to a label "
+                   "that exists.")
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -44,7 +44,9 @@ from components.units import human_size
 log = logging.getLogger(__name__)
 
 DEFAULT_POLL_S = 0.5
-MAX_POLL_S = 2.0
+# A job that shows nothing new is polled less often as it ages: up to a quarter of its age in
+# seconds times the base interval, at most MAX_POLL_FACTOR times it (8 s at fal's 0.5 s).
+MAX_POLL_FACTOR = 16.0
 BACKOFF_AFTER_S = 10.0
 RESULT_NAME = "edited.mp4"
 # After submit the edit is paid for: a passing fal error while watching or fetching it is waited out
@@ -146,7 +148,6 @@ class FalEngine:
         running = cancel_refused = False
         woken = _woken_by(cancel)
         delay, last_seen = self._poll_s, None
-        slowest = max(self._poll_s, min(MAX_POLL_S, 4 * self._poll_s))
         while True:
             if cancel.cancelled and not cancel_refused:
                 if await self._cancel_remote(handle):
@@ -161,7 +162,8 @@ class FalEngine:
                     raise QueueTimeoutError(
                         f"The fal job is still queued after {_duration(waited)}; it may still finish: "
                         f"resume it later with request id {rid}.", temporary=True, request_id=rid)
-                run.emit("queued", f"Queued at fal, position {status.position}", fraction=0.3,
+                ahead = "next in line" if not status.position else f"{status.position} ahead"
+                run.emit("queued", f"Queued at fal: {ahead}", fraction=0.3,
                          queue_position=status.position, request_id=rid)
             else:
                 if not running:
@@ -178,11 +180,14 @@ class FalEngine:
                     if status.error_type == "client_cancelled":
                         raise JobCancelled(f"fal request {rid} was cancelled.")
                     break
-            # After its first seconds, a job that shows nothing new is asked less often (up to 4
-            # polls' time, at most 2 s): hundreds of jobs waiting at fal must not cost hundreds of
-            # requests a second, and a short job is not made to wait for its result.
+            # After its first seconds, a job that shows nothing new is asked less often, the older it
+            # is (a multi-minute edit is told done a few seconds late at most): each poll costs the
+            # process a request, and hundreds of jobs waiting at fal must not cost hundreds a
+            # second (bench_capacity: polling was 30% of the app at 200 jobs polled every 2 s).
             seen = (type(status).__name__, getattr(status, "position", None), seen_logs)
-            settled = seen == last_seen and time.monotonic() - queued_since > BACKOFF_AFTER_S
+            age = time.monotonic() - queued_since
+            settled = seen == last_seen and age > BACKOFF_AFTER_S
+            slowest = self._poll_s * min(MAX_POLL_FACTOR, max(4.0, age / 4))
             delay = min(delay * 1.5, slowest) if settled else self._poll_s
             last_seen = seen
             if cancel.cancelled:  # a cancel fal refused: wait for its end like any poll

@@ -25,7 +25,7 @@ from components.engines.base import CancelToken
 from components.engines.upload_cache import UploadCache, file_digest
 from components.errors import JobCancelled, MediaError
 from components.media.scrub import scrubbed
-from components.units import human_size
+from components.units import human_count, human_size
 
 T = TypeVar("T")
 # fal deletes our uploads after a day; the cache forgets them a little earlier (upload_cache).
@@ -101,7 +101,7 @@ class Uploads:
                                  field="video" if path == request.video else "references") from None
         total = sum(sizes.values())
         done = sent = 0
-        emit("uploading", f"Uploading {len(files)} file(s), {human_size(total)}", fraction=0.0,
+        emit("uploading", f"Uploading {human_count(len(files), 'file')}, {human_size(total)}", fraction=0.0,
                  bytes_done=0, bytes_total=total)
 
         async def one(path: Path) -> tuple[Path, str]:

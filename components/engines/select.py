@@ -15,7 +15,7 @@ from components.engines.base import Engine, KeySource
 from components.secret import Secret
 
 FAL_LABEL = f"{MODEL_NAME} via fal"
-LOCAL_LABEL = "Local preview — no key"
+LOCAL_LABEL = "Local preview, free"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,15 @@ class SlidingWindow(Generic[T]):
     """Entries ``(at, value)`` per key over the last ``seconds``. Thread-safe; callers that check
     and then add as one step hold ``lock`` around both."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic, *,
+                 bucket_s: float = 0.0, merge: Callable[[T, T], T] | None = None) -> None:
+        """With ``bucket_s``, an entry added within that long of the key's newest one is ``merge``d
+        into it: a key holds at most ``seconds / bucket_s`` entries however often it adds (an
+        upload counted chunk by chunk)."""
         self.seconds = seconds
         self.clock = clock
+        self._bucket_s = bucket_s
+        self._merge = merge
         self.lock = threading.RLock()
         self._entries: dict[str, deque[tuple[float, T]]] = {}
 
@@ -37,7 +43,14 @@ class SlidingWindow(Generic[T]):
     def add(self, key: str, value: T, count: int = 1) -> None:
         with self.lock:
             now = self.clock()
-            self._entries.setdefault(key, deque()).extend([(now, value)] * count)
+            found = self._entries.setdefault(key, deque())
+            if self._merge is not None and found and now - found[-1][0] < self._bucket_s:
+                at, last = found.pop()
+                for _ in range(count):
+                    last = self._merge(last, value)
+                found.append((at, last))
+                return
+            found.extend([(now, value)] * count)
 
     def wait_s(self, key: str) -> float:
         """Seconds until the key's oldest entry leaves the window (0 when it has none)."""

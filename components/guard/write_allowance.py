@@ -2,25 +2,27 @@
 
 The disk is shared by every job and every visitor, so a public page bounds what a single client
 can put on it, whichever way the writing is asked for: gradio's upload routes (counted by
-``http_guard`` as the bytes arrive, each multipart part a file) and the inputs an admitted edit
-copies into its job folder (counted by the edit service before it copies them). Files are counted
+``http_guard`` as the bytes arrive, each multipart part a file), the inputs an admitted edit
+copies into its job folder (counted by the edit service before it copies them), a fetched link
+and a fixed clip (counted by the video panel: ``kept``). Files are counted
 apart from bytes because a file costs the disk an inode (gradio makes a folder and a file for each
 upload) whatever its size: 4,000 one-byte uploads are 8,000 inodes and next to no bytes.
 
-Counted in memory in one-minute buckets per address (at most 60 per address, however many chunks
-an upload arrives in); a restart forgetting the counts only gives a client a fresh hour.
+Counted in memory (``windows.SlidingWindow``) in one-minute buckets per address (at most 60 per
+address, however many chunks an upload arrives in); a restart forgetting the counts only gives a
+client a fresh hour.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from components.errors import RateLimitError
+from components.guard.windows import SlidingWindow
 from components.units import human_size
 
 WINDOW_S = 3600.0
@@ -28,11 +30,8 @@ BUCKET_S = 60.0
 RUN_IT_YOURSELF = "run the studio yourself for larger batches."
 
 
-@dataclass
-class _Bucket:
-    start: float
-    bytes: int = 0
-    files: int = 0
+def _sum(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,10 @@ class WriteAllowance:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.bytes_per_hour = bytes_per_hour
         self.files_per_hour = files_per_hour
-        self._clock = clock
-        self._spent: dict[str, deque[_Bucket]] = {}
-        self._lock = threading.Lock()
+        # (bytes, files) written per address, in one-minute buckets.
+        self._spent: SlidingWindow[tuple[int, int]] = SlidingWindow(WINDOW_S, clock, bucket_s=BUCKET_S,
+                                                                    merge=_sum)
+        self._lock = self._spent.lock
 
     def left(self, client: str) -> Left:
         with self._lock:
@@ -73,6 +73,15 @@ class WriteAllowance:
                 raise self.refusal(left, what, n_bytes=n_bytes, files=files)
             self._add(client, n_bytes, files)
 
+    def kept(self, client: str, path: Path, what: str) -> Path:
+        """Count the bytes of ``path``, a file just written for ``client`` whose size could not be
+        known before (a fetched link; the file itself was charged first); over the allowance it is
+        removed again and refused."""
+        if not self.spend(client, path.stat().st_size):
+            path.unlink(missing_ok=True)
+            raise self.refusal(self.left(client), what)
+        return path
+
     def refusal(self, left: Left, what: str = "This upload", *, n_bytes: int = 0,
                 files: int = 0) -> RateLimitError:
         """The sentence for a write that does not fit: the limit, what the address wrote so far, and
@@ -89,28 +98,9 @@ class WriteAllowance:
                               fix=fix)
 
     def _left(self, client: str) -> Left:
-        buckets = self._window(client)
-        wait = WINDOW_S - (self._clock() - buckets[0].start) if buckets else 0.0
-        return Left(self.bytes_per_hour - sum(b.bytes for b in buckets),
-                    self.files_per_hour - sum(b.files for b in buckets), max(0.0, wait))
+        spent = self._spent.values(client)
+        return Left(self.bytes_per_hour - sum(b for b, _ in spent),
+                    self.files_per_hour - sum(f for _, f in spent), self._spent.wait_s(client))
 
     def _add(self, client: str, n_bytes: int, files: int) -> None:
-        now = self._clock()
-        buckets = self._spent.setdefault(client, deque())
-        if not buckets or now - buckets[-1].start >= BUCKET_S:
-            buckets.append(_Bucket(now))
-        buckets[-1].bytes += n_bytes
-        buckets[-1].files += files
-
-    def _window(self, client: str) -> deque[_Bucket]:
-        """``client``'s buckets of the last hour (the lock held); an address whose hour is empty is
-        forgotten, so the map holds only addresses that wrote within the hour."""
-        buckets = self._spent.get(client)
-        if buckets is None:
-            return deque()
-        now = self._clock()
-        while buckets and now - buckets[0].start >= WINDOW_S:
-            buckets.popleft()
-        if not buckets:
-            del self._spent[client]
-        return buckets
+        self._spent.add(client, (n_bytes, files))

@@ -37,6 +37,17 @@ from components.segments.plan import SegmentPlan
 
 log = logging.getLogger(__name__)
 
+READY = "The edit is ready"  # the progress panel says how long it took, beside it
+
+
+def waiting_message(engine: Engine, settings: Settings) -> str:
+    """What a job says while it waits for one of its engine's slots."""
+    if engine.name == "fal":
+        return "Waiting for its turn to be sent to fal"
+    runs = "one edit" if settings.local_concurrency == 1 else f"{settings.local_concurrency} edits"
+    return f"Waiting for its turn: the local preview runs {runs} at a time on this machine"
+
+
 INTERNAL_FAILURE = ("The edit stopped because of an unexpected error inside the studio (job {id}). "
                     "Run it again; if it keeps failing, report the job id.")
 
@@ -72,7 +83,7 @@ class JobDriver:
                 children.append((self._store.create(parent.owner, copied, engine.name,
                                                    key_source or parent.key_source,
                                                    job_id=child_id, parent_id=parent.id, part=index,
-                                                   message="Waiting for a free engine slot"), copied))
+                                                   message=waiting_message(engine, self.settings)), copied))
         except BaseException:
             self.discard(made)
             if indices is None:  # a new family: nothing of it has run, so none of it is left behind
@@ -206,7 +217,7 @@ class JobDriver:
                 notes.insert(1, outcome.proposed_note(parts, pick))
             now = time.time()
             self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0,
-                               finished_at=now, chosen=pick, message=f"Done in {live.job.elapsed(now):.0f} s",
+                               finished_at=now, chosen=pick, message=READY,
                                output_video=chosen.video, side_by_side=chosen.side_by_side,
                                request_id=parts[pick].request_id, arguments=parts[pick].arguments,
                                remote_url=parts[pick].remote_url, motion_fidelity=parts[pick].motion_fidelity,
@@ -295,7 +306,7 @@ class JobDriver:
             notes += [why_not] if why_not else []
         now = time.time()
         self._live.publish(live, urgent=True, status="succeeded", phase="done", fraction=1.0, finished_at=now,
-                           message=f"Done in {live.job.elapsed(now):.0f} s", output_video=result.video,
+                           message=READY, output_video=result.video,
                            side_by_side=rendered.path, remote_url=result.remote_url,
                            request_id=result.request_id or live.job.request_id, motion_fidelity=score,
                            arguments=result.arguments, timings=timings, notes=tuple(notes))

@@ -33,7 +33,7 @@ from components.edit.request_id import check_request_id
 from components.engines.base import CancelToken, Engine
 from components.errors import InputError
 from components.jobs import family, outcome, prepare, recovery
-from components.jobs.drive import JobDriver
+from components.jobs.drive import JobDriver, waiting_message
 from components.jobs.inputs import copy_inputs, staging_cost, stub_request
 from components.jobs.live import LiveJobs
 from components.jobs.loop import RunnerLoop
@@ -42,10 +42,14 @@ from components.jobs.render import SideBySide, SideBySideRenderer
 from components.jobs.retention import apply_retention
 from components.jobs.slots import EngineSlots
 from components.jobs.store import JobStore
+from components.units import human_count
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+
+READY = "The edit is ready"  # the progress panel says how long it took, beside it
 
 
 class JobRunner:
@@ -86,7 +90,7 @@ class JobRunner:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
         job = self._store.create(owner, copied, engine.name, key_source, job_id=job_id,
-                                message="Waiting for a free engine slot")
+                                message=waiting_message(engine, self.settings))
         self._driver.start(job, engine, copied)
         return job
 
@@ -165,7 +169,8 @@ class JobRunner:
         starts = self._driver.create_children(parent, [again[i] for i in indices], engine, indices=indices,
                                        key_source=key_source)
         parent = self._store.update(parent.id, status="queued", error=None, finished_at=None,
-                                    key_source=key_source, message=f"Retrying {len(indices)} part(s)")
+                                    key_source=key_source,
+                                    message=f"Retrying {human_count(len(indices), 'part')}")
         self._driver.start_parent(parent, engine, starts)
         return parent
 

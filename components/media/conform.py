@@ -1,10 +1,11 @@
 """Make a clip acceptable to Kling O1 ("Fix it") the cheapest valid way.
 
 A clip that only needs trimming, and whose codec (H.264, 4:2:0) and container are already
-acceptable, is cut at keyframes with a stream copy: no re-encode, so no quality loss, in a fraction
-of a second for any size. Anything else (rotation, scale, a frame rate outside 24-60 fps or a
-variable one that must be re-timed, another codec or container, a file still too big) is
-re-encoded as H.264/AAC MP4 under the size limit, with the frame rate moved to the nearest
+acceptable, gets a smart cut (``smartcut.py``): exactly the range asked for, re-encoding only the
+frames before the first keyframe inside it (and, rarely, after the last) and copying the rest with no
+loss, in a fraction of the time of a re-encode. Anything else (rotation, scale, a frame rate
+outside 24-60 fps or a variable one that must be re-timed, another codec or container, a file still
+too big) is re-encoded as H.264/AAC MP4 under the size limit, with the frame rate moved to the nearest
 accepted constant rate (23.976 -> 24, 120 -> 60).
 
 One ffmpeg process streams the clip from file to file, so memory stays flat whatever the size.
@@ -33,8 +34,16 @@ from components.media.ffmpeg import (
     run,
     run_streaming,
 )
-from components.media.limits import FPS_TOLERANCE, check_video, fps_text, frame_rate_problem, retime_target
+from components.media.limits import (
+    FPS_TOLERANCE,
+    check_video,
+    container_name,
+    fps_text,
+    frame_rate_problem,
+    retime_target,
+)
 from components.media.probe import MediaInfo, probe
+from components.media.smartcut import describe_cut, plan_spans, smart_cut
 from components.units import human_duration, human_size, seconds
 
 # A ceiling on what x264 at our CRF spends on very busy footage, in bits per pixel per frame.
@@ -45,9 +54,7 @@ _BUFFER_SECONDS = 1.0  # x264's rate buffer: it may start full, so it adds to wh
 _MIN_VIDEO_BITRATE = 200_000  # below this a capped encode is not worth watching
 # A re-encoded trim keeps this much below the longest accepted clip (10.05 -> 10.0 s): frame and
 # audio-packet rounding may add a few ms, and a round figure reads better in the change list.
-_TRIM_MARGIN = 0.05
-# A stream-copied cut keeps its last audio packet whole (~23 ms of AAC); keep that much headroom.
-_COPY_MARGIN = 0.03
+TRIM_MARGIN = 0.05
 _COPY_SIZE_MARGIN = 0.98  # a cut is expected to weigh its share of the file; keep room for variance
 _COPY_CODECS = {"h264"}  # what a copy may keep: H.264 plays in every browser and in Kling O1
 _COPY_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
@@ -63,7 +70,7 @@ class ConformPlan:
     limits: VideoLimits = field(default_factory=VideoLimits)  # the output is scaled into these sides
     keep_audio: bool = True
     max_bytes: int | None = None  # None: limits.max_bytes
-    copy: bool = True  # a trim-only fix may stream-copy; False forces a re-encode (benchmarks, tests)
+    copy: bool = True  # a trim-only fix may copy most frames (smart cut); False re-encodes all (benchmarks)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
         raise InputError(f"The chosen start ({human_duration(begin)}) is not before the end "
                          f"({human_duration(stop)}) of the {human_duration(info.duration)} video.",
                          fix="Pick a start before the end.", field="video")
-    stop = min(stop, round(begin + limits.max_seconds - _TRIM_MARGIN, 3))
+    stop = min(stop, round(begin + limits.max_seconds - TRIM_MARGIN, 3))
     if stop - begin < limits.min_seconds:
         raise InputError(
             f"The part to keep is {human_duration(stop - begin)}; {MODEL_NAME} accepts "
@@ -157,7 +164,7 @@ def reencode_reasons(info: MediaInfo, limits: VideoLimits, size: tuple[int, int]
     """What, besides the length, needs new pixels; empty when a stream copy can deliver the clip."""
     reasons = []
     if info.container not in limits.containers:
-        reasons.append(f"the container is {info.container.upper()}")
+        reasons.append(f"the container is {container_name(info.container)}")
     if info.video_codec not in _COPY_CODECS:
         reasons.append(f"the codec is {info.video_codec}")
     if info.pixel_format not in _COPY_PIXEL_FORMATS:
@@ -191,7 +198,7 @@ def _reencode(path: Path, info: MediaInfo, start: float, duration: float, size: 
            duration, on_progress, cancel)
     changes = _describe(info, start, duration, size, rate, plan.keep_audio, cap, max_bytes)
     if why_not_copy and changes:
-        changes[0] += f" (re-encoded: {why_not_copy})"
+        changes[0] += f" (re-encoded whole: {why_not_copy})"
     return ConformResult(path=out, changes=changes, info=probe(out))
 
 
@@ -215,6 +222,7 @@ class VideoPackets:
 
     frames: tuple[float, ...]
     keyframes: tuple[float, ...]
+    decoded: tuple[float, ...] = ()  # the frames in decode (file) order: where a copy can stop exactly
 
 
 def video_packets(path: Path) -> VideoPackets:
@@ -233,83 +241,55 @@ def video_packets(path: Path) -> VideoPackets:
         frames.append(t)
         if m[4] is None or int(m[4], 16) & 1:
             keys.append(t)
-    return VideoPackets(tuple(sorted(frames)), tuple(sorted(keys)))
-
-
-def choose_cut(keyframes: tuple[float, ...] | list[float], duration: float, start: float, stop: float,
-               limits: VideoLimits, margin: float = _COPY_MARGIN) -> tuple[float, float] | None:
-    """The keyframe span [cut_start, cut_end) nearest to ``start``..``stop`` whose length Kling O1
-    accepts (``min_seconds`` .. ``max_seconds`` - ``margin``); None when no pair of keyframes (or a
-    keyframe and the clip's end) gives one. The start prefers the keyframe at or before ``start``,
-    so what the user chose stays in; the end is the boundary nearest ``stop``."""
-    eps = 1e-6
-    ends = sorted({*(k for k in keyframes if k > 0), duration})
-    starts = sorted(keyframes, key=lambda k: (k > start + eps, abs(k - start)))
-    for cut_start in starts:
-        fits = [e for e in ends
-                if limits.min_seconds + margin <= e - cut_start <= limits.max_seconds - margin]
-        if fits:
-            return cut_start, min(fits, key=lambda e: (abs(e - stop), e))
-    return None
+    return VideoPackets(tuple(sorted(frames)), tuple(sorted(keys)), tuple(frames))
 
 
 def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: ConformPlan, max_bytes: int,
               out: Path, on_progress: ProgressFn | None,
               cancel: CancelFn | None) -> ConformResult | str:
-    """The stream-copied cut as a ``ConformResult``, or why it cannot be one (then re-encode)."""
-    limits = plan.limits
-    trimming = start > 0 or end < info.duration
-    packets = video_packets(path) if trimming else VideoPackets((), (0.0,))
-    if trimming:
-        cut = choose_cut(packets.keyframes, info.duration, start, end, limits)
-        if cut is None:
-            keys = ", ".join(f"{k:.2f}" for k in packets.keyframes[:8])
-            more = ", ..." if len(packets.keyframes) > 8 else ""
-            span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
-            return f"no cut at keyframes gives {span} here; this clip's keyframes are at {keys}{more} s"
-        cut_start, cut_end = cut
-    else:
-        cut_start, cut_end = 0.0, info.duration
-    length = cut_end - cut_start
+    """The copied clip as a ``ConformResult``, or why it cannot be one (then re-encode): a trim is a
+    smart cut of exactly ``start``..``end``, anything else a stream copy into MP4."""
+    keep_audio = plan.keep_audio and info.has_audio
+    packets = video_packets(path) if start > 0 or end < info.duration else None
+    spans = plan_spans(packets.decoded, packets.keyframes, start, end) if packets is not None else None
+    length = spans.end - spans.first if spans is not None else info.duration
     expected = info.size_bytes * length / info.duration
     if expected > max_bytes * _COPY_SIZE_MARGIN:
-        return (f"a {length:.2f} s cut would still be about {human_size(int(expected))}, over "
+        return (f"a {length:.2f} s copy would still be about {human_size(int(expected))}, over "
                 f"{human_size(max_bytes)}")
-    keep_audio = plan.keep_audio and info.has_audio
-    args = []
-    if cut_start > 0:
-        # Rounded up to the microsecond: -ss seeks to the keyframe at or before the time, so a
-        # time a hair before the keyframe would land on the one before it.
-        args += ["-ss", f"{math.ceil(cut_start * 1e6) / 1e6:.6f}"]
-    args += ["-i", str(path), "-map", "0:v:0", "-c:v", "copy"]
-    if trimming:
-        # Whole GOPs, counted in frames (exact for the video, whatever its B-frames do to
-        # timestamps); -t cuts the audio at the same point.
-        frames = sum(1 for t in packets.frames if cut_start - 1e-6 <= t < cut_end - 1e-6)
-        args += ["-frames:v", str(frames), "-t", f"{length:.6f}"]
-    if keep_audio:
-        args += ["-map", "0:a:0", *(("-c:a", "copy") if info.audio_codec == "aac" else AAC_ARGS)]
+    if spans is not None:
+        if why := smart_cut(path, spans, out, keep_audio=keep_audio, on_progress=on_progress, cancel=cancel):
+            return why
     else:
-        args += ["-an"]
-    write_capped(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "cut", length,
-           on_progress, cancel)
+        args = ["-i", str(path), "-map", "0:v:0", "-c:v", "copy"]
+        args += (["-map", "0:a:0", *(("-c:a", "copy") if info.audio_codec == "aac" else AAC_ARGS)]
+                 if keep_audio else ["-an"])
+        write_capped(path, [*args, "-sn", "-dn", "-map_metadata", "-1", *MP4_ARGS], out, max_bytes, "copy",
+                     length, on_progress, cancel)
     result = probe(out)
-    if problems := check_video(result, limits):
+    if why := _unacceptable(result, plan.limits, max_bytes, spans.frames if spans is not None else None):
         out.unlink(missing_ok=True)
-        return f"the copied cut came out unacceptable ({problems[0].message.rstrip('.')})"
-    changes = []
-    if trimming:
-        asked = (f"; you chose {start:.2f}-{end:.2f} s, the nearest keyframes allow this"
-                 if abs(cut_start - start) > 0.005 or abs(cut_end - end) > 0.005 else "")
-        changes.append(f"cut {info.duration:.2f} s -> {result.duration:.2f} s without re-encoding, at "
-                       f"keyframes: kept {cut_start:.3f}-{cut_end:.3f} s of the original{asked}")
+        return f"the {'smart cut' if spans is not None else 'copy'} came out unacceptable ({why})"
+    changes = [describe_cut(spans, info.duration, packets.frames)] if spans is not None and packets else []
     if info.container != "mp4":
-        changes.append(f"moved from {info.container.upper()} into MP4 (no re-encode)")
+        changes.append(f"moved from {container_name(info.container)} into MP4 (no re-encode)")
     if info.has_audio and not plan.keep_audio:
         changes.append("audio removed")
     elif keep_audio and info.audio_codec != "aac":
         changes.append(f"audio {info.audio_codec} -> AAC")
     return ConformResult(path=out, changes=changes, info=result)
+
+
+def _unacceptable(result: MediaInfo, limits: VideoLimits, max_bytes: int, frames: int | None) -> str | None:
+    """Why a copied clip cannot be handed on (a limit it breaks, a frame count that is not the one
+    planned), or None."""
+    if problems := check_video(result, limits):
+        return problems[0].message.rstrip(".")
+    if result.size_bytes > max_bytes:
+        return f"{human_size(result.size_bytes)}, over {human_size(max_bytes)}"
+    if frames is not None and result.frame_count != frames:
+        return f"{result.frame_count} frames instead of {frames}"
+    return None
 
 
 def bitrate_cap(width: int, height: int, fps: float, duration: float, max_bytes: int,
@@ -344,7 +324,7 @@ def _describe(info: MediaInfo, start: float, duration: float, size: tuple[int, i
         how = "frames repeated" if rate > info.fps else "frames dropped"
         changes.append(f"re-timed {fps_text(info.fps)} fps -> {rate:g} fps ({how}; motion and duration kept)")
     if info.container != "mp4":
-        changes.append(f"converted {info.container.upper()} -> MP4")
+        changes.append(f"converted {container_name(info.container)} -> MP4")
     if info.video_codec != "h264":
         changes.append(f"re-encoded {info.video_codec} -> H.264")
     if info.pixel_format != "yuv420p":

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from components.media.probe import MediaInfo
 
 FPS_TOLERANCE = 0.005  # timestamps round: 24 fps may measure 23.999; 23.976 is far outside it
-_FORMAT_NAMES = {"matroska": "MKV/WebM", "mpegts": "MPEG-TS"}  # ffmpeg's demuxer -> what users call it
+# ffmpeg's demuxer -> what users call it ("matroska" means nothing to someone holding a .webm)
+_FORMAT_NAMES = {"matroska": "MKV/WebM", "mpegts": "MPEG-TS", "mov": "MOV", "mp4": "MP4", "3gp": "3GP",
+                 "m4a": "M4A", "avi": "AVI", "flv": "FLV", "asf": "WMV/ASF", "mpeg": "MPEG-PS"}
+
+
+def container_name(container: str) -> str:
+    """A container as people name it: "MKV/WebM" for ffmpeg's "matroska", "MP4" for "mp4"."""
+    return _FORMAT_NAMES.get(container, container.upper())
 
 
 def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Finding]:
@@ -29,14 +36,12 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
 
     if info.container not in limits.containers:
         accepted = " or ".join(c.upper() for c in limits.containers)
-        name = _FORMAT_NAMES.get(info.container, info.container.upper())
-        error(f"Video is a {name} file; {MODEL_NAME} accepts {accepted}.",
+        error(f"Video is a {container_name(info.container)} file; {MODEL_NAME} accepts {accepted}.",
               "Convert it to MP4 (use Fix it).")
     span = f"{seconds(limits.min_seconds)}-{seconds(limits.max_seconds)} s"
     measured = measure(info.duration, limits.min_seconds, limits.max_seconds)
     if info.duration > limits.max_seconds:
-        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
-              f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it).")
+        error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.", trim_fix(limits))
     elif info.duration < limits.min_seconds:
         error(f"Video is {measured} s; {MODEL_NAME} accepts {span}.",
               f"Use a clip of at least {seconds(limits.min_seconds)} s (Fix it cannot make a clip longer).")
@@ -57,6 +62,12 @@ def check_video(info: MediaInfo, limits: VideoLimits | None = None) -> list[Find
         error(f"Video is {human_size(info.size_bytes, limits.max_bytes)}; {MODEL_NAME} accepts at most "
               f"{human_size(limits.max_bytes)}.", "Re-encode it smaller (use Fix it).")
     return found
+
+
+def trim_fix(limits: VideoLimits) -> str:
+    """What the finding of a clip too long for one edit tells a page user to do (the API says it in
+    its own words: a script has the ``segments`` argument, not the page's buttons)."""
+    return f"Trim it to {seconds(limits.max_seconds)} s or less (use Fix it)."
 
 
 def frame_rate_problem(info: MediaInfo, limits: VideoLimits) -> tuple[str, str] | None:

@@ -21,7 +21,6 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -31,6 +30,10 @@ from starlette.routing import Route
 from components.share.store import SharedResult, ShareStore
 
 CLIPS = ("original", "edited")
+# Who made the edit, said on the page: a preview must not pass for Kling O1's work.
+_MADE_BY = {"fal": "Edited by Kling O1 (through fal).",
+            "local": "Edited by the studio's local preview, not by Kling O1: it applies looks and "
+                     "colours on the studio's machine and keeps everything else as it was."}
 GONE = "This link was revoked or never existed."
 _BASE_HEADERS = {
     "Cache-Control": "no-store",
@@ -50,7 +53,7 @@ class Player:
     template: str  # the player's markup
     css: str  # its stylesheet, written to be nested under the player's root element
     js: str  # its script: a function body of (element, props, watch)
-    value: Callable[[Path, Path], dict[str, Any]]  # the player's value for (original, edited)
+    value: Callable[..., dict[str, Any]]  # the player's value: (original, edited, url=path -> its URL)
 
 
 def routes(shares: ShareStore, player: Player) -> list[Route]:
@@ -79,10 +82,11 @@ def routes(shares: ShareStore, player: Player) -> list[Route]:
 
 
 def _page(shared: SharedResult, token: str, player: Player) -> HTMLResponse:
-    value = player.value(shared.original, shared.edited)
-    # Only the served URLs go to the page, never the FileData paths the studio's value carries.
+    # The clips' URLs are this link's own, relative to it, under the names the link serves them by.
+    value = player.value(shared.original, shared.edited, url=lambda _: None)
     value.update({name: {"url": f"{token}/{name}.mp4", "orig_name": f"{name}.mp4"} for name in CLIPS})
     value["side_by_side"] = None
+    made_by = _MADE_BY.get(shared.engine, _MADE_BY["fal"])
     nonce = secrets.token_urlsafe(16)
     # JSON inside <script>: "<", ">" and "&" as escapes, so no value can close the element.
     data = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -102,6 +106,7 @@ def _page(shared: SharedResult, token: str, player: Player) -> HTMLResponse:
 <body>
 <main>
 <h1>A shared edit</h1>
+<p class="share-made-by" data-engine="{html.escape(shared.engine)}">{html.escape(made_by)}</p>
 <p class="share-caption">The instruction</p>
 <blockquote class="share-prompt">{html.escape(shared.prompt)}</blockquote>
 <div id="share-player">{player.template}</div>
@@ -155,6 +160,7 @@ body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: var(--body-text-c
        background: var(--page-background); }
 main { max-width: 1280px; margin: 0 auto; padding: 24px 16px; }
 h1 { margin: 0 0 12px; font-size: 24px; }
+.share-made-by { margin: 0 0 12px; font-weight: 600; }
 .share-caption { margin: 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 .share-prompt { margin: 4px 0 20px; padding: 8px 12px; border-left: 3px solid var(--color-accent);
                 white-space: pre-wrap; overflow-wrap: anywhere; }

@@ -63,6 +63,7 @@ class SharedResult:
     prompt: str
     original: Path
     edited: Path
+    engine: str = "fal"  # who made the edit: "fal" (Kling O1) or "local" (the studio's local preview)
 
 
 def is_token(value: object) -> bool:
@@ -144,7 +145,7 @@ class ShareStore:
             original, edited = self._clean_clips(job)
         except MediaError:  # a clip that cannot be read is a link that shows nothing
             return None
-        return SharedResult(job.request.get("prompt", ""), original, edited)
+        return SharedResult(job.request.get("prompt", ""), original, edited, job.engine)
 
     def _clean_clips(self, job: Job) -> tuple[Path, Path]:
         """The original and the edited clip without their metadata, made on first need in the job's

@@ -38,11 +38,12 @@ const hasFrameCallback = "requestVideoFrameCallback" in HTMLVideoElement.prototy
 const clamp = (x, lo, hi) => Math.min(hi, Math.max(lo, x));
 const known = (x) => Number.isFinite(x) && x > 0;
 
-// Gradio hands file URLs as "/gradio_api/file=..."; under a mounted sub-path they need the app root.
+// A root-relative URL ("/studio/files/...") needs the app's root under a mounted sub-path; an
+// absolute one, or one relative to the page (a share page's "<token>/edited.mp4"), is used as it is.
 function resolve(file) {
   if (!file) return "";
   const url = file.url || "";
-  if (/^(https?:|blob:|data:)/.test(url)) return url;
+  if (/^(https?:|blob:|data:)/.test(url) || !url.startsWith("/")) return url;
   const rootUrl = (window.gradio_config && window.gradio_config.root) || "";
   return rootUrl.replace(/\/$/, "") + url;
 }
@@ -267,12 +268,17 @@ function setView(view) {
   setWipe(state.wipe);
 }
 
+// A clip without a sound track gets a button that says so and does nothing, instead of
+// "sound" over a silent clip.
 function setMuted(side, muted) {
   const video = side === "edit" ? edit : orig;
   video.muted = muted;
   const button = root.querySelector(`.kcmp-mute[data-side="${side}"]`);
-  button.setAttribute("aria-pressed", String(muted));
-  button.textContent = `${button.dataset.name}: ${muted ? "muted" : "sound"}`;
+  const silent = button.dataset.silent === "1";
+  button.disabled = silent;
+  button.setAttribute("aria-pressed", String(muted || silent));
+  button.textContent = `${button.dataset.name}: ${silent ? "no sound track" : muted ? "muted" : "sound"}`;
+  button.title = silent ? `${button.dataset.name} has no sound track` : `Mute or unmute ${button.dataset.name}`;
 }
 
 function setLink(link, file, fallbackName) {
@@ -309,8 +315,13 @@ function load(value) {
   const labels = (value && value.labels) || ["Original", "Edited"];
   $(".kcmp-label-orig").textContent = labels[0];
   $(".kcmp-label-edit").textContent = labels[1];
-  root.querySelector('.kcmp-mute[data-side="orig"]').dataset.name = labels[0];
-  root.querySelector('.kcmp-mute[data-side="edit"]').dataset.name = labels[1];
+  const names = (value && value.names) || labels;
+  const audio = (value && value.audio) || {};
+  for (const [side, key, index] of [["orig", "original", 0], ["edit", "edited", 1]]) {
+    const button = root.querySelector(`.kcmp-mute[data-side="${side}"]`);
+    button.dataset.name = names[index];
+    button.dataset.silent = ready && audio[key] === false ? "1" : "0";
+  }
   setMuted("orig", orig.muted);
   setMuted("edit", edit.muted);
   const fps = (value && value.fps) || {};

@@ -5,20 +5,20 @@ bar, frame steps or a wipe view. gr.HTML (Gradio 6) takes a static template, sco
 js_on_load script, so the whole player fits in one without a custom component package: the
 markup is TEMPLATE below, the behaviour comparison.js, the look comparison.css.
 
-Why the files travel as FileData dicts inside the value: gradio's postprocess walks every output
-for ``{"meta": {"_type": "gradio.FileData"}}`` objects, checks the path against allowed_paths,
-the working directory and the temp dir, copies the file into its cache and fills in ``url``
-(``/gradio_api/file=...``). That route answers HTTP Range requests, which is what lets the browser
-seek without downloading the whole clip.
+Why the files travel as plain ``{"url", "orig_name"}`` inside the value, not as FileData: gradio
+would copy a FileData's file into its cache and serve it to anyone by path, and a job's files may
+be opened only by their owner. The URLs are signed links of the studio's own route (made by the
+caller, components/ui/links.py), which answers HTTP Range requests, so the browser seeks without
+downloading the whole clip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData
 
 from components.errors import MediaError
 from components.media.probe import probe
@@ -91,27 +91,34 @@ def build(label: str = "Comparison", **kwargs: Any) -> ComparisonPlayer:
 
 
 def player_value(original: Path | str, edited: Path | str, side_by_side: Path | str | None = None,
-                 labels: tuple[str, str] = ("Original", "Edited")) -> dict[str, Any]:
-    """The component value for one pair. Paths must lie where gradio may serve them from
-    (allowed_paths, the working directory or the temp dir); gradio copies them into its cache."""
+                 labels: tuple[str, str] = ("Original", "Edited"), names: tuple[str, str] | None = None, *,
+                 url: Callable[[Path | str], str | None]) -> dict[str, Any]:
+    """The component value for one pair, each file named by ``url`` (a path -> the URL the browser
+    fetches it from). ``labels`` caption the two pictures; ``names`` (the labels by default) are the
+    short words the sound buttons use ("A", "B" when the captions are whole prompts)."""
+    facts = {side: _facts(path) for side, path in (("original", original), ("edited", edited))}
     return {
-        "original": _file(original),
-        "edited": _file(edited),
-        "side_by_side": _file(side_by_side) if side_by_side else None,
+        "original": _file(original, url),
+        "edited": _file(edited, url),
+        "side_by_side": _file(side_by_side, url) if side_by_side else None,
         "labels": list(labels),
-        # Browsers do not expose a video's frame rate, and frame stepping needs it.
-        "fps": {"original": _frame_rate(original), "edited": _frame_rate(edited)},
+        "names": list(names or labels),
+        # Browsers expose neither a video's frame rate (frame stepping needs it) nor whether it has
+        # a sound track (a sound button on a silent clip would promise sound that never comes).
+        "fps": {side: fps for side, (fps, _) in facts.items()},
+        "audio": {side: audio for side, (_, audio) in facts.items()},
     }
 
 
-def _file(path: Path | str) -> dict[str, Any]:
-    path = Path(path).resolve()
-    return FileData(path=str(path), orig_name=path.name).model_dump()
+def _file(path: Path | str, url: Callable[[Path | str], str | None]) -> dict[str, Any]:
+    return {"url": url(path), "orig_name": Path(path).name}
 
 
-def _frame_rate(path: Path | str) -> float | None:
-    """None when the file cannot be probed: the browser then reports what it cannot play."""
+def _facts(path: Path | str) -> tuple[float | None, bool | None]:
+    """(frame rate, has a sound track); None for each when the file cannot be probed: the browser
+    then reports what it cannot play."""
     try:
-        return probe(path).constant_fps or None
+        info = probe(path)
     except MediaError:
-        return None
+        return None, None
+    return info.constant_fps or None, info.has_audio

@@ -63,15 +63,17 @@ def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) 
                 with gr.Row():
                     # image_mode=None: gradio hands over the uploaded file as it is instead of
                     # decoding it to convert its colour mode, so the header checks run first.
+                    # No download/share/fullscreen toolbars: in half a column they sat on the labels,
+                    # and the pictures are the user's own.
                     frontal = gr.Image(item.get("frontal"), type="filepath", image_mode=None,
-                                       label="Frontal image",
+                                       label="Frontal", buttons=[],
                                        height=140, sources=["upload", "clipboard"], key=f"front-{i}",
                                        elem_classes="element-frontal")
                     refs = gr.Gallery(item.get("references") or None, label=(
                         f"Other angles ({len(item.get('references', []))}/"
-                        f"{settings.max_element_references}, at least {settings.min_element_references})"),
+                        f"{settings.max_element_references}, ≥{settings.min_element_references})"),
                         type="filepath", interactive=True, file_types=["image"], columns=3, height=140,
-                        key=f"refs-{i}", elem_classes="element-references")
+                        buttons=[], key=f"refs-{i}", elem_classes="element-references")
             frontal.upload(_set_frontal(i, deps.files), [elements, frontal], elements)
             frontal.clear(_set_frontal(i, deps.files), [elements, frontal], elements)
             refs.change(_set_references(i, settings, deps.files), [elements, refs], elements,

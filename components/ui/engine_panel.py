@@ -1,6 +1,8 @@
 """Which engine runs the edit, the optional user key, and what a fal run will cost.
 
-Shown in plain words because it decides whose money is spent. A key typed here goes straight into
+Shown in plain words because it decides whose money is spent, and beside Generate, where the click
+that spends it happens: "Local preview, free" without a key (a tier's price then only says what
+Kling O1 would cost with one), the estimated cost with one. A key typed here goes straight into
 the server-side key vault for this tab and the field is emptied at once: the key is never echoed,
 kept in a component's value, stored on disk or put in HTML.
 """
@@ -32,22 +34,31 @@ class EngineHandles:
 
 
 def build(settings: Settings, service: EditService) -> EngineHandles:
+    """The model and key fields where they are built; the status is built unrendered, for the page to
+    place beside Generate (``status.render()``)."""
     # What a visitor who has not signed in gets; the page's load says what this visitor gets.
-    status = gr.HTML(status_html(settings, service.engine(None, None), None), elem_id="engine-status",
-                     padding=False)
+    first = service.engine(None, None)
+    status = gr.HTML(status_html(settings, first, None), elem_id="engine-status", padding=False,
+                     render=False)
     tier = gr.Radio([(f"{t.name} (${t.price_per_second:.3f}/s)", t.id) for t in settings.tiers],
-                    value=settings.model_id, label="Model", elem_id="model-tier",
-                    info=f"Same inputs and limits; Standard is cheaper ({PRICE_NOTE}).")
+                    value=settings.model_id, elem_id="model-tier", **tier_words(first))
     key = forget = None
     if settings.allow_user_key:
         with gr.Row(equal_height=True):
-            key = gr.Textbox(label="Your fal key (optional)", type="password", elem_id="fal-key", scale=4,
-                             placeholder=f"Paste a key from fal.ai/dashboard/keys to run the real "
-                                         f"{MODEL_NAME}",
+            key = gr.Textbox(label=f"Your fal key (optional): runs the real {MODEL_NAME}", type="password",
+                             elem_id="fal-key", scale=4, placeholder="Paste a key from fal.ai/dashboard/keys",
                              info="Kept in this server's memory for this tab only; "
                                   "never stored or shown again.")
             forget = gr.Button("Forget my key", size="sm", scale=1, visible=False, elem_id="forget-key")
     return EngineHandles(status, key, forget, gr.State(False), tier)
+
+
+def tier_words(choice: EngineChoice) -> dict[str, str]:
+    """The tier picker's label and hint: without a fal engine its prices are what a key would cost."""
+    if choice.charges:
+        return {"label": "Model", "info": f"Same inputs and limits; Standard is cheaper ({PRICE_NOTE})."}
+    return {"label": f"Model, once a fal key runs {MODEL_NAME}",
+            "info": "The local preview is free; these are the prices per second of video with a key."}
 
 
 def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMethod, service: EditService,
@@ -55,14 +66,16 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
     """``load`` is the page's load event: a signed-in visitor on the allow-list sees the server's key
     from the first paint on, everyone else the engine they will really get."""
     def status(key: Secret | None, seconds: float | None, model: str | None,
-               profile: gr.OAuthProfile | None) -> str:
-        return status_html(settings, service.engine(key, hf_user(profile)), seconds, model)
+               profile: gr.OAuthProfile | None) -> tuple[str, gr.Radio]:
+        choice = service.engine(key, hf_user(profile))
+        return status_html(settings, choice, seconds, model), gr.Radio(**tier_words(choice))
 
     def refresh(seconds: float | None, model: str | None, request: gr.Request,
                 profile: gr.OAuthProfile | None):
         return status(user_key(vault, request), seconds, model, profile)
 
-    gr.on([load, duration.change, h.tier.change], refresh, [duration, h.tier], h.status,
+    shown = [h.status, h.tier]
+    gr.on([load, duration.change, h.tier.change], refresh, [duration, h.tier], shown,
           show_progress="hidden", queue=False)
     if h.key is None or h.forget is None:
         return
@@ -76,36 +89,41 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
             gr.Warning(str(error), title="fal key")
             key = None
         if key is None and not (text or "").strip():
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return [gr.skip()] * 5
         vault.put(session_id(request), key)
-        return ("", status(key, seconds, model, profile), gr.Button(visible=key is not None),
-                key is not None)
+        held = key is not None
+        return ("", *status(key, seconds, model, profile), gr.Button(visible=held), held)
 
     def forget(seconds: float | None, model: str | None, request: gr.Request,
                profile: gr.OAuthProfile | None):
         vault.drop(session_id(request))
-        return status(None, seconds, model, profile), gr.Button(visible=False), False
+        return *status(None, seconds, model, profile), gr.Button(visible=False), False
 
     # On Enter or leaving the field, not per keystroke: a half-typed key is not a key.
     gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration, h.tier],
-          [h.key, h.status, h.forget, h.key_set], show_progress="hidden", trigger_mode="always_last")
-    h.forget.click(forget, [duration, h.tier], [h.status, h.forget, h.key_set], show_progress="hidden")
+          [h.key, *shown, h.forget, h.key_set], show_progress="hidden", trigger_mode="always_last")
+    h.forget.click(forget, [duration, h.tier], [*shown, h.forget, h.key_set], show_progress="hidden")
 
 
 def status_html(settings: Settings, choice: EngineChoice, seconds: float | None,
                 model_id: str | None = None) -> str:
+    """The engine and what one Generate costs on it; ``seconds`` is what it bills (the clip per take,
+    or the segments)."""
     tier = settings.tier(model_id) or settings.tiers[0]
+    name = html.escape(tier.name)
     if not choice.charges:
-        cost = "Free: runs on this machine."
+        would = (f"this {human_duration(seconds)} edit would cost about "
+                 f"${settings.cost(seconds, tier.id):.2f} on {name}" if seconds else
+                 f"{name} would cost about ${tier.price_per_second:.3f} per second of video")
+        cost = f"With a fal key, {would} ({PRICE_NOTE})."
     elif seconds:
-        cost = (f"Estimated cost on {html.escape(tier.name)}: <b>${settings.cost(seconds, tier.id):.2f}</b> "
+        cost = (f"Estimated cost on {name}: <b>${settings.cost(seconds, tier.id):.2f}</b> "
                 f"({human_duration(seconds)} × ${tier.price_per_second:.3f}/s; {PRICE_NOTE})")
     else:
-        cost = (f"{html.escape(tier.name)} costs about ${tier.price_per_second:.3f} per second of video "
-                f"({PRICE_NOTE}).")
+        cost = f"{name} costs about ${tier.price_per_second:.3f} per second of video ({PRICE_NOTE})."
     key_line = ('<div class="engine-key">Your fal key is set for this tab.</div>'
                 if choice.key_source == "user" else "")
-    return (f'<div class="engine-status engine-{choice.name}"><div class="engine-label">'
-            f"Engine: <b>{html.escape(choice.label)}</b></div>"
+    return (f'<div class="engine-status engine-{choice.name}" data-charges="{int(choice.charges)}">'
+            f'<div class="engine-label">Engine: <b>{html.escape(choice.label)}</b></div>'
             f'<div class="engine-detail">{html.escape(choice.detail)}</div>'
             f'<div class="engine-cost">{cost}</div>{key_line}</div>')

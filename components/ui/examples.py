@@ -51,11 +51,14 @@ def build(video: gr.Video, prompt: gr.Textbox, images: gr.State, elements: gr.St
 
 def _card(index: int, example: Example, video: gr.Video, prompt: gr.Textbox, images: gr.State,
           elements: gr.State, fix_note: gr.Markdown | None) -> gr.Button:
-    with gr.Column(min_width=220, elem_classes="example-card"):
-        gr.Image(str(example.thumbnail), show_label=False, interactive=False, buttons=[], height=86,
-                 container=False, elem_classes="example-thumb")
-        button = gr.Button(example.title, size="sm", elem_id=f"example-{example.id}")
-        gr.HTML(f'<p class="example-beyond">{html.escape(example.beyond)}</p>', padding=False)
+    # One low row per card (the before/after beside its button and note), so the examples take a
+    # strip above the studio and the clip, instruction and Generate still fit the first screen.
+    with gr.Row(equal_height=False, elem_classes="example-card"):
+        gr.Image(str(example.thumbnail), show_label=False, interactive=False, buttons=[], height=56,
+                 width=200, container=False, scale=0, min_width=200, elem_classes="example-thumb")
+        with gr.Column(min_width=150, elem_classes="example-words"):
+            button = gr.Button(example.title, size="sm", elem_id=f"example-{example.id}")
+            gr.HTML(f'<p class="example-beyond">{html.escape(example.beyond)}</p>', padding=False)
 
     outputs = [video, prompt, images, elements, *([fix_note] if fix_note is not None else [])]
 

@@ -15,20 +15,24 @@ the whole view cost a core at a hundred followers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from components.admission.spend import Caller
 from components.config import Settings
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
+from components.secret import Secret
 from components.service import EditService
 from components.ui import progress, session
-from components.ui.errors import notify
+from components.ui.errors import notify, shows_errors
 from components.ui.history import HistoryHandles
 from components.ui.parts import PartsHandles
 from components.ui.results import ResultHandles
+from components.ui.session import Visitor
 
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
@@ -51,6 +55,18 @@ class Follow:
     def on(self, trigger: Callable[..., Any], fn: Callable[..., Any], inputs: list[Any]) -> None:
         """Wire a command that starts a job the page then follows (``fn`` returns ``start(...)``)."""
         trigger(fn, inputs, self.outputs, show_progress="hidden")
+
+    def command(self, trigger: Callable[..., Any], act: Callable[[Caller, Secret | None, Any], Job],
+                owner_state: gr.BrowserState, argument: Any, visitor: Visitor) -> None:
+        """Wire a service command (``act(caller, the tab's key, argument's value)``, e.g. retry or
+        resume) that starts a job, run off the event loop, then followed like Generate's."""
+        @shows_errors
+        async def run(owner: object, value: object, request: gr.Request, profile: gr.OAuthProfile | None):
+            caller = visitor.caller(owner, request, profile)
+            job = await asyncio.to_thread(act, caller, visitor.key(request), value)
+            return self.start(job, caller.owner)
+
+        self.on(trigger, run, [owner_state, argument])
 
 
 def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state: gr.BrowserState,
@@ -141,7 +157,8 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         return hist.show(jobs)
 
     def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
-        return owner_of(owner, profile) or session.ensure_owner(None)
+        # The browser's own id, never the account's: that one lasts only as long as the sign-in.
+        return session.ensure_owner(owner, account=owner_of(None, profile))
 
     demo.load(ensure_owner, owner_state, owner_state, queue=False
               ).then(reattach, owner_state, outputs, queue=False, show_progress="hidden")

@@ -1,7 +1,9 @@
 """This browser's edits: a list with thumbnails, restore one, compare two, resume by request id.
 
 Everything comes from the job store filtered by the owner id, so history survives refreshes and
-restarts, and one browser never sees another's jobs.
+restarts, and one browser never sees another's jobs. The gallery's stills are signed links of the
+studio's own route (absolute: gr.Gallery reads anything else as a server path and would copy it
+into gradio's cache, served to anyone).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from components.config import Settings
 from components.jobs.family import PART_NOUN, part_count
 from components.jobs.models import Job
 from components.media.thumbnail import existing_thumbnail
+from components.ui.links import job_file_url
 from components.ui.progress import STATUS_WORDS
 
 COLUMNS = ["When", "Status", "Engine", "Prompt", "Request id", "Job"]
@@ -33,6 +36,7 @@ class HistoryHandles:
     compare: gr.Button
     request_id: gr.Textbox
     resume: gr.Button
+    settings: Settings  # where the stills are linked from
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -42,12 +46,17 @@ class HistoryHandles:
         """Named updates listing the owner's ``jobs``: gallery, table, both compare pickers."""
         rows = [[_when(j.created_at), status_text(j), engine_text(j),
                  short_text(j.request.get("prompt", ""), 90), j.request_id or "", j.id[:8]] for j in jobs]
-        with_thumbs = [(j, t) for j in jobs if (t := thumbnail(j)) is not None]
-        done = [(f"{_when(j.created_at)} · {j.id[:8]} · {short_text(j.request.get('prompt', ''), 40)}", j.id)
-                for j in jobs if j.status == "succeeded" and not j.expired and j.output_video]
+        still = job_file_url(self.settings, jobs[0].owner) if jobs else None  # one owner's jobs
+        with_thumbs = [(j, url) for j in jobs if still
+                       and (url := still(thumbnail(j))) is not None and url.startswith(("http://", "https://"))]
+        # Numbered like the edits themselves (#1 is the first), so two runs of one prompt in the same
+        # minute still read differently, by what a person tells them apart with.
+        done = [(f"#{len(jobs) - i} · {_when(j.created_at)} · {engine_text(j)} · "
+                 f"{short_text(j.request.get('prompt', ''), 40)}", j.id)
+                for i, j in enumerate(jobs) if j.status == "succeeded" and not j.expired and j.output_video]
         return {
-            self.gallery: [(str(t), f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
-                           for j, t in with_thumbs],
+            self.gallery: [(url, f"{status_text(j)} · {short_text(j.request.get('prompt', ''), 40)}")
+                           for j, url in with_thumbs],
             self.table: {"headers": COLUMNS, "data": rows or [[""] * len(COLUMNS)]},
             self.job_ids: [j.id for j in jobs],
             self.gallery_ids: [j.id for j, _ in with_thumbs],
@@ -56,12 +65,13 @@ class HistoryHandles:
         }
 
 
-def build() -> HistoryHandles:
+def build(settings: Settings) -> HistoryHandles:
     with gr.Row():
         gr.Markdown("### History", elem_classes="section-title")
         refresh = gr.Button("↻ Refresh", size="sm", scale=0, min_width=90)
-    gallery = gr.Gallery(label="Your edits", columns=6, height=150, allow_preview=False, fit_columns=False,
-                         object_fit="cover", elem_id="history-gallery", buttons=[])
+    # No label badge: it would sit on the first thumbnail (the section's title says what these are).
+    gallery = gr.Gallery(label="Your edits", show_label=False, columns=6, height=150, allow_preview=False,
+                         fit_columns=False, object_fit="cover", elem_id="history-gallery", buttons=[])
     table = gr.Dataframe(headers=COLUMNS, interactive=False, wrap=True, elem_id="history-table",
                          max_height=320,
                          # Fixed widths, each wide enough for its header word and the cell menu: on a
@@ -76,13 +86,14 @@ def build() -> HistoryHandles:
                                 placeholder="e.g. 764cabcf-b745-4b3e-ae38-1200304cf45b")
         resume = gr.Button("Resume", scale=1)
     return HistoryHandles(gallery, table, gr.State([]), gr.State([]), refresh, compare_a, compare_b, compare,
-                          request_id, resume)
+                          request_id, resume, settings)
 
 
 def engine_text(job: Job) -> str:
-    """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"."""
+    """The engine and, for fal, the tier it ran on: "fal · Kling O1 Standard"; the local preview runs
+    no tier (the one picked is only what a fal key would use)."""
     if job.engine != "fal":
-        return job.engine
+        return "local preview"
     tier = Settings().tier(job.edit_request().model)  # tier names do not depend on the environment
     return f"fal · {tier.name if tier else job.edit_request().model}"
 

@@ -3,7 +3,6 @@ job by its request id. Each reads the caller's own jobs through the edit service
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.follow import Follow
 from components.ui.history import HistoryHandles, short_text
+from components.ui.links import job_file_url
 from components.ui.parts import PartsHandles
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
@@ -76,18 +76,13 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
         first, second = jobs
         # Two results in the player are no one result to share: "Share link" waits for one.
         return {result.player: player_value(first.output_video, second.output_video, None,
-                                            labels=(f"A: {_prompt(first)}", f"B: {_prompt(second)}")),
+                                            labels=(f"A: {_prompt(first)}", f"B: {_prompt(second)}"),
+                                            names=("A", "B"), url=job_file_url(deps.settings, who)),
                 result.shown: None}
 
     hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown])
 
-    @shows_errors
-    async def resume(owner: object, request_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        caller = visitor.caller(owner, request, profile)
-        job = await asyncio.to_thread(service.resume, caller, visitor.key(request), request_id)
-        return follow.start(job, caller.owner)
-
-    follow.on(hist.resume.click, resume, [owner_state, hist.request_id])
+    follow.command(hist.resume.click, service.resume, owner_state, hist.request_id, visitor)
 
 
 def _prompt(job: Job) -> str:

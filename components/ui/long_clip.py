@@ -20,6 +20,7 @@ from components.errors import Finding, StudioError
 from components.media.probe import probe
 from components.segments.plan import SegmentPlan
 from components.ui.deps import Deps
+from components.ui.session import hf_user, user_key
 from components.ui.video_panel import findings_html
 from components.units import human_duration
 
@@ -44,10 +45,15 @@ def build(settings: Settings) -> LongClipHandles:
     return LongClipHandles(group, use, overlap, timeline, gr.State(None), gr.State([]))
 
 
-def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, deps: Deps) -> None:
+def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio, key_set: gr.State,
+         deps: Deps) -> None:
+    """The offer is priced for the engine this visitor's Generate uses (asked each time: a key set or
+    forgotten, ``key_set``, changes it); without a fal engine the plan is free and Kling O1's price
+    is only what a key would cost."""
     settings = deps.settings
 
-    def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None):
+    def on_clip(path: str | None, seconds: float | None, overlap: float | None, model: str | None,
+                request: gr.Request, profile: gr.OAuthProfile | None):
         long_enough = bool(seconds and settings.video.max_seconds < seconds)
         if not path or not long_enough:
             return gr.Column(visible=False), gr.Checkbox(value=False), "", None, []
@@ -62,12 +68,14 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
             finding = Finding("error", "segments", error.message, error.fix)
             return (gr.Column(visible=True), gr.Checkbox(value=False, interactive=False),
                     findings_html([finding]), None, [finding])
+        paid = deps.service.engine(user_key(deps.keys, request), hf_user(profile)).charges
         return (gr.Column(visible=True),
                 gr.Checkbox(interactive=True, label=f"Edit all of it in segments (about {plan.count}, "
-                                                    f"{_price(plan, model, settings)})"),
-                timeline_html(plan, model, settings), plan.to_dict(), [])
+                                                    f"{_price(plan, model, settings, paid)})"),
+                timeline_html(plan, model, settings, paid), plan.to_dict(), [])
 
-    gr.on([duration.change, h.overlap.release, tier.change], on_clip, [video, duration, h.overlap, tier],
+    gr.on([duration.change, h.overlap.release, tier.change, key_set.change], on_clip,
+          [video, duration, h.overlap, tier],
           [h.group, h.use, h.timeline, h.plan, h.findings], show_progress="minimal",
           trigger_mode="always_last")
 
@@ -80,13 +88,15 @@ def billed_seconds(seconds: float | None, plan: dict | None, use_segments: bool,
     return None if seconds is None else seconds * max(1, int(takes or 1))
 
 
-def _price(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
+def _price(plan: SegmentPlan, model: str | None, settings: Settings, paid: bool) -> str:
     tier = settings.tier(model) or settings.tiers[0]
-    return f"${settings.cost(plan.billed_seconds, tier.id):.2f} on {tier.name}"
+    price = f"${settings.cost(plan.billed_seconds, tier.id):.2f} on {tier.name}"
+    return price if paid else f"free here; {price} with a fal key"
 
 
-def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> str:
-    """The segments as blocks on the clip's length, the price below."""
+def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings, paid: bool) -> str:
+    """The segments as blocks on the clip's length, the price below (``paid``: on a fal engine; else
+    the local preview edits it free and the price is what a key would cost)."""
     total = plan.source_seconds or 1.0
     blocks = []
     for seg in plan.segments:
@@ -99,14 +109,16 @@ def timeline_html(plan: SegmentPlan, model: str | None, settings: Settings) -> s
                       f'title="{html.escape(title)}"><span>{seg.index + 1}</span></div>')
     extra = (f"; the crossfades add {human_duration(plan.extra_seconds)}" if plan.extra_seconds else "")
     tier = settings.tier(model) or settings.tiers[0]
+    price = (f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
+             f"({PRICE_NOTE})")
+    editor, bill = ((MODEL_NAME, f"Total billed: {human_duration(plan.billed_seconds)}, about {price}.")
+                    if paid else
+                    ("The local preview", f"Total: {human_duration(plan.billed_seconds)}, edited free here; "
+                                          f"with a fal key it would bill about {price}."))
     return (f'<div class="segment-plan" data-segments="{plan.count}">'
             f'<div class="seg-track">{"".join(blocks)}</div>'
             f'<p>{html.escape(plan.describe())}</p>'
             f"<p>When it runs, the studio finds the clip's shot changes and moves the seams onto them "
-            f"(which can add a segment; the bill is per second). {MODEL_NAME} edits each segment with "
+            f"(which can add a segment; the bill is per second). {editor} edits each segment with "
             f"the same instruction and references, all at once; the studio joins them into one clip "
-            f"of the source's length{extra}. "
-            f"Total billed: {human_duration(plan.billed_seconds)}, about "
-            f"<b>${settings.cost(plan.billed_seconds, tier.id):.2f}</b> on {html.escape(tier.name)} "
-            f"({PRICE_NOTE}).</p></div>")
-
+            f"of the source's length{extra}. {bill}</p></div>")

@@ -7,7 +7,6 @@ shown or hidden by an update, so a click never lands on a component a redraw has
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from components.config import Settings
+from components.config import MODEL_NAME, Settings
 from components.jobs.family import PART_NOUN, part_count, retryable
 from components.jobs.models import Job
 from components.jobs.outcome import best_motion
@@ -24,6 +23,7 @@ from components.ui import comparison, progress
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.history import HistoryHandles
+from components.ui.links import job_file_url
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
 
@@ -40,6 +40,7 @@ class PartsHandles:
     choose: list[gr.Button]
     retry: gr.Button
     parent: gr.State  # the parent whose parts are shown, or None
+    settings: Settings  # where the parts' files are linked from
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -55,6 +56,7 @@ class PartsHandles:
         updates: dict = {self.group: gr.Column(visible=True), self.parent: job.id,
                          self.summary: _summary(job, parts, total),
                          self.retry: gr.Button(visible=job.is_finished and bool(retryable(by_part, total)))}
+        url = job_file_url(self.settings, job.owner)
         for i, (cell, player, choose) in enumerate(zip(self.cells, self.players, self.choose, strict=True)):
             take = by_part.get(i) if job.kind == "takes" else None
             output = take.output_video if take and take.output_video and Path(take.output_video).exists() \
@@ -65,7 +67,7 @@ class PartsHandles:
             updates[cell] = gr.Column(visible=take is not None)
             updates[player] = (comparison.player_value(original or output, output,
                                                        take.side_by_side if take else None,
-                                                       labels=("Original", f"Take {i + 1}"))
+                                                       labels=("Original", f"Take {i + 1}"), url=url)
                                if output else None)
             chosen = job.chosen == i
             updates[choose] = gr.Button(value="✓ Chosen" if chosen else f"Choose take {i + 1}",
@@ -91,7 +93,7 @@ def build(settings: Settings) -> PartsHandles:
                                             elem_id=f"choose-take-{i + 1}"))
                 cells.append(cell)
         retry = gr.Button("Retry failed parts", variant="secondary", visible=False, elem_id="retry-parts")
-    return PartsHandles(group, summary, cells, players, choose, retry, gr.State(None))
+    return PartsHandles(group, summary, cells, players, choose, retry, gr.State(None), settings)
 
 
 def _summary(job: Job, parts: list[Job], total: int) -> str:
@@ -103,7 +105,11 @@ def _summary(job: Job, parts: list[Job], total: int) -> str:
                    f'{" — " + html.escape(p.error) if p.error else ""}</li>' for p in parts)
     chosen = (f" Take {job.chosen + 1} is the result: the player, the downloads and a share link follow it."
               if job.kind == "takes" and job.chosen is not None else "")
-    return (f'<div class="parts-summary" data-kind="{job.kind}"><p>{total} {noun}s.{chosen}</p>'
+    copies = (f'<p class="takes-local">The local preview cannot invent a new take: take 1 is its edit and '
+              f"each other take is a copy of it with the colours turned round the hue wheel. {MODEL_NAME} "
+              f"(with a fal key) makes a different take each run.</p>"
+              if job.kind == "takes" and job.engine == "local" else "")
+    return (f'<div class="parts-summary" data-kind="{job.kind}"><p>{total} {noun}s.{chosen}</p>{copies}'
             f"<ul>{rows}</ul></div>")
 
 
@@ -125,10 +131,4 @@ def wire(h: PartsHandles, status: gr.HTML, result: ResultHandles, follow: Follow
         button.click(choose_take(index), [owner_state, h.parent], [status, *result.outputs, *h.outputs]
                      ).then(history, owner_state, hist.outputs, queue=False)
 
-    @shows_errors
-    async def retry(owner: object, parent: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        caller = visitor.caller(owner, request, profile)
-        job = await asyncio.to_thread(service.retry, caller, visitor.key(request), parent)
-        return follow.start(job, caller.owner)
-
-    follow.on(h.retry.click, retry, [owner_state, h.parent])
+    follow.command(h.retry.click, service.retry, owner_state, h.parent, visitor)

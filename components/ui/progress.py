@@ -19,6 +19,13 @@ from components.engines.base import Phase
 from components.jobs.models import Job
 
 PHASES: tuple[str, ...] = get_args(Phase)  # the engines' own list, in order
+# The phases each kind of job goes through, so the pills show only those it can reach: a local
+# preview never uploads, queues at fal or downloads; a parent (segments, takes) prepares, runs its
+# parts (each with its own phases), joins or renders, and is done.
+LOCAL_PHASES = ("preparing", "rendering", "done")
+PARENT_PHASES = ("preparing", "running", "rendering", "done")
+PHASE_WORDS = {"preparing": "prepare", "uploading": "upload", "submitted": "submit", "queued": "queue at fal",
+               "running": "edit", "downloading": "download", "rendering": "render", "done": "done"}
 STATUS_WORDS = {"queued": "Waiting for a slot", "running": "Running", "succeeded": "Done",
                 "failed": "Failed", "cancelled": "Cancelled", "waiting_for_key": "Waiting for your fal key"}
 LOG_LINES_SHOWN = 12
@@ -118,9 +125,10 @@ def render(job: Job, refresh: str = "", whole: bool = False) -> str:
     the job shows (its result, its parts, history), unless the panel came ``whole`` with all of
     it: see ``REFRESH_JS``."""
     current = "done" if job.status == "succeeded" else (job.phase or "preparing")
-    reached = PHASES.index(current) if current in PHASES else 0
-    steps = "".join(
-        f'<li class="{_step_class(i, reached, job)}">{phase}</li>' for i, phase in enumerate(PHASES))
+    phases = phases_of(job)
+    reached = phases.index(current) if current in phases else 0
+    steps = "".join(f'<li class="{_step_class(i, reached, job)}" data-phase="{phase}">'
+                    f"{PHASE_WORDS[phase]}</li>" for i, phase in enumerate(phases))
     fraction = 1.0 if job.status == "succeeded" else (job.fraction or 0.0)
     pct = round(max(0.0, min(1.0, fraction)) * 100)
     status = STATUS_WORDS.get(job.status, job.status)
@@ -129,6 +137,7 @@ def render(job: Job, refresh: str = "", whole: bool = False) -> str:
     logs = "\n".join(job.logs[-LOG_LINES_SHOWN:])
     elapsed = job.elapsed()
     live = int(job.status in ("queued", "running"))
+    took = "in all" if job.is_finished else "elapsed"
     log_block = f'<pre class="job-logs">{html.escape(logs)}</pre>' if logs else ""
     return (
         f'<div class="job-progress status-{job.status}" data-status="{job.status}" data-phase="{current}" '
@@ -140,10 +149,20 @@ def render(job: Job, refresh: str = "", whole: bool = False) -> str:
         f'<div class="job-bar-fill" style="width:{pct}%"></div></div>'
         f'<div class="job-line"><b>{html.escape(status)}</b> · {html.escape(message or "")}</div>'
         f'<div class="job-meta"><span class="job-elapsed" data-elapsed="{elapsed:.1f}" data-live="{live}">'
-        f"{_elapsed(elapsed)}</span> elapsed · engine {html.escape(job.engine)}"
+        f"{_elapsed(elapsed)}</span> {took} · engine: {_ENGINE_WORDS.get(job.engine, job.engine)}"
         f"{rid}</div>"
         f"{log_block}</div>"
     )
+
+
+_ENGINE_WORDS = {"local": "local preview", "fal": "Kling O1 via fal"}
+
+
+def phases_of(job: Job) -> tuple[str, ...]:
+    """The phases ``job``'s engine goes through, in order."""
+    if job.is_parent:
+        return PARENT_PHASES
+    return PHASES if job.engine == "fal" else LOCAL_PHASES
 
 
 def _step_class(i: int, reached: int, job: Job) -> str:

@@ -41,7 +41,7 @@ class PromptHandles:
 
 
 def build(settings: Settings) -> PromptHandles:
-    prompt = gr.Textbox(label="Instruction", lines=4, max_lines=12, elem_id=PROMPT_ID,
+    prompt = gr.Textbox(label="Instruction", lines=3, max_lines=12, elem_id=PROMPT_ID,
                         placeholder="Replace the character with @Element1 … "
                                     "transform the landscape into @Image1")
     labels_row = gr.Row(elem_id="label-buttons")

@@ -2,9 +2,13 @@
 
 The owner id is a random opaque id kept in the browser's local storage (gr.BrowserState), so a
 refresh, a return visit or an app restart finds the same history and running jobs (its storage
-key is the data folder's, see jobs/owner_secret.py). The user's key never enters gradio state: it
-lives in the server-side ``KeyVault`` under the tab's gradio session id (see components/guard/key_vault.py)
-and is dropped when the tab's session ends.
+key is the data folder's, see guard/owner_secret.py). A signed-in Hugging Face account's owner id is
+never kept there: each event derives it from the sign-in (gradio's signed session cookie), so the
+page holds it exactly as long as the sign-in is valid, and signing out ends that browser's access
+to the account's history; the browser's own id, and its own history, stay.
+
+The user's key never enters gradio state: it lives in the server-side ``KeyVault`` under the tab's
+gradio session id (see components/guard/key_vault.py) and is dropped when the tab's session ends.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ def build(owner_secret: str) -> gr.BrowserState:
     return gr.BrowserState("", storage_key=OWNER_STORAGE_KEY, secret=owner_secret)
 
 
-def ensure_owner(owner: str | None) -> str:
-    """The stored id, or a fresh one for a first visit (or when the stored one is not ours)."""
-    return owner if is_owner_id(owner) else uuid.uuid4().hex
+def ensure_owner(owner: object, account: str | None = None) -> str:
+    """What the page keeps: the stored id, or a fresh one for a first visit, when the stored one is
+    not ours, or when it is ``account``, the signed-in account's (kept by a page of an earlier
+    version, it would outlive the sign-in)."""
+    return owner if is_owner_id(owner) and owner != account else uuid.uuid4().hex
 
 
 def is_owner_id(owner: object) -> bool:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-from gradio import route_utils
 
 from components.errors import InputError
 from components.guard.owner_secret import server_secret
@@ -23,6 +22,7 @@ from components.ui import comparison
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
 from components.ui.history import HistoryHandles
+from components.ui.links import root_url
 from components.ui.results import ResultHandles
 from components.ui.session import page_caller, resolve_owner
 
@@ -44,12 +44,8 @@ def player() -> Player:
 
 
 def link_url(request: gr.Request, token: str) -> str:
-    """The link as a visitor opens it. gradio's own root-URL logic (the one its file URLs use)
-    reads X-Forwarded-Host/-Proto behind a Space's proxy and adds the app's root path."""
-    http = request.request
-    root = route_utils.get_root_url(http, route_utils.get_api_call_path(http),
-                                    getattr(http.app, "root_path", None))
-    return f"{root}/share/{token}"
+    """The link as a visitor opens it, under the root gradio's own file URLs use."""
+    return f"{root_url(request)}/share/{token}"
 
 
 def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: ResultHandles,

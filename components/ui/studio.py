@@ -9,6 +9,7 @@ history (``history_events.py``) and a parent's parts (``parts.py``) wire their o
 from __future__ import annotations
 
 import asyncio
+import html
 
 import gradio as gr
 
@@ -36,6 +37,7 @@ from components.ui import prompt as prompt_panel
 from components.ui import share_panel as sharing
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
+from components.units import human_count
 
 
 def build(deps: Deps) -> gr.Blocks:
@@ -51,8 +53,9 @@ def build(deps: Deps) -> gr.Blocks:
             if settings.hf_oauth:
                 gr.LoginButton(elem_id="hf-login", scale=0)
         owner_state = session.build(owner_secret(settings.data_dir))
-        # Layout: the examples first (a demo starts there), then inputs on the left and, on the
-        # right, Generate above its progress and result, so all three fit one 1440x900 screen.
+        # Layout: a strip of examples first (a demo starts there), then inputs on the left and, on
+        # the right, Generate with its engine, cost and what it waits for, above the progress and
+        # the result: clip, instruction, Generate and the result's place share one 1440x900 screen.
         examples_row = gr.Column(elem_id="examples-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
@@ -71,24 +74,35 @@ def build(deps: Deps) -> gr.Blocks:
                     keep_audio = gr.Checkbox(False, label="Keep the original audio", elem_id="keep-audio")
                     takes = gr.Slider(1, settings.max_takes, value=1, step=1, elem_id="takes",
                                       label=f"Takes: run it 1-{settings.max_takes} times at once, "
-                                            "then choose (each is billed)")
+                                            "then choose",
+                                      info=_takes_info(service.engine(None, None).charges))
                 engine = engine_panel.build(settings, service)
-                billed = gr.State(None)  # seconds one Generate bills: the clip per take, or the segments
-                engine_panel.wire(engine, billed, demo.load, service, vault, settings)
-                long_clip.wire(long, video.video, video.duration, engine.tier, deps)
             with gr.Column(scale=6, elem_id="results"):
                 with gr.Row(elem_id="generate-row"):
                     generate = gr.Button("Generate", variant="primary", interactive=False,
                                          elem_id="generate", scale=3)
                     cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel", scale=1)
+                engine.status.render()
+                why = gr.HTML(_why(False, [], False), elem_id="generate-why", padding=False)
                 status = progress.build()
                 result = results.build()
                 parts_view = parts_panel.build(settings)
+            billed = gr.State(None)  # seconds one Generate bills: the clip per take, or the segments
+            engine_panel.wire(engine, billed, demo.load, service, vault, settings)
+            long_clip.wire(long, video.video, video.duration, engine.tier, engine.key_set, deps)
+
+            def takes_words(request: gr.Request, profile: gr.OAuthProfile | None) -> gr.Slider:
+                paid = service.engine(session.user_key(vault, request), session.hf_user(profile)).charges
+                return gr.Slider(info=_takes_info(paid))
+
+            gr.on([demo.load, engine.key_set.change], takes_words, None, takes, queue=False,
+                  show_progress="hidden")
         with examples_row:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
-            examples.build(video.video, prompt.prompt, refs.images, elems.elements, video.changes)
-        hist = history_panel.build()
+            example_buttons = examples.build(video.video, prompt.prompt, refs.images, elems.elements,
+                                             video.changes)
+        hist = history_panel.build(settings)
         sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
         api.build(deps)
 
@@ -101,21 +115,44 @@ def build(deps: Deps) -> gr.Blocks:
             who = owner_of(owner, profile)
             return hist.show(service.history(who)) if who else gr.skip()
 
-        # ----- what gates Generate ---------------------------------------------------------------
-        def recheck(clip, video_findings, segmented, long_findings, text, paths, items):
+        # ----- what gates Generate, and why it waits ------------------------------------------
+        # The instruction's findings wait until it was typed in (or had text): a clip just dropped
+        # is not met with a red "The prompt is empty"; the line under Generate says what is missing.
+        touched = gr.State(False)
+
+        def recheck(clip, video_findings, segmented, long_findings, text, paths, items, typed):
             text = text if isinstance(text, str) else ""
+            typed = typed is True or bool(text.strip())
             if segmented is True:  # a long clip edited in segments: its length is no longer a problem
                 video_findings = long_findings
             findings = prompt_panel.prompt_findings(text, paths, items, settings)
-            ok = bool(clip) and not any(f.level == "error" for f in [*video_findings, *findings])
-            return (prompt_panel.checks_html(findings, len(text), settings),
-                    _counter(len(paths), len(items), settings), gr.Button(interactive=ok))
+            shown = findings if typed else [f for f in findings if f.field != "prompt"]
+            blocking = [f for f in [*video_findings, *findings] if f.level == "error"]
+            ok = bool(clip) and not blocking
+            return (prompt_panel.checks_html(shown, len(text), settings),
+                    _counter(len(paths), len(items), settings), gr.Button(interactive=ok),
+                    _why(bool(clip), blocking, bool(text.strip())), typed)
 
+        checked = [video.video, video.findings, long.use, long.findings, prompt.prompt, refs.images,
+                   elems.elements, touched]
+        gates = [prompt.checks, counter, generate, why, touched]
         gr.on([video.video.change, video.findings.change, long.use.change, long.findings.change,
-               prompt.prompt.change, refs.images.change, elems.elements.change], recheck,
-              [video.video, video.findings, long.use, long.findings, prompt.prompt, refs.images,
-               elems.elements],
-              [prompt.checks, counter, generate], show_progress="hidden", trigger_mode="always_last")
+               prompt.prompt.change, refs.images.change, elems.elements.change], recheck, checked, gates,
+              show_progress="hidden", trigger_mode="always_last")
+        # Visiting the box and leaving it empty is touching it: its findings show from then on.
+        prompt.prompt.blur(lambda: True, None, touched, queue=False, show_progress="hidden"
+                           ).then(recheck, checked, gates, show_progress="hidden")
+
+        # ----- a new clip: the previous result leaves with the old one --------------------------
+        def forget_result(following: object):
+            """The result, its details, code and share link belong to the clip they were made
+            from; a job still running keeps its progress panel (the page follows it on)."""
+            idle = {} if isinstance(following, str) else {status: progress.idle("No edit of this clip yet.")}
+            return {**result.clear(), **parts_view.clear(), **idle}
+
+        gr.on([video.video.upload, video.video.clear, video.replaced.change,
+               *(button.click for button in example_buttons)], forget_result, follow.job_id,
+              [status, *result.outputs, *parts_view.outputs], queue=False, show_progress="hidden")
 
         # ----- generate, cancel, reattach ------------------------------------------------------
         def bill(seconds, plan, segmented, n_takes):
@@ -168,7 +205,8 @@ def build(deps: Deps) -> gr.Blocks:
             caller = visitor.caller(owner, request, profile)
             resumed = service.resume_on_key(caller, visitor.key(request))
             if resumed:
-                notify(f"{len(resumed)} fal job(s) that waited for your key are running again.",
+                notify(f"{human_count(len(resumed), 'fal job')} that waited for your key "
+                       f"{'is' if len(resumed) == 1 else 'are'} running again.",
                        "Picked up", "success")
 
         engine.key_set.change(on_key, [owner_state, engine.key_set], None
@@ -182,6 +220,27 @@ def build(deps: Deps) -> gr.Blocks:
         parts_panel.wire(parts_view, status, result, follow, owner_state, history, hist, visitor, deps)
         api.publish_only_edit(demo)
     return demo
+
+
+def _takes_info(paid: bool) -> str:
+    """What a take is on the engine the tab has: a bill each on fal, a recoloured copy locally."""
+    if paid:
+        return "Each take is a run of its own, billed."
+    return ("Free here, but the local preview cannot invent a new take: takes 2-4 are take 1 with its "
+            "colours turned round the hue wheel.")
+
+
+def _why(clip: bool, blocking: list, text: bool) -> str:
+    """Under Generate: what it waits for, in the words of the first thing missing; empty when ready."""
+    if not clip:
+        reason = "Add a clip (or pick an example) to start."
+    elif blocking and blocking[0].field == "prompt" and not text:
+        reason = "Write the instruction: what should change in the clip."
+    elif blocking:
+        reason = f"First: {blocking[0].message}"
+    else:
+        return '<p class="generate-why ready" data-ready="1"></p>'
+    return f'<p class="generate-why" data-ready="0">Generate waits: {html.escape(reason)}</p>'
 
 
 def _counter(n_images: int, n_elements: int, settings: Settings) -> str:

@@ -16,8 +16,9 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.edit.checks import video_facts
 from components.errors import Finding
-from components.guard.fetch import fetch_to_file
 from components.guard.owner_secret import server_secret
+from components.media.conform import TRIM_MARGIN
+from components.media.limits import container_name
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.session import page_caller
@@ -40,13 +41,16 @@ class VideoHandles:
     changes: gr.Markdown
     duration: gr.State  # float | None: seconds of the current clip (cost estimate)
     findings: gr.State  # list[Finding] for the current clip
+    # int: counts clips a fetch or Fix it put in the slot (an upload has its own event). Set by queued
+    # events only: gradio fires a State's change for those, not for an unqueued one.
+    replaced: gr.State
 
 
 def build(deps: Deps, owner: gr.State) -> VideoHandles:
     limits = deps.settings.video
     with gr.Group(elem_classes="video-slot"):
         video = gr.Video(label=f"Clip to edit (.mp4/.mov, {limits.min_seconds:g}-{limits.max_seconds:g} s)",
-                         sources=["upload"], elem_id="input-video", height=300)
+                         sources=["upload"], elem_id="input-video", height=230)
         with gr.Row(equal_height=True):
             url = gr.Textbox(placeholder="…or paste a link to an .mp4/.mov", show_label=False, scale=4,
                              elem_id="video-url")
@@ -54,13 +58,17 @@ def build(deps: Deps, owner: gr.State) -> VideoHandles:
     preflight = gr.HTML("", elem_id="preflight", padding=False)
     # A Column, not a gr.Group: a Group repeats its elem_id on an inner div, and ids must be unique.
     with gr.Column(visible=False, elem_id="fix-it", variant="panel") as fix_group:
+        # Empty until the user types: a default would read as their choice ("the end you chose").
+        keep = limits.max_seconds - TRIM_MARGIN
         with gr.Row():
-            start = gr.Number(0.0, label="Start (s)", minimum=0, precision=2, visible=False)
-            end = gr.Number(limits.max_seconds, label="End (s)", minimum=0, precision=2, visible=False)
+            start = gr.Number(None, label="Keep from (s)", placeholder="0: the start", minimum=0, precision=2,
+                              visible=False, elem_id="fix-start")
+            end = gr.Number(None, label="to (s)", placeholder=f"{keep:g} s after the start", minimum=0,
+                            precision=2, visible=False, elem_id="fix-end")
         fix = gr.Button("Fix it", variant="secondary", elem_id="fix-it-button")
     changes = gr.Markdown("", elem_id="fix-changes")
     handles = VideoHandles(video, url, fetch, preflight, fix_group, start, end, fix, changes,
-                           gr.State(None), gr.State([]))
+                           gr.State(None), gr.State([]), gr.State(0))
     _wire(handles, owner, deps)
     return handles
 
@@ -77,9 +85,8 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
         too_long = bool(duration and duration > settings.video.max_seconds)
         fixable = info is not None and any(f.level == "error" for f in findings)
         return (panel_html(info, findings), gr.Column(visible=fixable),
-                gr.Number(value=0.0, visible=too_long),
-                gr.Number(value=settings.video.max_seconds if too_long else duration, visible=too_long),
-                duration, findings)
+                gr.Number(value=None, visible=too_long),
+                gr.Number(value=None, visible=too_long), duration, findings)
 
     h.video.change(on_clip, h.video, [h.preflight, h.fix_group, h.start, h.end, h.duration, h.findings],
                    show_progress="minimal")
@@ -87,24 +94,23 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, show_progress="hidden")
 
     @shows_errors
-    def on_fetch(url: str):
+    def on_fetch(owner: object, url: str, request: gr.Request, profile: gr.OAuthProfile | None):
         if not isinstance(url, str) or not url.strip():
             raise gr.Error("Paste a link to an .mp4 or .mov first.", title="No link")
         if len(url) > 4096:
             raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
                            title="Link too long")
-        path = fetch_to_file(url, deps.scratch.new_folder(), max_bytes=settings.video.max_bytes,
-                             timeout=settings.url_fetch_timeout_s)
-        return str(path), ""
+        caller = page_caller(owner, request, profile, settings, secret)
+        return str(deps.service.fetch_clip(caller, url, deps.scratch.new_folder)), ""
 
     # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
     # to states (gradio marks a failed event's outputs), and only a success moves the new clip
     # into the video slot. The toast says what was wrong; the loaded clip stays usable.
     fetched, fetched_note = gr.State(None), gr.State("")
     for trigger in (h.fetch.click, h.url.submit):
-        trigger(on_fetch, h.url, [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
-                ).success(lambda path, note: (path, note), [fetched, fetched_note], [h.video, h.changes],
-                          queue=False, show_progress="hidden")
+        trigger(on_fetch, [owner, h.url], [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
+                ).success(lambda path, note, n: (path, note, _next(n)), [fetched, fetched_note, h.replaced],
+                          [h.video, h.changes, h.replaced], show_progress="hidden")
 
     @shows_errors
     async def on_fix(owner: object, path: str | None, start: float | None, end: float | None,
@@ -120,13 +126,19 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
     # The wait for CPU is fair and bounded in the service (one fix per visitor, in turn with local
     # edits); the limit only caps how many queue workers waiting fixes may hold.
     h.fix.click(on_fix, [owner, h.video, h.start, h.end], [h.video, h.changes],
-                concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix")
+                concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix"
+                ).success(_next, h.replaced, h.replaced, show_progress="hidden")
+
+
+def _next(count: object) -> int:
+    """The next value of ``replaced`` (a client may send anything: start again from 1)."""
+    return count + 1 if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 2**31 else 1
 
 
 def cut_note(start: float | None, asked_end: float | None, kept_end: float | None,
              settings: Settings) -> str:
-    """A sentence when the chosen end lay past the longest clip Kling accepts and was moved,
-    so the shorter result is never a surprise; empty otherwise."""
+    """A sentence when the end the user typed lay past the longest clip Kling accepts and was moved,
+    so the shorter result is never a surprise; empty otherwise (and always for an end left empty)."""
     if asked_end is None or kept_end is None or asked_end <= kept_end + 0.005:
         return ""
     limit = settings.video.max_seconds
@@ -145,7 +157,7 @@ def panel_html(info: Any, findings: list[Finding]) -> str:
         fps = f"{info.fps:.3g}{' (variable)' if getattr(info, 'vfr', False) else ''}"
         rows = [("Duration", human_duration(info.duration)), ("Size", f"{info.width}×{info.height}"),
                 ("Frame rate", f"{fps} fps"), ("Audio", audio),
-                ("File", f"{human_size(info.size_bytes)}, {info.container}")]
+                ("File", f"{human_size(info.size_bytes)}, {container_name(info.container)}")]
         facts = "".join(f"<div><dt>{k}</dt><dd>{html.escape(v)}</dd></div>" for k, v in rows)
         facts = f'<dl class="preflight-facts">{facts}</dl>'
     ok = findings_html(findings, ok=f"Within {MODEL_NAME} limits.")

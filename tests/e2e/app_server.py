@@ -33,6 +33,11 @@ API_TIMEOUT_S = 120.0
 # the attack test's thousands of calls spent most of their time there. The summary feeds only gradio's
 # monitoring page, which no test reads; computed every million events it is never computed here.
 ANALYTICS_EVERY_N_EVENTS = "1000000"
+# Every test reaches a launched app from loopback, one client address: the write allowance (bytes
+# and files an address may make the server write per hour) is raised out of the way, as the
+# server key's limits are for the shared apps; tests/test_http_guard.py and
+# tests/test_staging_bounds.py test it.
+WRITES_OUT_OF_THE_WAY = {"STUDIO_UPLOAD_MB_PER_HOUR": "1000000", "STUDIO_UPLOAD_FILES_PER_HOUR": "1000000"}
 
 
 def free_port() -> int:
@@ -54,7 +59,8 @@ class AppServer:
                     "GRADIO_SERVER_PORT": str(self.port), "STUDIO_DATA_DIR": str(self.data_dir),
                     "FAL_KEY": fal_key, "STUDIO_TEST_FAL_URL": fake_fal_url, "PYTHONUNBUFFERED": "1",
                     "NO_PROXY": "127.0.0.1,localhost",
-                    "GRADIO_ANALYTICS_CACHE_FREQUENCY": ANALYTICS_EVERY_N_EVENTS, **(env or {})}
+                    "GRADIO_ANALYTICS_CACHE_FREQUENCY": ANALYTICS_EVERY_N_EVENTS, **WRITES_OUT_OF_THE_WAY,
+                    **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> AppServer:

@@ -30,15 +30,26 @@ class Page:
     async def load(cls, http: httpx.AsyncClient) -> Page:
         return cls((await http.get("config")).json())
 
-    def event(self, elem_id: str, trigger: str) -> dict:
-        """The backend event that ``trigger`` of the component ``elem_id`` runs (the one with the
-        most outputs, when several do)."""
-        ids = [c["id"] for c in self.config["components"] if c.get("props", {}).get("elem_id") == elem_id]
+    def event(self, elem_id: str, trigger: str, prop: str = "elem_id") -> dict:
+        """The backend event that ``trigger`` of the component ``elem_id`` (or whose ``prop`` is
+        that: a button's "value") runs (the one with the most outputs, when several do)."""
+        ids = [c["id"] for c in self.config["components"] if c.get("props", {}).get(prop) == elem_id]
         events = [d for d in self.config["dependencies"]
                   if d.get("backend_fn") and any([i, trigger] in d["targets"] for i in ids)]
         if not events:
             raise LookupError(f"no {trigger} event on #{elem_id}")
         return max(events, key=lambda d: len(d["outputs"]))
+
+    def page_load(self, state_id: int) -> dict:
+        """The page's first load event, which reads and writes the browser's state ``state_id``."""
+        return next(d for d in self.config["dependencies"]
+                    if d.get("backend_fn") and any(t[1] == "load" for t in d["targets"])
+                    and d["inputs"] == d["outputs"] == [state_id])
+
+    def component(self, kind: str) -> int:
+        """The id of the page's one component of type ``kind`` ("browserstate")."""
+        [found] = [c["id"] for c in self.config["components"] if c["type"] == kind]
+        return found
 
     def timer_tick(self) -> dict:
         timers = {c["id"] for c in self.config["components"] if c["type"] == "timer"}

@@ -43,12 +43,17 @@ def build_page(pairs: dict[str, dict[str, Path]]) -> tuple[gr.Blocks, Comparison
             load_b = gr.Button("Load pair B", elem_id="load-b")
             load_broken = gr.Button("Load a broken edit", elem_id="load-broken")
         load_a.click(lambda: player_value(pairs["a"]["original"], pairs["a"]["edited"],
-                                          pairs["a"]["side_by_side"]), outputs=player)
+                                          pairs["a"]["side_by_side"], url=by_path), outputs=player)
         load_b.click(lambda: player_value(pairs["b"]["original"], pairs["b"]["edited"],
-                                          labels=("Before", "After")), outputs=player)
-        load_broken.click(lambda: player_value(pairs["broken"]["original"], pairs["broken"]["edited"]),
-                          outputs=player)
+                                          labels=("Before", "After"), url=by_path), outputs=player)
+        load_broken.click(lambda: player_value(pairs["broken"]["original"], pairs["broken"]["edited"],
+                                               url=by_path), outputs=player)
     return page, player
+
+
+def by_path(path: Path | str) -> str:
+    """A test clip's URL: gradio serves the page's folder by path (``serving``'s allowed_paths)."""
+    return f"/gradio_api/file={Path(path).resolve()}"
 
 
 @contextmanager

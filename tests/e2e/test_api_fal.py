@@ -1,13 +1,12 @@
 """/edit on Kling O1 through the suite's shared fake fal (both tiers, and a refusal of any other
-endpoint before an upload), and ``--mcp`` serving it as the one MCP tool. The local preview's side
-of the API is tests/e2e/test_api.py, which runs in the other group (tests/e2e/conftest.py).
+endpoint before an upload). The local preview's side of the API is tests/e2e/test_api.py, and MCP is
+tests/e2e/test_mcp.py, both in the other group (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
@@ -55,10 +54,3 @@ def test_fal_edit_runs_through_the_fake_fal_server(fal_app, api_media):
         assert fake.submits == submits + 2 and fake.uploaded_bytes == uploaded
     finally:
         close_soon(client)
-
-
-def test_mcp_flag_serves_edit_as_the_one_tool(mcp_app):
-    tools = httpx.get(f"{mcp_app.url}gradio_api/mcp/schema", timeout=10, trust_env=False).json()
-    assert [tool["name"] for tool in tools] == ["edit"]
-    assert "3-10.05 s" in tools[0]["inputSchema"]["properties"]["video"]["description"]
-    assert "o1/standard/video-to-video/edit" in tools[0]["inputSchema"]["properties"]["model"]["description"]

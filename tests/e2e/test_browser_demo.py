@@ -6,8 +6,8 @@ the layout holds at 1440x900 and at 390 px, and the small fixes stay fixed.
 One app process (shared, see conftest.py) and one page for the module; tests run in file order
 like a user's session.
 The figures (engine done -> player ready) land in tests/artifacts/result_first.json; the
-robot-swap run's screenshot (tests/artifacts/demo_after_example.png) is what docs/screenshot.png,
-the README's, is a copy of (copied by hand, so a test run leaves the work tree clean).
+robot-swap run's whole page is tests/artifacts/demo_after_example.png (the README's screenshot, its
+first screen, comes from tests/e2e/test_browser_presenter.py).
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp
     assert shared.content == (data / "jobs" / parent / "chosen" / "take-2.mp4").read_bytes()
     # The details and the download name say take 2 as well, after a refresh too.
     assert "take 2 is chosen" in page.locator("#result-details").inner_text()
-    assert page.locator("#download-edited a[href*='take-2.mp4']").count() == 1
+    assert page.locator("#result-player .kcmp-dl-edit[href*='take-2.mp4']").count() == 1
     page.reload()
     page.wait_for_function("() => document.querySelector('#result-details')?.innerText"
                            ".includes('take 2 is chosen')")

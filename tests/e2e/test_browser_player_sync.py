@@ -29,7 +29,7 @@ import pytest
 
 from components.ui.comparison import build, player_value
 from tests.e2e.browser import chromium_page
-from tests.e2e.player_page import serving
+from tests.e2e.player_page import by_path, serving
 from tests.mediagen import make_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -62,7 +62,8 @@ def server(tmp_path_factory) -> Iterator[str]:
                        preset="veryfast", tone=880)
     with gr.Blocks() as page:
         player = build()
-        gr.Button("Load", elem_id="load").click(lambda: player_value(original, edited), outputs=player)
+        gr.Button("Load", elem_id="load").click(lambda: player_value(original, edited, url=by_path),
+                                                outputs=player)
     with serving(page, folder) as url:
         yield url
 

@@ -20,6 +20,8 @@ so "black and white" stays whole). In each clause:
   is not a look, make him/her/the person do something) is reported as needing Kling O1; when the
   same clause also carried a look or a palette, that part is applied and the clause is reported
   as only partly previewed;
+- asking to keep the motion ("keeping its stride", "keep the camera move") is what every edit does
+  (the preview never moves a pixel in time), so it is reported as kept, not as left out;
 - anything else is reported as ignored.
 """
 
@@ -68,6 +70,10 @@ _PALETTE_CUE = re.compile(
     r"\b(?:colou?r\w*|palette|tones?|tint|hues?|look|style|mood|grade|grading|light\w*|atmosphere|feel|"
     r"vibe|like|of)\b", re.IGNORECASE)
 _NEAR_WORDS = 3  # a look or label this close after a verb is its object: "add film grain"
+# Keeping the motion: the preview keeps every frame where it was, so such a clause is done already.
+_KEEPS_MOTION = re.compile(
+    r"\b(?:keep\w*|preserv\w*|maintain\w*|retain\w*)\b.*\b(?:stride|motion|movement|moves?|pace|timing|"
+    r"poses?|walk\w*|gait|camera|framing|composition|speed|rhythm|action)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class EditPlan:
     partly: tuple[str, ...] = ()  # clauses whose look or palette is applied but whose rest needs Kling
     # (the user's words, the implied look, the explicit grade that won over it)
     overridden: tuple[tuple[str, Look, Look], ...] = ()
+    kept: tuple[str, ...] = ()  # clauses asking to keep the motion, which every edit does
 
     @property
     def does_something(self) -> bool:
@@ -100,6 +107,8 @@ class EditPlan:
         notes += [f"{clause}: previewed as a look and palette only; the rest {NEEDS_KLING}."
                   for clause in self.partly]
         notes += [f"{clause}: {NEEDS_KLING}." for clause in self.needs_kling]
+        notes += [f"“{clause}”: kept, as in every local preview (it never changes the motion)."
+                  for clause in self.kept]
         notes += [f"Not understood by the local preview, left out: {clause}." for clause in self.ignored]
         return notes
 
@@ -135,6 +144,7 @@ def plan_edit(prompt: str) -> EditPlan:
     needs_kling: list[str] = []
     partly: list[str] = []
     ignored: list[str] = []
+    kept: list[str] = []
     for start, end in _clauses(prompt):
         text = prompt[start:end]
         hits = _look_hits(text)
@@ -158,6 +168,8 @@ def plan_edit(prompt: str) -> EditPlan:
                 applied_here = True
         if generative:
             (partly if applied_here else needs_kling).append(text.strip())
+        elif not hits and not clause_labels and _KEEPS_MOTION.search(text):
+            kept.append(text.strip())
         elif not hits and not clause_labels and _WORD.search(text):
             ignored.append(text.strip())
     explicit_grades = [BY_KEY[k] for k in looks if BY_KEY[k].grade]
@@ -178,6 +190,7 @@ def plan_edit(prompt: str) -> EditPlan:
         negated=tuple(look for look in VOCABULARY if look.key in negated - looks),
         partly=tuple(partly),
         overridden=tuple(overridden),
+        kept=tuple(kept),
     )
 
 
