@@ -47,7 +47,12 @@ def ffmpeg_exe() -> str:
 
 def media_error(file: Path, action: str, stderr: str) -> MediaError:
     """The user's sentence for an ffmpeg failure on ``file`` while doing ``action``."""
-    return MediaError(f"Could not {action} {Path(file).name}: {explain(stderr)}.", fix=_FIX, field="video")
+    return could_not(file, action, explain(stderr))
+
+
+def could_not(file: Path, action: str, reason: str) -> MediaError:
+    """"Could not <action> <name>: <reason>." with the one fix every unreadable clip gets."""
+    return MediaError(f"Could not {action} {Path(file).name}: {reason}.", fix=_FIX, field="video")
 
 
 def explain(stderr: str) -> str:
