@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import av.error
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
@@ -144,7 +145,10 @@ def _first_picture(path: Path, container: InputContainer, stream: VideoStream) -
             break
         if packet.size == 0:  # the empty packet that ends the demux
             break
-        pictures = stream.decode(packet) + stream.decode(None)
+        try:
+            pictures = stream.decode(packet) + stream.decode(None)
+        except av.error.InvalidDataError:
+            pictures = []  # a damaged packet: the next one may start a clean picture
         if pictures:
             return pictures[0]
         stream.codec_context.flush_buffers()  # drained: ready for the next packet

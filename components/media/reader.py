@@ -19,6 +19,7 @@ from av.container import InputContainer
 from av.stream import Disposition, Stream
 from av.video.stream import VideoStream
 
+from components.errors import MediaError
 from components.media import mp4index
 from components.media.ffmpeg import could_not, explain
 
@@ -60,6 +61,12 @@ def streams_summary(container: InputContainer) -> str:
     """What the file holds, for a message: "audio (aac), data (bin_data)"."""
     parts = [f"{s.type} ({codec_name(s) or 'unknown codec'})" for s in container.streams]
     return ", ".join(parts) or "no streams"
+
+
+def failure(path: Path, action: str, error: av.error.FFmpegError) -> MediaError:
+    """The user's sentence for an FFmpeg error met while doing ``action`` with ``path`` open (for
+    work done outside ``open_media``'s block, such as encoding what was read from it)."""
+    return could_not(path, action, _reason(path, error, opened=True))
 
 
 def _reason(path: Path, error: av.error.FFmpegError, opened: bool) -> str:
