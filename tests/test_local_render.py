@@ -182,6 +182,15 @@ def test_grade_follows_stylise_in_the_pixels(clip, tmp_path):
     assert saturation(out) < 40 and red_blue(out) > 1.05
 
 
+def test_a_texture_with_a_graph_of_its_own_runs_after_opencv(clip, tmp_path):
+    """The glow is a small graph (split, blur, screen blend): after a cartoon it runs in the frame
+    loop's own libavfilter graph, and still brightens and softens the cartoon."""
+    cartoon = frames(edit(EditRequest(prompt="cartoon", video=clip), tmp_path / "plain").video)
+    glowing = frames(edit(EditRequest(prompt="a dreamy glow cartoon", video=clip), tmp_path / "glow").video)
+    assert luma(glowing).mean() > luma(cartoon).mean() + 2
+    assert sharpness(glowing) < 0.8 * sharpness(cartoon)
+
+
 def test_toned_monochrome_grades_in_vocabulary_order(clip, tmp_path):
     out = frames(edit(EditRequest(prompt="warm, black and white", video=clip), tmp_path).video)
     assert red_blue(out) > 1.05
