@@ -42,7 +42,8 @@ def engine(tmp_path: Path, key: str = KEY, **kwargs) -> FalEngine:
 
 
 def test_happy_path_reports_queue_positions_new_logs_and_returns_a_probed_video(inputs, tmp_path):
-    with running_fake_fal(queue_s=0.6, run_s=0.4) as fake:
+    # Half a second at each of the three positions: a poll lands in each even on a busy machine.
+    with running_fake_fal(queue_s=1.5, run_s=0.4) as fake:
         events = EventLog()
         result = asyncio.run(engine(tmp_path).edit(inputs, tmp_path / "job", events, CancelToken()))
 
