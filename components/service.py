@@ -180,7 +180,7 @@ class EditService:
                 on_progress(FIXING, 0.0)
                 try:
                     return conform(path, plan, folder(), on_progress=lambda f: on_progress(FIXING, f),
-                                   cancel=lambda: cancel.cancelled)
+                                   cancel=lambda: cancel.cancelled, info=info)
                 finally:
                     use.seconds = time.monotonic() - began
 
