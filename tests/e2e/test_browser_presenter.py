@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from assets.make_examples import EXAMPLES
-from tests.e2e.browser import chromium_page, open_studio
+from tests.e2e.browser import chromium_page, open_studio, wait_for_job
 from tests.mediagen import make_clip, make_shots_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -62,7 +62,7 @@ def _run_example(page, example) -> None:
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
     page.locator("#generate").click()
     page.wait_for_selector('#job-progress [data-status="running"], #job-progress [data-status="queued"]')
-    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=180_000)
+    wait_for_job(page, timeout=180_000)
     # The panel says "Done" first; the whole view (the details of the finished job) follows it.
     _wait_text(page, "#result-details", "succeeded")
     page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'ready'")
@@ -217,7 +217,7 @@ def test_fix_it_takes_the_result_of_the_uncut_clip_away(page, tmp_path):
     page.locator("#use-segments input[type=checkbox]").check()
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
     page.locator("#generate").click()
-    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=180_000)
+    wait_for_job(page, timeout=180_000)
     page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'ready'")
     page.locator("#fix-it-button").click()
     _wait_text(page, "#fix-changes", "Fixed", timeout=90_000)
