@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from components.admission.local_quota import LocalQuota
 from components.admission.ratelimit import SessionLimiter
@@ -45,6 +47,7 @@ from components.media.conform import ConformPlan, ConformResult, conform, plan_f
 from components.media.probe import MediaInfo, probe
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
+from components.share.files import file_links
 from components.share.store import Share, ShareStore
 
 FIX_WAITING = "Waiting for a turn on the shared CPU"
@@ -61,6 +64,7 @@ class EditService:
         self.guard = guard
         self.limiter = limiter
         self.shares = shares
+        self.links = file_links(settings)  # the signed links to job files a page is given
         self.intents = intents or SubmissionGuard()  # one job per intent (components/edit/intent.py)
         self.local = local or LocalQuota(settings.local_jobs_queued, settings.local_seconds_per_hour)
         self.writes = writes  # what each address may make the server write (guard/write_allowance.py)
@@ -180,7 +184,7 @@ class EditService:
                 on_progress(FIXING, 0.0)
                 try:
                     return conform(path, plan, folder(), on_progress=lambda f: on_progress(FIXING, f),
-                                   cancel=lambda: cancel.cancelled)
+                                   cancel=lambda: cancel.cancelled, info=info)
                 finally:
                     use.seconds = time.monotonic() - began
 
@@ -311,6 +315,18 @@ class EditService:
         path = fetch_to_file(url, folder(), max_bytes=max_bytes or self.settings.video.max_bytes,
                              timeout=self.settings.url_fetch_timeout_s)
         return self.writes.kept(caller.address, path, "This link's file") if self.writes is not None else path
+
+    def linked_file(self, caller: Caller, url: str, folder: Callable[[], Path]) -> Path | None:
+        """A copy in ``folder()`` of the job file a signed link of this app names (a result fed
+        back in: the link is the credential its owner was given), counted against the caller's
+        write allowance; None when the URL is not such a link or the link is not sound."""
+        found = self.links.resolve(urlsplit(url).path, self.runner.owner_of)
+        if found is None:
+            return None
+        self.charge_write(caller, found.stat().st_size, 1, "This result's copy")
+        copy = folder() / found.name
+        shutil.copyfile(found, copy)
+        return copy
 
     def charge_write(self, caller: Caller, n_bytes: int, files: int, what: str) -> None:
         """Count a file the server is about to write for the caller, or refuse it (``RateLimitError``)

@@ -13,7 +13,7 @@ from components.config import Settings
 from components.edit.request import EditRequest
 from components.engines import fal_uploads
 from components.engines.base import CancelToken
-from components.engines.fal import FalEngine
+from components.engines.fal import FAL_REQUESTS_AT_ONCE, FalEngine
 from components.engines.upload_cache import SAFETY_MARGIN_S, UploadCache
 from components.errors import EngineError, JobCancelled
 from components.media.probe import probe
@@ -42,7 +42,8 @@ def engine(tmp_path: Path, key: str = KEY, **kwargs) -> FalEngine:
 
 
 def test_happy_path_reports_queue_positions_new_logs_and_returns_a_probed_video(inputs, tmp_path):
-    with running_fake_fal(queue_s=0.6, run_s=0.4) as fake:
+    # Half a second at each of the three positions: a poll lands in each even on a busy machine.
+    with running_fake_fal(queue_s=1.5, run_s=0.4) as fake:
         events = EventLog()
         result = asyncio.run(engine(tmp_path).edit(inputs, tmp_path / "job", events, CancelToken()))
 
@@ -68,7 +69,7 @@ def test_happy_path_reports_queue_positions_new_logs_and_returns_a_probed_video(
     assert result.engine == "fal" and result.video == tmp_path / "job" / "edited.mp4"
     assert result.remote_url and "/files/out/" in result.remote_url
     assert set(result.timings) == {"upload", "queue", "run", "download"}
-    assert result.timings["queue"] >= 0.2 and result.timings["run"] >= 0.3
+    assert result.timings["queue"] > 0 and result.timings["run"] > 0  # measured, not timed
     info = probe(result.video)
     assert (info.width, info.height) == (1280, 720) and info.duration == pytest.approx(3.2, abs=0.3)
 
@@ -125,6 +126,24 @@ def test_edits_started_together_with_the_same_inputs_upload_them_once(inputs, tm
         results = asyncio.run(three())
         assert fake.uploaded_bytes == sent_size(inputs, tmp_path / "clean") and fake.submits == 3
     assert len({r.arguments["video_url"] for r in results}) == 1
+
+
+def test_hundreds_of_polling_jobs_keep_at_most_a_pools_worth_of_requests_open(inputs, tmp_path):
+    """fal_client's one httpx pool scans its queued requests against its connections on every send,
+    so jobs polling together must wait at the engine, not queue inside the pool."""
+    jobs = 3 * FAL_REQUESTS_AT_ONCE
+    with running_fake_fal(queue_s=0.5, run_s=0.5) as fake:
+        fake.set_fault("slow", seconds=0.2)  # each poll stays open a while: they overlap
+        shared = engine(tmp_path)
+
+        async def crowd():
+            return await asyncio.gather(*(shared.edit(inputs, tmp_path / f"job{i}", EventLog(), CancelToken())
+                                          for i in range(jobs)))
+
+        results = asyncio.run(crowd())
+        assert len({r.request_id for r in results}) == jobs and fake.submits == jobs
+        assert fake.status_calls > jobs
+        assert 1 < fake.status_peak <= FAL_REQUESTS_AT_ONCE, fake.stats()
 
 
 def test_cancel_while_queued_cancels_at_fal(inputs, tmp_path):

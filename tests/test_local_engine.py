@@ -102,6 +102,8 @@ def test_cancel_mid_render_raises_and_leaves_no_ffmpeg(prompt, long_clip, tmp_pa
     assert cancel.cancelled and time.monotonic() - started < 30
     assert not any(e.phase == "done" for e in seen)
     assert ffmpeg_children() == []
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("frame-loop")]
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*.part*")) == []
 
 
 def test_cancel_before_start_renders_nothing(clip, tmp_path):

@@ -132,6 +132,19 @@ def test_missing_empty_and_folder(tmp_path):
     assert str(tmp_path) not in str(caught.value)
 
 
+def test_an_mp4_whose_index_never_arrived(tmp_path):
+    """Whole boxes, but no ``moov``: FFmpeg cannot open it, and the sentence says why."""
+    import struct
+
+    ftyp = struct.pack(">I4s4sI8s", 24, b"ftyp", b"isom", 512, b"isomavc1")
+    mdat = struct.pack(">I4s", 8 + 4096, b"mdat") + bytes(4096)
+    (tmp_path / "upload.mp4").write_bytes(ftyp + mdat)
+    with pytest.raises(MediaError, match=r"Could not read upload\.mp4: the file is incomplete: its index "
+                                         r"is missing") as err:
+        probe(tmp_path / "upload.mp4")
+    assert str(tmp_path) not in str(err.value) and err.value.fix
+
+
 @pytest.mark.parametrize("fmt, suffix", [("PNG", ".mp4"), ("JPEG", ".mov")])
 def test_still_image_renamed_as_video(tmp_path, fmt, suffix):
     still = make_image(tmp_path / f"frame{suffix}", fmt=fmt)

@@ -64,7 +64,7 @@ class ServerKeyGuard:
 
     def spent_today(self) -> float:
         """US dollars of server-key edits in the last 24 hours that fal charged or will charge."""
-        return sum(self.store.server_key_costs_since(self._clock() - DAY_S))
+        return self.store.server_key_spent_since(self._clock() - DAY_S)
 
     def admit(self, caller: Caller, cost: float, edits: int = 1) -> None:
         """Raise ``BudgetSpent`` unless ``edits`` more edits (the segments or takes of one Generate)

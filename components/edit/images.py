@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -50,13 +49,13 @@ def inspect_image(path: Path, limits: ImageLimits, field: str = "image") -> Imag
         stat = path.stat()
     except OSError:
         return [Finding("error", field, f"{path.name} was not found.", "Attach the image again.")]
-    result = _inspect(path, stat.st_mtime_ns, stat.st_size, limits)
+    result = _inspect(path, stat.st_size, limits)
     return [replace(f, field=field) for f in result] if isinstance(result, list) else result
 
 
-@lru_cache(maxsize=256)
-def _inspect(path: Path, mtime_ns: int, size: int, limits: ImageLimits) -> ImageInfo | list[Finding]:
-    """Cached per file version: the UI re-checks every attachment on each prompt edit."""
+def _inspect(path: Path, size: int, limits: ImageLimits) -> ImageInfo | list[Finding]:
+    """Reads the header only (about a millisecond), so the page re-checks every attachment on each
+    prompt edit without a cache to hide the work."""
     name = path.name
     field = "image"  # the caller puts in the real one
     names = [_FORMAT_NAMES.get(f, f) for f in limits.formats]

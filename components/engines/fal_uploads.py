@@ -50,6 +50,8 @@ class _LoopState:
     """What may be shared by edits on one event loop: clients per key, uploads in flight."""
 
     clients: dict[tuple[str, float], fal_client.AsyncClient] = field(default_factory=dict)
+    # Requests each client has open at once (``FalEngine._call``), beside the client they gate.
+    gates: dict[tuple[str, float], asyncio.Semaphore] = field(default_factory=dict)
     inflight: dict[tuple[str, str], _SharedUpload] = field(default_factory=dict)
 
 

@@ -66,7 +66,7 @@ def plan(video: Path, overlap: float, settings: Settings, cancel: CancelToken,
     """The real plan: segments cut at the clip's shot changes where it has them."""
     info = probe(video)
     fps = source_fps(info, settings.video)
-    cuts = detect_cuts(video, cancel=lambda: cancel.cancelled, on_progress=on_progress)
+    cuts = detect_cuts(video, cancel=lambda: cancel.cancelled, on_progress=on_progress, info=info)
     cancel.raise_if_cancelled()
     return plan_segments(source_frames(info, fps), fps, cuts, settings.video, overlap_seconds=overlap)
 

@@ -198,6 +198,12 @@ class JobRunner:
         """Bytes and files that staging ``request`` as a job would write (``inputs.staging_cost``)."""
         return staging_cost(request, self._store.jobs_root)
 
+    def owner_of(self, job_id: str) -> str | None:
+        """Whose job ``job_id`` is (None: no such job): what a signed link to its files is checked
+        against."""
+        job = self._store.get(job_id)
+        return job.owner if job is not None else None
+
     def find_by_request_id(self, owner: str, request_id: str) -> Job | None:
         """``owner``'s job made by fal request ``request_id``, if any."""
         return self._store.find_by_request_id(owner, request_id)

@@ -16,9 +16,7 @@ user sees exactly what was done to their footage before paying for an edit of it
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 from components.atomic import atomic_output
@@ -31,7 +29,6 @@ from components.media.ffmpeg import (
     MP4_ARGS,
     CancelFn,
     ProgressFn,
-    run,
     run_streaming,
 )
 from components.media.limits import (
@@ -42,6 +39,7 @@ from components.media.limits import (
     frame_rate_problem,
     retime_target,
 )
+from components.media.packets import scan_packets
 from components.media.probe import MediaInfo, probe
 from components.media.smartcut import describe_cut, plan_spans, smart_cut
 from components.units import human_duration, human_size, seconds
@@ -58,9 +56,6 @@ TRIM_MARGIN = 0.05
 _COPY_SIZE_MARGIN = 0.98  # a cut is expected to weigh its share of the file; keep room for variance
 _COPY_CODECS = {"h264"}  # what a copy may keep: H.264 plays in every browser and in Kling O1
 _COPY_PIXEL_FORMATS = {"yuv420p", "yuvj420p"}
-_TB = re.compile(r"^#tb 0: (\d+)/(\d+)", re.M)
-_PACKET = re.compile(r"^0,\s*(-?\d+),\s*(-?\d+),\s*\d+,\s*\d+,\s*0x[0-9a-f]+(, F=0x([0-9A-F]+))?", re.M)
-_START = re.compile(r"Duration: [^,]+, start: (-?[\d.]+)")
 
 
 @dataclass(frozen=True)
@@ -129,15 +124,17 @@ def plan_for(info: MediaInfo, limits: VideoLimits | None = None, start: float | 
 
 
 def conform(path: Path | str, plan: ConformPlan, out_dir: Path | str, *,
-            on_progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ConformResult:
+            on_progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+            info: MediaInfo | None = None) -> ConformResult:
     """Write ``<stem>.conformed.mp4`` in ``out_dir`` following ``plan``; report what changed.
 
     ``on_progress`` gets the fraction done (0..1); ``cancel`` is polled a few times a second and
     stops ffmpeg with ``JobCancelled``. A partial output never survives a failure or a cancel.
     Metadata (location, device) is not copied: it has no use for the edit and should not travel.
+    ``info`` is ``path``'s probe when the caller already holds it (the plan was made from it).
     """
     path = Path(path)
-    info = probe(path)
+    info = info or probe(path)
     start = min(max(plan.start, 0.0), info.duration)
     end = min(plan.end if plan.end is not None else info.duration, info.duration)
     duration = end - start
@@ -215,33 +212,6 @@ def write_capped(path: Path, args: list[str], out: Path, max_bytes: int, action:
 
 
 # ---------------------------------------------------------------------------- stream-copy trim
-@dataclass(frozen=True)
-class VideoPackets:
-    """Presentation times (seconds from the file's start, as ``-ss`` counts) of every video frame
-    and of the keyframes among them, read from the packets without decoding."""
-
-    frames: tuple[float, ...]
-    keyframes: tuple[float, ...]
-    decoded: tuple[float, ...] = ()  # the frames in decode (file) order: where a copy can stop exactly
-
-
-def video_packets(path: Path) -> VideoPackets:
-    """One demux pass (``-c copy`` to framecrc): a packet line without flags is a keyframe."""
-    proc = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], file=path,
-               action="read the keyframes of")
-    tb = _TB.search(proc.stdout)
-    begin = _START.search(proc.stderr)
-    if tb is None:
-        return VideoPackets((), ())
-    unit = Fraction(int(tb[1]), int(tb[2]))
-    origin = Fraction(begin[1]) if begin else Fraction(0)
-    frames, keys = [], []
-    for m in _PACKET.finditer(proc.stdout):
-        t = float(int(m[2]) * unit - origin)
-        frames.append(t)
-        if m[4] is None or int(m[4], 16) & 1:
-            keys.append(t)
-    return VideoPackets(tuple(sorted(frames)), tuple(sorted(keys)), tuple(frames))
 
 
 def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: ConformPlan, max_bytes: int,
@@ -250,7 +220,7 @@ def _try_copy(path: Path, info: MediaInfo, start: float, end: float, plan: Confo
     """The copied clip as a ``ConformResult``, or why it cannot be one (then re-encode): a trim is a
     smart cut of exactly ``start``..``end``, anything else a stream copy into MP4."""
     keep_audio = plan.keep_audio and info.has_audio
-    packets = video_packets(path) if start > 0 or end < info.duration else None
+    packets = scan_packets(path, "read the keyframes of") if start > 0 or end < info.duration else None
     spans = plan_spans(packets.decoded, packets.keyframes, start, end) if packets is not None else None
     length = spans.end - spans.first if spans is not None else info.duration
     expected = info.size_bytes * length / info.duration

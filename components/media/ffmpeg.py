@@ -47,7 +47,12 @@ def ffmpeg_exe() -> str:
 
 def media_error(file: Path, action: str, stderr: str) -> MediaError:
     """The user's sentence for an ffmpeg failure on ``file`` while doing ``action``."""
-    return MediaError(f"Could not {action} {Path(file).name}: {explain(stderr)}.", fix=_FIX, field="video")
+    return could_not(file, action, explain(stderr))
+
+
+def could_not(file: Path, action: str, reason: str) -> MediaError:
+    """"Could not <action> <name>: <reason>." with the one fix every unreadable clip gets."""
+    return MediaError(f"Could not {action} {Path(file).name}: {reason}.", fix=_FIX, field="video")
 
 
 def explain(stderr: str) -> str:
@@ -128,10 +133,16 @@ def _lower_priority(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
-# The studio's one encode setting (conform, comparison, benchmarks' baselines): H.264 that every
-# browser and Kling O1 play, fast enough for 2 shared cores, CRF 21 so an edit is not judged
-# against compression noise. +faststart puts the index first so a browser can start playing.
-H264_ARGS: tuple[str, ...] = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "21", "-pix_fmt", "yuv420p")
+# The studio's one encode setting (conform, comparison, the local preview, benchmarks' baselines):
+# H.264 that every browser and Kling O1 play, fast enough for 2 shared cores, CRF 21 so an edit is
+# not judged against compression noise. +faststart puts the index first so a browser can start
+# playing. Kept as options so the binary's arguments and PyAV's encoder (engines/local/frame_loop.py)
+# are made from the same values.
+H264_CODEC, H264_PIXEL_FORMAT = "libx264", "yuv420p"
+H264_OPTIONS: dict[str, str] = {"preset": "veryfast", "crf": "21"}
+H264_ARGS: tuple[str, ...] = ("-c:v", H264_CODEC, *(a for k, v in H264_OPTIONS.items() for a in (f"-{k}", v)),
+                              "-pix_fmt", H264_PIXEL_FORMAT)
 AAC_BITRATE = 128_000
 AAC_ARGS: tuple[str, ...] = ("-c:a", "aac", "-b:a", str(AAC_BITRATE))
-MP4_ARGS: tuple[str, ...] = ("-movflags", "+faststart")
+MP4_OPTIONS: dict[str, str] = {"movflags": "+faststart"}
+MP4_ARGS: tuple[str, ...] = ("-movflags", MP4_OPTIONS["movflags"])

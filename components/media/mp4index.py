@@ -1,10 +1,12 @@
 """Reads an MP4/MOV file's box layout and its first video track's frame timing from the index
 (``moov``), without touching the frames.
 
-Why not ffmpeg: it can list packet timestamps only by reading every packet (``-c copy``), which
-costs a full pass over a 200 MB upload. The index holds the same timing (``stts``) in a few KB,
-and walking the top-level boxes also reveals a file that was cut off after a valid index
-(``ffmpeg -i`` happily reads such a header; the edit would fail later, after the upload).
+It is the guard that runs before any decoder sees the file: FFmpeg's MP4 demuxer (in PyAV as in
+the binary) allocates an entry per sample the index claims, so a forged index costs it gigabytes
+before it says anything, while here the claim is judged against the file's size first. Walking
+the top-level boxes also reveals a file that was cut off after a valid index (FFmpeg happily
+reads such a header; the edit would fail later, after the upload). The timing it reads on the way
+(``stts``, a few KB) is the probe's, so an MP4's frame timing never costs a pass over its packets.
 """
 
 from __future__ import annotations

@@ -1,34 +1,32 @@
 """What a video file really is: size as displayed, timing, codecs and container, read by content.
 
-One ``ffmpeg -i`` header read gives streams, codecs, rotation and duration. Frame timing (VFR,
-frame count) comes from the MP4/MOV index for the containers Kling accepts, and from a packet
-scan (``-c copy`` to ``framecrc``, no decoding) in the same ffmpeg call for anything else.
+Read in this process through PyAV (reader.py): the container's header gives streams, codecs and
+duration; one decoded picture gives the pixel format and the display rotation (FFmpeg hands a
+stream's display matrix to the frames it decodes, which is where PyAV reads it). Frame timing
+(VFR, frame count) comes from the MP4/MOV index for the containers Kling accepts, read by the same
+guard that judges the index before any decoder sees the file (mp4index.py), and from a packet
+scan (packets.py, no decoding) for anything else.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
+
+import av.error
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
 
 from components.errors import MediaError
 from components.media import mp4index
-from components.media.ffmpeg import media_error, run
+from components.media.ffmpeg import could_not, media_error
+from components.media.packets import duration_runs, scan_packets
+from components.media.reader import codec_name, open_media, streams_summary, video_stream
 from components.units import human_duration, human_size
 
-_INPUT = re.compile(r"^Input #0, (\S+), from ", re.M)
-_BRAND = re.compile(r"major_brand\s*:\s*(\S+)")
-_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_VIDEO = re.compile(r"^\s*Stream #0:\d+\S*: Video: (.*)$", re.M)
-_AUDIO = re.compile(r"^\s*Stream #0:\d+\S*: Audio: (\w+)", re.M)
-_SIZE = re.compile(r"^(\d+)x(\d+)\b")
-_RATE = re.compile(r"^([\d.]+)(k?) (fps|tbr)$")
-_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.I)
-_TIMEBASE = re.compile(r"^#tb 0: (\d+)/(\d+)", re.M)
-_PACKET = re.compile(r"^0,\s*(-?\d+),\s*(-?\d+),\s*(\d+),", re.M)
+_FIRST_PICTURE_PACKETS = 16  # a stream that decodes nothing from this many packets is broken
 
 
 @dataclass(frozen=True)
@@ -78,75 +76,89 @@ class MediaInfo:
 
 
 def probe(path: Path | str) -> MediaInfo:
-    """Read ``path``'s facts without decoding it. Raises ``MediaError`` naming the file when it is
-    missing, not a video, audio-only or cut off.
+    """Read ``path``'s facts, decoding one picture. Raises ``MediaError`` naming the file when it is
+    missing, not a video, audio-only, cut off or undecodable.
 
-    Remembered per file version (path, size, mtime): the page probes a clip when it arrives, the
-    edit service again on Generate and once more for the bill, and each is the same answer."""
+    Nothing is remembered: a probe costs a few milliseconds in process, so a caller that needs the
+    facts again either keeps the ``MediaInfo`` or asks again and gets the file as it is now."""
     path = Path(path)
     try:
-        st = path.stat()
-    except OSError as e:  # strerror, not str(e): that would show the server's path
-        raise media_error(path, "read", e.strerror or "") from None
-    return _probe(path, st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=256)
-def _probe(path: Path, size: int, mtime_ns: int) -> MediaInfo:
-    try:
+        size = path.stat().st_size
         isobmff = mp4index.looks_like_isobmff(path)
-    except OSError as e:
+    except OSError as e:  # strerror, not str(e): that would show the server's path
         raise media_error(path, "read", e.strerror or "") from None
     if size == 0:
         raise MediaError(f"{path.name} is empty (0 bytes).", fix="Upload the video again.", field="video")
-    # The index is judged before ffmpeg reads the file: ffmpeg allocates an entry per sample the
+    # The index is judged before FFmpeg reads the file: FFmpeg allocates an entry per sample the
     # index claims, so a 60 KB file claiming 50 million samples would cost it gigabytes.
     index = _index_timing(path) if isobmff else None
-    args = ["-i", str(path)]
-    if not isobmff:
-        args += ["-map", "0:v:0?", "-c", "copy", "-f", "framecrc", "-"]
-    proc = run(args, file=path, action="read", check=False)
-    header = proc.stderr
-    demuxer = _INPUT.search(header)
-    if demuxer is None:
-        raise media_error(path, "read", header)
-    if demuxer[1].endswith("_pipe") or demuxer[1] == "image2":  # ffmpeg reads a picture as a 1-frame stream
-        kind = demuxer[1].removesuffix("_pipe").upper()
-        raise MediaError(f"{path.name} is a still image ({kind}), not a video.",
-                         fix="Upload a 3-10.05 s MP4 or MOV clip; attach pictures as reference images.",
-                         field="video")
-    video = _video_stream(header)
-    if video is None:
-        raise MediaError(f"{path.name} has no video stream (it holds {_streams_summary(header)}).",
-                         fix="Upload a video file (MP4 or MOV) instead.", field="video")
+    with open_media(path, "read") as container:
+        demuxer = container.format.name
+        if demuxer.endswith("_pipe") or demuxer == "image2":  # FFmpeg reads a picture as a 1-frame stream
+            kind = demuxer.removesuffix("_pipe").upper()
+            raise MediaError(f"{path.name} is a still image ({kind}), not a video.",
+                             fix="Upload a 3-10.05 s MP4 or MOV clip; attach pictures as reference images.",
+                             field="video")
+        stream = video_stream(container)
+        if stream is None:
+            raise MediaError(f"{path.name} has no video stream (it holds {streams_summary(container)}).",
+                             fix="Upload a video file (MP4 or MOV) instead.", field="video")
+        codec = codec_name(stream)
+        if codec is None:
+            raise could_not(path, "read", "its video is in a format this server cannot decode")
+        picture = _first_picture(path, container, stream)
+        header_seconds = container.duration / 1_000_000 if container.duration else None
+        average, nominal = stream.average_rate, stream.base_rate
+        name = _container(demuxer, container.metadata)
+        audio = next((codec_name(s) or "unknown" for s in container.streams.audio), None)
 
-    frame_runs, frames, timed_seconds = _timing(path, isobmff, index, proc.stdout)
-    duration = _duration(header)
-    if duration is None:
-        duration = timed_seconds
+    if index is not None:
+        frame_runs, frames, timed_seconds = list(index.runs), index.frames, index.seconds
+    else:  # not MP4/MOV, or a fragmented MP4 whose timing is spread over its fragments
+        packets = scan_packets(path, "read")
+        frame_runs, frames, timed_seconds = list(packets.runs), len(packets.frames) or None, packets.seconds
+    duration = header_seconds if header_seconds is not None else timed_seconds
     if not duration:
         raise MediaError(f"Could not tell how long {path.name} is: its header has no duration.",
                          fix="Re-export it as MP4 (H.264) and upload it again.", field="video")
-
-    codec, pixel_format, (coded_w, coded_h), rates = _video_facts(video)
-    if not coded_w:
-        raise media_error(path, "read the picture size of", header)
-    rotation = _rotation(header)
+    coded_w, coded_h = picture.width, picture.height
+    rotation = round(picture.rotation / 90) * 90 % 360
     width, height = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
-    # The timing's average beats the header's: Matroska headers state a nominal rate as "fps".
-    fps = frames / timed_seconds if frames and timed_seconds else rates.get("fps", 0.0)
+    # The timing's average beats the header's: Matroska headers state a nominal rate as the average.
+    fps = frames / timed_seconds if frames and timed_seconds else float(average or 0)
     return MediaInfo(
-        path=path, container=_container(demuxer[1], header), duration=duration,
+        path=path, container=name, duration=duration,
         width=width, height=height, coded_width=coded_w, coded_height=coded_h, rotation=rotation,
-        fps=round(fps, 3), nominal_fps=round(rates.get("tbr", fps), 3), vfr=runs_vary(frame_runs),
-        video_codec=codec, pixel_format=pixel_format, audio_codec=_audio_codec(header),
+        fps=round(fps, 3), nominal_fps=round(float(nominal or fps), 3), vfr=runs_vary(frame_runs),
+        video_codec=codec, pixel_format=picture.format.name, audio_codec=audio,
         size_bytes=size, frame_count=frames,
     )
 
 
+def _first_picture(path: Path, container: InputContainer, stream: VideoStream) -> VideoFrame:
+    """The stream's first decodable picture, decoded on its own: one thread, and each packet
+    drained at once rather than queued behind the decoder's reordering delay, so the probe pays
+    for one frame. Its pixel format and rotation are what the whole stream carries."""
+    stream.codec_context.thread_count = 1
+    for i, packet in enumerate(container.demux(stream)):
+        if i == _FIRST_PICTURE_PACKETS:
+            break
+        if packet.size == 0:  # the empty packet that ends the demux
+            break
+        try:
+            pictures = stream.decode(packet) + stream.decode(None)
+        except av.error.InvalidDataError:
+            pictures = []  # a damaged packet: the next one may start a clean picture
+        if pictures:
+            return pictures[0]
+        stream.codec_context.flush_buffers()  # drained: ready for the next packet
+    raise could_not(path, "read", "none of its first pictures can be decoded, so its video data is "
+                                  "damaged")
+
+
 def is_variable(deltas: Sequence[int]) -> bool:
     """Whether frame durations vary beyond timestamp rounding (see ``runs_vary``)."""
-    return runs_vary(_runs(deltas))
+    return runs_vary(duration_runs(deltas))
 
 
 def runs_vary(runs: Sequence[tuple[int, int]]) -> bool:
@@ -179,35 +191,6 @@ def _nth(runs: list[tuple[int, int]], index: int) -> int:
     raise IndexError(index)
 
 
-def _runs(deltas: Sequence[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for d in deltas:
-        if runs and runs[-1][1] == d:
-            runs[-1] = (runs[-1][0] + 1, d)
-        else:
-            runs.append((1, d))
-    return runs
-
-
-def _timing(path: Path, isobmff: bool, index: mp4index.TrackTiming | None,
-            packets: str) -> tuple[list[tuple[int, int]], int | None, float | None]:
-    """((count, duration) runs, frame count, seconds) from the index, else from a packet scan."""
-    if isobmff:
-        if index is not None:
-            return list(index.runs), index.frames, index.seconds
-        # Fragmented MP4: the timing is spread over the fragments; scan the packets instead.
-        packets = run(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
-                      file=path, action="read").stdout
-    found = [(int(m[2]), int(m[3])) for m in _PACKET.finditer(packets)]  # (pts, duration) per packet
-    if not found:
-        return [], None, None
-    pts, last = sorted(p for p, _ in found), found[-1][1]
-    deltas = [b - a for a, b in pairwise(pts)] + [last]
-    tb = _TIMEBASE.search(packets)
-    seconds = (pts[-1] + last - pts[0]) * int(tb[1]) / int(tb[2]) if tb else None
-    return _runs(deltas), len(pts), seconds
-
-
 def _index_timing(path: Path) -> mp4index.TrackTiming | None:
     """The MP4/MOV index's timing, with a cut-off or implausible index as the user's sentence."""
     try:
@@ -225,48 +208,11 @@ def _index_timing(path: Path) -> mp4index.TrackTiming | None:
             field="video") from None
 
 
-def _video_facts(description: str) -> tuple[str, str, tuple[int, int], dict[str, float]]:
-    """(codec, pixel format, coded size, {"fps"/"tbr": rate}) from ffmpeg's stream line, e.g.
-    "h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709), 1920x1080 [SAR 1:1 DAR 16:9], 25 fps, 25 tbr"."""
-    fields = _split_top_level(description)
-    codec = fields[0].split()[0]
-    pixel_format = fields[1].split("(")[0] if len(fields) > 1 else ""
-    size = (0, 0)
-    rates: dict[str, float] = {}
-    for part in fields[2:]:
-        if (m := _SIZE.match(part)) and size == (0, 0):
-            size = (int(m[1]), int(m[2]))
-        elif m := _RATE.match(part):
-            rates[m[3]] = float(m[1]) * (1000 if m[2] else 1)
-    return codec, pixel_format, size, rates
-
-
-def _video_stream(header: str) -> str | None:
-    """The first real video stream's description (cover art is a "video" stream too: skip it)."""
-    return next((m[1] for m in _VIDEO.finditer(header) if "(attached pic)" not in m[1]), None)
-
-
-def _audio_codec(header: str) -> str | None:
-    m = _AUDIO.search(header)
-    return m[1] if m else None
-
-
-def _duration(header: str) -> float | None:
-    m = _DURATION.search(header)
-    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
-
-
-def _rotation(header: str) -> int:
-    m = _ROTATION.search(header)
-    return round(float(m[1]) / 90) * 90 % 360 if m else 0
-
-
-def _container(demuxers: str, header: str) -> str:
-    """ffmpeg reads MP4 and MOV with one demuxer ("mov,mp4,m4a,..."): the brand tells them apart."""
+def _container(demuxers: str, metadata: Mapping[str, str]) -> str:
+    """FFmpeg reads MP4 and MOV with one demuxer ("mov,mp4,m4a,..."): the brand tells them apart."""
     if not demuxers.startswith("mov,"):
         return demuxers.split(",")[0]
-    m = _BRAND.search(header)
-    brand = m[1].lower() if m else "qt"  # no ftyp box at all: classic QuickTime
+    brand = metadata.get("major_brand", "").strip().lower() or "qt"  # no ftyp box: classic QuickTime
     if brand == "qt":
         return "mov"
     if brand.startswith("m4a"):
@@ -274,23 +220,3 @@ def _container(demuxers: str, header: str) -> str:
     if brand.startswith(("3gp", "3g2")):
         return "3gp"
     return "mp4"
-
-
-def _streams_summary(header: str) -> str:
-    kinds = re.findall(r"Stream #0:\d+\S*: (\w+): (\w+)", header)
-    return ", ".join(f"{kind.lower()} ({codec})" for kind, codec in kinds) or "no streams"
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split on the commas that are not inside brackets ("yuv420p(tv, bt709)" is one field)."""
-    parts, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts

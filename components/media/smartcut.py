@@ -288,7 +288,10 @@ class _SpanEncoder:
         ctx.max_b_frames = 0  # shown in the order decoded: the source's own timestamps carry over
         ctx.thread_count = 0  # as many as x264 likes: the head is on the user's critical path
         ctx.flags |= av.codec.context.Flags.global_header  # SPS/PPS go to the avcC, not the frames
-        options = {"preset": HEAD_PRESET, "crf": str(HEAD_CRF), "x264-params": f"sps-id={self.sps_id}"}
+        # zerolatency: no lookahead, threads split a frame rather than queue frames, so a head of a
+        # few frames is encoded as it is decoded instead of waiting for a queue to fill.
+        options = {"preset": HEAD_PRESET, "tune": "zerolatency", "crf": str(HEAD_CRF),
+                   "x264-params": f"sps-id={self.sps_id}"}
         if source.level and source.level > 0:
             options["level"] = str(source.level)
         ctx.options = options

@@ -15,23 +15,24 @@ from pathlib import Path
 
 from components.errors import InputError
 from components.media.ffmpeg import CancelFn, ProgressFn, run_streaming
-from components.media.probe import probe
+from components.media.probe import MediaInfo, probe
 
 _SCORE_WIDTH = 160
 _PTS_TIME = re.compile(r"^frame:\d+\s+pts:-?\d+\s+pts_time:(-?[\d.]+)", re.M)
 
 
 def detect_cuts(path: Path, *, threshold: float = 0.3, cancel: CancelFn | None = None,
-                on_progress: ProgressFn | None = None) -> list[float]:
+                on_progress: ProgressFn | None = None, info: MediaInfo | None = None) -> list[float]:
     """The times (seconds, sorted, no duplicates) at which a new shot starts in ``path``'s video.
 
     ``threshold`` is ffmpeg's scene score (0..1) a frame must exceed: 0.3 catches hard cuts and
-    leaves camera moves, flashes of light and fades mostly alone."""
+    leaves camera moves, flashes of light and fades mostly alone. ``info`` is ``path``'s probe when
+    the caller already holds it (it plans from the same facts); only its duration is used here."""
     if not 0 < threshold < 1:
         raise InputError(f"The scene threshold {threshold!r} is outside 0-1 (exclusive).",
                          fix="Use a threshold such as 0.3.", field="threshold")
     path = Path(path)
-    info = probe(path)
+    info = info or probe(path)
     with tempfile.TemporaryDirectory(prefix="scenes-") as tmp:
         found = Path(tmp) / "cuts.txt"
         graph = (f"scale={_SCORE_WIDTH}:-2,select='gt(scene\\,{threshold:g})',"

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -90,6 +90,16 @@ class FileLinks:
         except (OSError, RuntimeError):
             return None
         return path if path.is_relative_to(folder) and path.is_file() else None
+
+    def resolve(self, url_path: str, owner_of: Callable[[str], str | None]) -> Path | None:
+        """The file a link's path (``/studio/files/...``, wherever it sits in a longer path) names,
+        checked as the route checks it; None for any other path."""
+        at = url_path.find(f"/{ROUTE}/")
+        parts = unquote(url_path[at + len(ROUTE) + 2:]).split("/", 3) if at >= 0 else []
+        if len(parts) != 4:
+            return None
+        job_id, until, sig, rest = parts
+        return self.find(job_id, rest, until, sig, owner_of(job_id) if _JOB_ID.fullmatch(job_id) else None)
 
     def routes(self, store: JobStore) -> list[Route]:
         """``GET /studio/files/{job_id}/{until}/{sig}/{path}``: a sync endpoint (Starlette runs it in

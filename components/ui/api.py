@@ -194,7 +194,7 @@ def _fetched(deps: Deps, caller: Caller, value: Any, max_bytes: int) -> Any:
                             lambda n: deps.service.charge_write(caller, n, 1, "This data: URL's file")))
     if not text.lower().startswith(("http://", "https://")):
         return value
-    own = _own_file(text, deps)
+    own = _own_file(text, deps) or deps.service.linked_file(caller, text, deps.scratch.new_folder)
     if own is not None:
         return str(own)
     return str(deps.service.fetch_clip(caller, text, deps.scratch.new_folder, max_bytes))

@@ -112,14 +112,17 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         """The timer's tick: the followed job's new panel, or nothing while it has no news."""
         who = owner_of(owner, profile)
         job = None
+        shown = progress.shown(showing)
         if isinstance(jid, str) and who:
-            shown = progress.shown(showing)
             job = await service.newer(who, jid, shown.at if shown and shown.job_id == jid else None,
                                       FOLLOW_WAIT_S)
             if job is None and service.job(who, jid) is not None:
                 return gr.skip()  # no news
         if job is None:  # nothing of this owner's to follow: the whole view stops the timer
-            return progress.idle(refresh="stop")
+            # A tick the browser sent as the final view arrived (the timer stops a moment after the
+            # job id is cleared) must not wipe the finished job's panel: the same panel, marked to stop.
+            ended = service.job(who, shown.job_id) if who and shown else None
+            return progress.render(ended, refresh="stop") if ended else progress.idle(refresh="stop")
         return panel(job, who)
 
     def on_refresh(jid: object, owner: object, profile: gr.OAuthProfile | None):

@@ -97,3 +97,16 @@ def open_studio(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#generate")
     page.wait_for_function(f"() => Boolean(localStorage.getItem({OWNER_STORAGE_KEY!r}))")
+
+
+def wait_for_job(page, status: str = "succeeded", timeout: float = 180_000) -> None:
+    """Until the progress panel shows the followed job in ``status``; a refusal (an error toast
+    instead of a job) fails at once with the toast's sentence, which is what the user was told,
+    instead of after ``timeout`` with nothing to go on."""
+    seen = page.wait_for_function(
+        """(status) => {
+            if (document.querySelector(`#job-progress [data-status="${status}"]`)) return {status};
+            const toast = [...document.querySelectorAll('.toast-body.error')][0];
+            return toast ? {toast: toast.innerText} : false;
+        }""", arg=status, timeout=timeout).json_value()
+    assert seen.get("status") == status, f"the page was refused instead: {seen.get('toast')!r}"

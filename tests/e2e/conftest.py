@@ -88,6 +88,12 @@ class _Group:
 
 
 FAL_GROUP, LOCAL_GROUP = "e2e-fal", "e2e-local"
+# The shared local apps serve every module of the group from one loopback address, as if one visitor:
+# a module's jobs still finishing (takes render on after their players are ready) would count
+# against the next module's Generate, which the address's share then refuses. The share is raised
+# out of the way there, as the server key's limits are for the fal app; tests/test_local_quota.py
+# tests it.
+LOCAL_SHARE_OUT_OF_THE_WAY = {"STUDIO_LOCAL_JOBS_QUEUED": "1000", "STUDIO_LOCAL_SECONDS_PER_HOUR": "1000000"}
 _items: list[pytest.Item] = []
 _groups: dict[str, _Group] = {}  # group name -> its progress and set-ups, from its first test on
 
@@ -121,7 +127,7 @@ def _launch_group(group: str) -> _Group:
     root = _root / group
     root.mkdir()
     if "local_app" in wanted:
-        _apps["local_app"] = (AppServer(root / "local-app"),)
+        _apps["local_app"] = (AppServer(root / "local-app", env=LOCAL_SHARE_OUT_OF_THE_WAY),)
     if "fal_app" in wanted:
         # The budget and the per-address rate of the server key are raised out of the way:
         # modules sharing the app must not spend each other's allowance
@@ -131,7 +137,8 @@ def _launch_group(group: str) -> _Group:
         _apps["fal_app"] = (fake, AppServer(root / "fal-app", fal_key=FAL_KEY, fake_fal_url=fake.url,
                                             env=env))
     if "mcp_app" in wanted:
-        _apps["mcp_app"] = (AppServer(root / "mcp-app", env={"STUDIO_MCP": "1"}),)
+        mcp_env = {"STUDIO_MCP": "1", **LOCAL_SHARE_OUT_OF_THE_WAY}
+        _apps["mcp_app"] = (AppServer(root / "mcp-app", env=mcp_env),)
     launch_later(_stack, *(_apps[name][-1] for name in wanted))
     started = _Group(items, root)
     if started.order:

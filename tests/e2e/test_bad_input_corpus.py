@@ -100,7 +100,7 @@ CASES: list[tuple[str, dict, list[str]]] = [
     ("video: 12 s clip", {"video": "long"}, ["12.0 s", "3-10.05 s"]),
     ("video: 2 s clip", {"video": "short"}, ["2.0 s", "3-10.05 s"]),
     ("video: 10.2 s clip", {"video": "d102"}, ["Video is 10.2 s; Kling O1 accepts 3-10.05 s.",
-                                               "Trim it to 10.05 s or less"]),
+                                               "Pass segments=True", "trim it to 10.05 s or less"]),
     ("video: 480p", {"video": "low"}, ["height is 480 px", "720-2160 px each"]),
     ("video: 4K", {"video": "uhd"}, ["width is 3840 px", "720-2160 px each"]),
     ("video: 2400x720", {"video": "narrow"}, ["width is 2400 px (2400x720)"]),

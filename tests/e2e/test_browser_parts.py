@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.browser import chromium_page, open_studio
+from tests.e2e.browser import chromium_page, open_studio, wait_for_job
 from tests.mediagen import make_clip, make_shots_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -74,7 +74,7 @@ def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_p
     # The job found the three shot changes: one segment per shot.
     page.wait_for_function("() => document.querySelector('#parts-summary')?.innerText.includes('4 segments')",
                            timeout=120_000)
-    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=120_000)
+    wait_for_job(page, timeout=120_000)
     page.wait_for_function(BOTH_VIDEOS_READY)
     # The panel says "Done" first; the whole view (the parts' summary too) follows it at once.
     page.wait_for_function("() => (document.querySelector('#parts-summary')?.innerText.match(/succeeded/g)"

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from assets.make_examples import EXAMPLES
-from tests.e2e.browser import chromium_page, open_studio
+from tests.e2e.browser import chromium_page, open_studio, wait_for_job
 from tests.mediagen import make_clip, make_shots_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -62,8 +62,9 @@ def _run_example(page, example) -> None:
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
     page.locator("#generate").click()
     page.wait_for_selector('#job-progress [data-status="running"], #job-progress [data-status="queued"]')
-    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=180_000)
-    page.wait_for_selector("#result-details .result-details")
+    wait_for_job(page, timeout=180_000)
+    # The panel says "Done" first; the whole view (the details of the finished job) follows it.
+    _wait_text(page, "#result-details", "succeeded")
     page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'ready'")
 
 
@@ -118,7 +119,7 @@ def test_a_local_edit_is_described_as_what_it_is(page, local_app):
     _run_example(page, SWAP)
     # Only the phases the local preview has, and one way of saying how long it took.
     phases = page.locator("#job-progress .job-phases li").all_inner_texts()
-    assert phases == ["prepare", "render", "done"], phases
+    assert phases == ["prepare", "render", "done"], (phases, _text(page, "#job-progress"))
     panel = _text(page, "#job-progress")
     assert "in all" in panel and "Done in" not in panel
     details = _text(page, "#result-details")
@@ -216,7 +217,7 @@ def test_fix_it_takes_the_result_of_the_uncut_clip_away(page, tmp_path):
     page.locator("#use-segments input[type=checkbox]").check()
     page.wait_for_function("() => !document.querySelector('#generate').disabled")
     page.locator("#generate").click()
-    page.wait_for_selector('#job-progress [data-status="succeeded"]', timeout=180_000)
+    wait_for_job(page, timeout=180_000)
     page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'ready'")
     page.locator("#fix-it-button").click()
     _wait_text(page, "#fix-changes", "Fixed", timeout=90_000)

@@ -22,7 +22,8 @@ from assets.make_examples import EXAMPLES
 pytestmark = pytest.mark.timeout(300)
 
 CLIP = EXAMPLES[0].clip
-RESULT_URL = re.compile(r"'url': '(https?://[^']+/gradio_api/file=[^']+/edited\.mp4)'")
+# The result comes back as a signed link of the studio's own file route (components/share/files.py).
+RESULT_URL = re.compile(r"'url': '(https?://[^']+/studio/files/[^']+\.mp4)'")
 GENERIC = "has not enabled verbose error reporting"
 
 

@@ -135,6 +135,7 @@ class FakeFal:
         self.multipart_parts = 0
         self.gcs_uploads = 0
         self.status_calls = 0
+        self.status_open = self.status_peak = 0  # status polls being answered now, and at most
         self.cancels: list[str] = []
         self.downloads = 0
         self._faults: dict[str, Fault] = {}
@@ -236,7 +237,8 @@ class FakeFal:
         return {"submits": self.submits, "submits_by_endpoint": dict(self.submits_by_endpoint),
                 "uploaded_bytes": self.uploaded_bytes, "uploads": self.uploads,
                 "multipart_parts": self.multipart_parts, "gcs_uploads": self.gcs_uploads,
-                "status_calls": self.status_calls, "cancels": list(self.cancels), "downloads": self.downloads}
+                "status_calls": self.status_calls, "status_peak": self.status_peak,
+                "cancels": list(self.cancels), "downloads": self.downloads}
 
     async def _stats(self, request: Request) -> Response:
         return JSONResponse(self.stats())
@@ -439,6 +441,14 @@ class FakeFal:
         return job
 
     async def _status(self, request: Request) -> Response:
+        self.status_open += 1  # one event loop: no lock needed
+        self.status_peak = max(self.status_peak, self.status_open)
+        try:
+            return await self._answer_status(request)
+        finally:
+            self.status_open -= 1
+
+    async def _answer_status(self, request: Request) -> Response:
         job = await self._job(request, {"detail": "Request not found"})
         if not isinstance(job, FakeJob):
             return job

@@ -142,6 +142,13 @@ class Look:
         return getattr(self, stage)
 
 
+def _contrast(amount: float) -> str:
+    """Luma contrast around mid-grey, as a lookup table. FFmpeg's ``eq`` says it shorter, but eq is
+    GPL-only and the FFmpeg inside PyAV, which runs these chains in the OpenCV frame loop, lacks it;
+    saturation is ``hue=s=`` for the same reason."""
+    return f"lutyuv=y='(val-128)*{amount:g}+128'"
+
+
 _VIGNETTE = "vignette=angle=PI/5"
 _GLOW = ("format=gbrp,split[glow_a][glow_b];[glow_b]gblur=sigma={glow}[glow_c];"
          "[glow_a][glow_c]blend=all_mode=screen:all_opacity=0.6")
@@ -171,7 +178,7 @@ VOCABULARY: tuple[Look, ...] = (
          (r"black (?:and|&|n) white", r"b ?& ?w", r"b/w", r"gr[ae]y ?scale", r"monochrom\w*",
           r"desaturat\w*", r"colou?rless", r"(?:remove|drain|strip) (?:the |all )?colou?rs?",
           r"no colou?rs?"),
-         grade="hue=s=0,eq=contrast=1.08"),
+         grade=f"hue=s=0,{_contrast(1.08)}"),
     Look("sepia", "sepia / vintage film",
          (r"sepia", r"vintage", r"old (?:film|movie|photo\w*|footage|timey|fashioned)s?", r"antique",
           r"silent (?:film|movie)s?", r"19[0-4]0s", r"nostalgic", r"faded"),
@@ -186,26 +193,26 @@ VOCABULARY: tuple[Look, ...] = (
          (r"warm(?:er|th|ly)?", r"golden (?:hour|light|glow|tones?)", r"sunset", r"sunrise", r"dusk",
           r"magic hour", r"summer(?:y|time)?", r"amber", r"orange tint", r"sunny"),
          grade="curves=r='0/0 0.5/0.57 1/1':g='0/0 0.5/0.51 1/0.98':b='0/0 0.5/0.42 1/0.88',"
-               "eq=saturation=1.1"),
+               "hue=s=1.1"),
     Look("cold", "cold / winter",
          (r"cold(?:er)?", r"cool(?:er)? (?:tones?|colou?rs?|look|grade|palette)", r"winter\w*", r"wintry",
           r"icy", r"frosty", r"blue hour", r"bluish", r"blue tint", r"chilly", r"arctic"),
          grade="curves=r='0/0 0.5/0.43 1/0.9':g='0/0 0.5/0.5 1/0.98':b='0/0.02 0.5/0.58 1/1',"
-               "eq=saturation=0.9"),
+               "hue=s=0.9"),
     Look("night", "night (day for night)",
          (r"night(?:time|fall)?", r"day for night", r"midnight", r"moon ?lit", r"moonlight", r"after dark"),
-         grade="eq=saturation=0.5,"
+         grade="hue=s=0.5,"
                "curves=r='0/0 0.5/0.14 1/0.5':g='0/0 0.5/0.18 1/0.58':b='0/0.02 0.5/0.3 1/0.8'",
          texture=_VIGNETTE),
     Look("high_contrast", "high contrast",
          (r"high(?:er)? contrast", r"hi contrast", r"more contrast", r"contrasty", r"punchy",
           r"dramatic", r"crushed blacks", r"(?:increase|boost) (?:the )?contrast"),
-         grade="curves=preset=strong_contrast,eq=saturation=1.15"),
+         grade="curves=preset=strong_contrast,hue=s=1.15"),
     Look("neon", "neon / cyberpunk",
          (r"neon", r"cyber ?punk", r"synthwave", r"vaporwave", r"blade runner", r"futuristic"),
          grade="colorchannelmixer=rr=.9:rg=.2:gg=.8:bb=.9:bg=.3,"
                "curves=r='0/0 0.5/0.55 1/1':g='0/0 0.5/0.42 1/0.9':b='0/0.1 0.5/0.6 1/1',"
-               "eq=contrast=1.2:saturation=1.8"),
+               f"{_contrast(1.2)},hue=s=1.8"),
     Look("glow", "soft dreamy glow",
          (r"dream\w*", r"soft glow", r"glow\w*", r"bloom", r"ethereal", r"hazy", r"haze", r"soft focus",
           r"diffus\w+", r"misty"),
@@ -213,7 +220,7 @@ VOCABULARY: tuple[Look, ...] = (
     Look("vhs", "VHS / retro tape",
          (r"vhs", r"vcr", r"camcorder", r"(?:video )?tape", r"retro", r"analog(?:ue)? video",
           r"(?:19)?[89]0s", r"lo ?fi", r"found footage", r"glitch\w*"),
-         grade="eq=saturation=1.3:contrast=0.95",
+         grade=f"{_contrast(0.95)},hue=s=1.3",
          texture="rgbashift=rh=-{shift}:bh={shift},gblur=sigma=1.2:sigmaV=0.01,format=yuv420p,noise=c0s=20:c0f=a,"
                  "drawgrid=w=iw:h=3:t=1:c=black@0.35"),
     Look("film_grain", "film grain",
