@@ -178,7 +178,7 @@ def _ensure_built_form(page) -> None:
 
 def _ensure_done_edits(page, n: int) -> None:
     """At least ``n`` finished edits in this browser's history."""
-    while _history_rows(page).count("Done") < n:
+    while sum(row.startswith("Done") for row in _history_rows(page)) < n:  # "Done · motion 0.97"
         _ensure_built_form(page)
         _generate_and_wait(page)
 
