@@ -111,7 +111,7 @@ class FalEngine:
             raise JobCancelled(NOT_SUBMITTED)
         arguments = request.to_fal_arguments(urls)
         handle = await self._call(client.submit(request.model, arguments=arguments),
-                                  "submitting the job")
+                                  "submitting the job", pooled=True)
         log.info("fal request %s submitted", handle.request_id)
         run.emit("submitted", f"Submitted to fal as request {handle.request_id}", fraction=0.3,
                  request_id=handle.request_id)
@@ -273,10 +273,13 @@ class FalEngine:
                           timings=dict(run.timings), notes=[])
 
     # ------------------------------------------------------------------ helpers
-    async def _call(self, awaitable: Awaitable[T], during: str, request_id: str | None = None) -> T:
-        """Await a fal_client call, turning its exceptions into the user's sentence."""
+    async def _call(self, awaitable: Awaitable[T], during: str, request_id: str | None = None, *,
+                    pooled: bool = False) -> T:
+        """Await a fal_client call, turning its exceptions into the user's sentence. A ``pooled``
+        call goes through the key's shared httpx client (queue calls; uploads have clients of their
+        own), so it waits for a place at ``_gate`` first."""
         try:
-            async with self._gate():
+            async with self._gate() if pooled else contextlib.nullcontext():
                 return await awaitable
         except (asyncio.CancelledError, JobCancelled):
             if inspect.iscoroutine(awaitable):  # cancelled at the gate: it never ran, nor will it
@@ -291,13 +294,13 @@ class FalEngine:
         """``_call`` for a submitted job: temporary failures are retried before they end the job."""
         for delay in self._paid_retry_delays_s:
             try:
-                return await self._call(make(), during, request_id)
+                return await self._call(make(), during, request_id, pooled=True)
             except EngineError as error:
                 if not error.temporary:
                     raise
                 log.info("fal %s for %s failed for now; retrying in %.0f s", during, request_id, delay)
                 await asyncio.sleep(delay)
-        return await self._call(make(), during, request_id)
+        return await self._call(make(), during, request_id, pooled=True)
 
 class _Run:
     """One edit's clock and event sink: every event carries the elapsed time and the request id."""
