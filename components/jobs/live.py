@@ -117,6 +117,11 @@ class LiveJobs:
             wait = self._persist_every_s - (now - live.saved_at)
             if urgent or wait <= 0:
                 self._persist_locked(live)
+                if live.job.is_finished:
+                    # Stored final: readers get the record from now on, not the driver's copy, so
+                    # a Retry sent the moment a page shows the end never finds the job still held.
+                    with self._lock:
+                        self._live.pop(live.job.id, None)
             elif not live.flush_scheduled:
                 live.flush_scheduled = True
                 self._call_later(wait, lambda: self._flush(live))
