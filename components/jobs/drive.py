@@ -117,12 +117,11 @@ class JobDriver:
     async def _drive_parent(self, live: LiveJob, engine: Engine | None) -> None:
         """Prepare the parts if they do not exist yet, follow them until none is in flight, then
         make what they add up to."""
-        parent = live.job
         try:
             with self._ends_on_error(live, lambda: prepare.CANCELLED):
                 await self._follow_parts(live, engine)
         finally:
-            self._live.remove(parent.id)
+            self._live.remove(live)
 
     async def _follow_parts(self, live: LiveJob, engine: Engine | None) -> None:
         parent = live.job
@@ -257,7 +256,7 @@ class JobDriver:
                 await self._finish(live, request, result, workdir)
         finally:
             # On asyncio.CancelledError (the loop closing) the job stays recorded as it was.
-            self._live.remove(job_id)
+            self._live.remove(live)
 
     @contextlib.contextmanager
     def _ends_on_error(self, live: LiveJob, cancelled: Callable[[], str]) -> Iterator[None]:

@@ -63,11 +63,17 @@ class LiveJobs:
         self.notify(job.id)
         return live
 
-    def remove(self, job_id: str) -> None:
+    def remove(self, live: LiveJob) -> None:
         """The job is no longer run here: readers get it from the store from now on."""
+        self._drop(live)
+        self.notify(live.job.id)
+
+    def _drop(self, live: LiveJob) -> None:
+        # Only this run's entry: a retry of a parent that just ended registers a new one under the
+        # same id while the old run is still leaving.
         with self._lock:
-            self._live.pop(job_id, None)
-        self.notify(job_id)
+            if self._live.get(live.job.id) is live:
+                del self._live[live.job.id]
 
     def get(self, job_id: str) -> LiveJob | None:
         with self._lock:
@@ -120,8 +126,7 @@ class LiveJobs:
                 if live.job.is_finished:
                     # Stored final: readers get the record from now on, not the driver's copy, so
                     # a Retry sent the moment a page shows the end never finds the job still held.
-                    with self._lock:
-                        self._live.pop(live.job.id, None)
+                    self._drop(live)
             elif not live.flush_scheduled:
                 live.flush_scheduled = True
                 self._call_later(wait, lambda: self._flush(live))
