@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "components"
 LAYERS = [
-    {"config", "errors", "secret", "units", "atomic"},  # ground: no studio imports but each other
+    {"config", "errors", "secret", "units", "atomic", "digest"},  # ground: no studio imports but each other
     {"media"},  # ffmpeg and the clips' facts
     {"edit"},  # the request model, its labels, checks and modes
     {"guard"},  # what stands between a client and the server: files, folders, keys, HTTP

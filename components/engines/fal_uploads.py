@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import fal_client
 
+from components.digest import file_digest
 from components.edit.images import normalize_image
 from components.edit.request import EditRequest
 from components.engines.base import CancelToken
-from components.engines.upload_cache import UploadCache, file_digest
+from components.engines.upload_cache import UploadCache
 from components.errors import JobCancelled, MediaError
 from components.media.scrub import scrubbed
 from components.units import human_count, human_size

@@ -9,9 +9,7 @@ data folder's secret, see FalEngine). The map is persisted to
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,30 +21,6 @@ from components.atomic import atomic_output
 # An entry is dropped this long before its URL expires, so a job queued for a while still finds
 # its inputs when fal fetches them.
 SAFETY_MARGIN_S = 2 * 3600
-_CHUNK = 1 << 20
-
-_digest_memo: dict[tuple[str, int, int, int], str] = {}
-_digest_locks: dict[tuple[str, int, int, int], threading.Lock] = {}
-_digest_lock = threading.Lock()
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file, read in chunks; remembered per (path, inode, size, mtime) so a clip that did
-    not change on disk is hashed once per process, not once per edit."""
-    st = os.stat(path)
-    memo_key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    with _digest_lock:
-        file_lock = _digest_locks.setdefault(memo_key, threading.Lock())
-    with file_lock:  # edits started together with one clip hash it once, not once each
-        known = _digest_memo.get(memo_key)
-        if known:
-            return known
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
-        _digest_memo[memo_key] = digest.hexdigest()
-        return _digest_memo[memo_key]
 
 
 class UploadCache:

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from components.atomic import atomic_output
+from components.digest import file_digest
 from components.edit.request import EditRequest, Element
-from components.engines.upload_cache import file_digest
 from components.errors import InputError
 from components.guard.scratch import Scratch
 

@@ -18,7 +18,6 @@ measurable"), never a made-up number.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from components.atomic import atomic_output
+from components.digest import file_digest
 
 SAMPLES = 48  # frames read from each clip, at the same relative times
 WIDTH = 256  # px: tracking runs on a downscaled grey copy
@@ -62,7 +62,7 @@ def tracklets(path: Path) -> Tracklets:
 def source_tracklets(path: Path, cache_dir: Path) -> Tracklets:
     """The original's tracklets, computed once per source content: every take and re-edit of the
     same clip reuses them."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    digest = file_digest(path)[:32]
     cached = cache_dir / f"{CACHE_VERSION}-{digest}.npz"
     if cached.is_file():
         with np.load(cached) as data:
