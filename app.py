@@ -24,10 +24,12 @@ from components.engines.local import LocalEngine
 from components.guard.addresses import client_address
 from components.guard.http_guard import GuardMiddleware
 from components.guard.key_vault import KeyVault
+from components.guard.owner_secret import server_secret
 from components.guard.scratch import Scratch
 from components.guard.trusted_files import TrustedFiles
 from components.guard.write_allowance import WriteAllowance
 from components.jobs import JobRunner, JobStore
+from components.jobs.owners import AccountOwners
 from components.service import EditService
 from components.share import ShareStore
 from components.share import routes as share_routes
@@ -81,7 +83,9 @@ def create_app(settings: Settings) -> Studio:
     service = EditService(settings, runner, files, guard, limiter, shares, writes=writes)
     # After the service: a long clip a restart cut short is planned again, and admitted by it.
     runner.recover(_server_fal_engine(settings), LocalEngine(settings))
-    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch))
+    # The allow-listed users' account ids are recorded before any page asks (components/jobs/owners.py).
+    accounts = AccountOwners(store, server_secret(settings.data_dir), settings.allowed_hf_users)
+    demo = studio.build(Deps(settings, service, KeyVault(), files, scratch, accounts))
     poll_gently(demo.queue(default_concurrency_limit=4))
     return Studio(demo, runner, writes, store, shares)
 

@@ -11,6 +11,7 @@ from components.config import Settings
 from components.guard.key_vault import KeyVault
 from components.guard.scratch import Scratch
 from components.guard.trusted_files import TrustedFiles
+from components.jobs.owners import AccountOwners
 from components.service import EditService
 
 
@@ -21,3 +22,4 @@ class Deps:
     keys: KeyVault  # users' fal keys, per gradio session, in memory only
     files: TrustedFiles  # the only folders a client-named path may point into
     scratch: Scratch  # files the server makes for a session before a job exists
+    accounts: AccountOwners  # which owner ids are accounts': a page not signed in never acts as one

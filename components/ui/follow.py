@@ -27,7 +27,7 @@ from components.config import Settings
 from components.jobs.models import IN_FLIGHT_STATUSES, Job
 from components.secret import Secret
 from components.service import EditService
-from components.ui import progress, session
+from components.ui import progress
 from components.ui.errors import notify, shows_errors
 from components.ui.history import HistoryHandles
 from components.ui.parts import PartsHandles
@@ -41,8 +41,6 @@ FOLLOW_WAIT_S = 10.0
 # Whole views sent at once (a few per job: its result, its end). Short, but when hundreds of jobs end
 # together they queue; more at once would only share the same two cores and take page events' workers.
 REFRESH_CONCURRENCY = 8
-
-OwnerOf = Callable[[object, gr.OAuthProfile | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,9 @@ class Follow:
 
 
 def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state: gr.BrowserState,
-          owner_of: OwnerOf, status: gr.HTML, cancel: gr.Button, result: ResultHandles,
+          visitor: Visitor, status: gr.HTML, cancel: gr.Button, result: ResultHandles,
           parts_view: PartsHandles, hist: HistoryHandles) -> Follow:
+    owner_of = visitor.owner
     job_id = gr.State(None)
     timer = gr.Timer(FOLLOW_TICK_S, active=False)
 
@@ -160,8 +159,8 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         return hist.show(jobs)
 
     def ensure_owner(owner: object, profile: gr.OAuthProfile | None) -> str:
-        # The browser's own id, never the account's: that one lasts only as long as the sign-in.
-        return session.ensure_owner(owner, account=owner_of(None, profile))
+        # The browser's own id, never an account's: that one lasts only as long as the sign-in.
+        return visitor.keep(owner, profile)
 
     demo.load(ensure_owner, owner_state, owner_state, queue=False
               ).then(reattach, owner_state, outputs, queue=False, show_progress="hidden")

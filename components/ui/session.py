@@ -5,7 +5,9 @@ refresh, a return visit or an app restart finds the same history and running job
 key is the data folder's, see guard/owner_secret.py). A signed-in Hugging Face account's owner id is
 never kept there: each event derives it from the sign-in (gradio's signed session cookie), so the
 page holds it exactly as long as the sign-in is valid, and signing out ends that browser's access
-to the account's history; the browser's own id, and its own history, stay.
+to the account's history; the browser's own id, and its own history, stay. An account's id that a
+page of an earlier version stored is told apart on the server (components/jobs/owners.py) and opens
+nothing for a page that is not signed in as that account.
 
 The user's key never enters gradio state: it lives in the server-side ``KeyVault`` under the tab's
 gradio session id (see components/guard/key_vault.py) and is dropped when the tab's session ends.
@@ -13,8 +15,6 @@ gradio session id (see components/guard/key_vault.py) and is dropped when the ta
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
 
@@ -25,10 +25,10 @@ from components.config import Settings
 from components.errors import InputError
 from components.guard.addresses import client_address
 from components.guard.key_vault import KeyVault
+from components.jobs.owners import AccountOwners, new_browser_id
 from components.secret import Secret
 
 OWNER_STORAGE_KEY = "kling-edit-studio-owner"
-_OWNER_CHARS = frozenset("0123456789abcdef")
 
 
 def build(owner_secret: str) -> gr.BrowserState:
@@ -36,42 +36,35 @@ def build(owner_secret: str) -> gr.BrowserState:
     return gr.BrowserState("", storage_key=OWNER_STORAGE_KEY, secret=owner_secret)
 
 
-def ensure_owner(owner: object, account: str | None = None) -> str:
-    """What the page keeps: the stored id, or a fresh one for a first visit, when the stored one is
-    not ours, or when it is ``account``, the signed-in account's (kept by a page of an earlier
-    version, it would outlive the sign-in)."""
-    return owner if is_owner_id(owner) and owner != account else uuid.uuid4().hex
+def ensure_owner(owner: object, profile: gr.OAuthProfile | None, accounts: AccountOwners) -> str:
+    """What the page keeps when it loads: the stored id, or a fresh one for a first visit or when
+    the stored one is not a browser's own (an account's, kept by a page of an earlier version, would
+    outlive the sign-in). A signed-in load records its account first, so that account's id is
+    replaced even when it has a browser id's form."""
+    username = _username(profile)
+    if username:
+        accounts.signed_in(username)
+    return accounts.page_owner(owner) or new_browser_id()
 
 
-def is_owner_id(owner: object) -> bool:
-    """Only ids this app made (32 hex characters) name an owner; anything else a client sends is
-    treated as no history at all, so a crafted value cannot reach the job store's other rows."""
-    return isinstance(owner, str) and len(owner) == 32 and set(owner) <= _OWNER_CHARS
+def resolve_owner(owner: object, profile: gr.OAuthProfile | None, accounts: AccountOwners) -> str | None:
+    """The signed-in account's owner id, else the browser's own (never an account's: a page that is
+    not signed in as an account does not act as it)."""
+    username = _username(profile)
+    return accounts.signed_in(username) if username else accounts.page_owner(owner)
 
 
-def owner_of(owner: object) -> str | None:
-    return owner if is_owner_id(owner) else None
-
-
-def account_owner(username: str, server_secret: str) -> str:
-    """The owner id of a signed-in Hugging Face account: the same in every browser, so history
-    follows the account, and keyed with the server's private secret, so nobody can compute it."""
-    return hmac.new(server_secret.encode(), f"hf:{username.lower()}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
-
-
-def resolve_owner(owner: object, profile: gr.OAuthProfile | None, server_secret: str) -> str | None:
-    """The signed-in account's owner id, else the browser's own (if it is one of ours)."""
+def _username(profile: gr.OAuthProfile | None) -> str | None:
+    """The signed-in user name as gradio hands it over (an OAuthProfile, or its dict), or None."""
     username = getattr(profile, "username", None) or (profile or {}).get("preferred_username")
-    if isinstance(username, str) and username:
-        return account_owner(username, server_secret)
-    return owner_of(owner)
+    return username if isinstance(username, str) and username else None
 
 
 def page_caller(owner: object, request: gr.Request | None, profile: gr.OAuthProfile | None,
-                settings: Settings, server_secret: str) -> Caller:
-    """Who a page event comes from; a page without an owner id (a script that skipped load) is refused."""
-    resolved = resolve_owner(owner, profile, server_secret)
+                settings: Settings, accounts: AccountOwners) -> Caller:
+    """Who a page event comes from; a page without an owner id (a script that skipped load, or a
+    page that kept an account's id) is refused."""
+    resolved = resolve_owner(owner, profile, accounts)
     if resolved is None:
         raise InputError("This page has no session yet.", fix="Reload the page and try again.")
     return Caller(resolved, address_of(request, settings), hf_user(profile))
@@ -84,7 +77,7 @@ def hf_user(profile: gr.OAuthProfile | None) -> str | None:
 
 
 def address_of(request: gr.Request | None, settings: Settings) -> str:
-    """The client's IP address, read through trusted proxies only (components/admission/spend.py)."""
+    """The client's IP address, read through trusted proxies only (components/guard/addresses.py)."""
     if request is None:
         return "unknown"
     headers = {k.lower(): v for k, v in (getattr(request, "headers", None) or {}).items()}
@@ -113,14 +106,18 @@ class Visitor:
     account's, else the browser's), the caller the service limits, and the tab's own fal key."""
 
     settings: Settings
-    server_secret: str
     vault: KeyVault
+    accounts: AccountOwners  # which owner ids are accounts': a page not signed in never acts as one
 
     def owner(self, owner: object, profile: gr.OAuthProfile | None) -> str | None:
-        return resolve_owner(owner, profile, self.server_secret)
+        return resolve_owner(owner, profile, self.accounts)
+
+    def keep(self, owner: object, profile: gr.OAuthProfile | None) -> str:
+        """The id the page stores when it loads (``ensure_owner``)."""
+        return ensure_owner(owner, profile, self.accounts)
 
     def caller(self, owner: object, request: gr.Request | None, profile: gr.OAuthProfile | None) -> Caller:
-        return page_caller(owner, request, profile, self.settings, self.server_secret)
+        return page_caller(owner, request, profile, self.settings, self.accounts)
 
     def key(self, request: gr.Request | None) -> Secret | None:
         return user_key(self.vault, request)

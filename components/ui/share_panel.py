@@ -2,7 +2,7 @@
 
 Thin: the ShareStore decides what may be shared and by whom; this module shows its answers.
 Every handler is public API (any client can call any event with any data), so the owner always
-comes from the session (resolve_owner), the shown job id from server-held state, and a token
+comes from the session (the Visitor), the shown job id from server-held state, and a token
 from the page is only ever matched against the caller's own links.
 """
 
@@ -16,7 +16,6 @@ from pathlib import Path
 import gradio as gr
 
 from components.errors import InputError
-from components.guard.owner_secret import server_secret
 from components.share import Player
 from components.ui import comparison
 from components.ui.deps import Deps
@@ -24,7 +23,7 @@ from components.ui.errors import notify, shows_errors
 from components.ui.history import HistoryHandles
 from components.ui.links import root_url
 from components.ui.results import ResultHandles
-from components.ui.session import page_caller, resolve_owner
+from components.ui.session import Visitor
 
 
 @dataclass(frozen=True)
@@ -48,12 +47,11 @@ def link_url(request: gr.Request, token: str) -> str:
     return f"{root_url(request)}/share/{token}"
 
 
-def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: ResultHandles,
-          hist: HistoryHandles) -> ShareHandles:
+def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, visitor: Visitor,
+          result: ResultHandles, hist: HistoryHandles) -> ShareHandles:
     """Adds the link row under the result (into the result's column) and the list to the history
     area (where this is called), and wires both."""
-    settings, service = deps.settings, deps.service
-    secret = server_secret(settings.data_dir)
+    service = deps.service
     # Into the column the result sits in, so the link row goes right under the result.
     with result.player.parent, gr.Row(equal_height=True, elem_id="share-row"):
         create = gr.Button("Share link", interactive=False, elem_id="share-create", scale=1,
@@ -75,7 +73,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
     def present(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
         """The link row for the result now shown: enabled once it is finished, with its link if it
         already has one."""
-        who = resolve_owner(owner, profile, secret)
+        who = visitor.owner(owner, profile)
         job = deps.service.job(who, job_id) if who else None
         token = service.share_token(who, job_id) if job else None
         finished = job is not None and job.status == "succeeded" and not job.expired
@@ -84,13 +82,13 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
 
     @shows_errors
     def share(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        who = page_caller(owner, request, profile, settings, secret).owner
+        who = visitor.caller(owner, request, profile).owner
         token = service.share(who, job_id)
         return {link: link_url(request, token), revoke: gr.Button(visible=True), links: listed(who)}
 
     @shows_errors
     def revoke_shown(owner: object, job_id: object, request: gr.Request, profile: gr.OAuthProfile | None):
-        who = page_caller(owner, request, profile, settings, secret).owner
+        who = visitor.caller(owner, request, profile).owner
         token = service.share_token(who, job_id)
         if token is None or not service.unshare(who, token):
             raise InputError("This result has no share link to revoke.")
@@ -100,7 +98,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
     @shows_errors
     def revoke_from_list(owner: object, token: object, job_id: object, request: gr.Request,
                          profile: gr.OAuthProfile | None):
-        who = page_caller(owner, request, profile, settings, secret).owner
+        who = visitor.caller(owner, request, profile).owner
         if not service.unshare(who, token):
             raise InputError("Pick one of your share links to revoke.",
                              fix="Choose it in \u201cYour share links\u201d, then press Revoke link.")
@@ -108,7 +106,7 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, result: Res
         return {**present(owner, job_id, request, profile), links: listed(who)}
 
     def list_links(owner: object, profile: gr.OAuthProfile | None):
-        who = resolve_owner(owner, profile, secret)
+        who = visitor.owner(owner, profile)
         return listed(who) if who else gr.skip()
 
     row = [create, link, revoke]

@@ -16,7 +16,7 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.edit.intent import DuplicateSubmission
 from components.edit.modes import parse_mode
-from components.guard.owner_secret import owner_secret, server_secret
+from components.guard.owner_secret import owner_secret
 from components.ui import (
     api,
     engine_panel,
@@ -42,7 +42,7 @@ from components.units import human_count
 
 def build(deps: Deps) -> gr.Blocks:
     settings, service, vault = deps.settings, deps.service, deps.keys
-    secret = server_secret(settings.data_dir)
+    visitor = session.Visitor(settings, vault, deps.accounts)  # who every page event comes from
     ttl_s = int(settings.upload_ttl_hours * 3600)
     # gradio's own cache (uploads and served copies) is cleaned like the scratch folder.
     with gr.Blocks(title="Kling O1 Edit Studio", delete_cache=(max(60, ttl_s // 4), ttl_s)) as demo:
@@ -59,7 +59,7 @@ def build(deps: Deps) -> gr.Blocks:
         examples_row = gr.Column(elem_id="examples-block")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, elem_id="inputs"):
-                video = video_panel.build(deps, owner_state)
+                video = video_panel.build(deps, owner_state, visitor)
                 long = long_clip.build(settings)
                 prompt = prompt_panel.build(settings)
                 with gr.Column(elem_id="attachments"), gr.Group():  # a Group repeats its elem_id
@@ -103,12 +103,11 @@ def build(deps: Deps) -> gr.Blocks:
             example_buttons = examples.build(video.video, prompt.prompt, refs.images, elems.elements,
                                              video.changes)
         hist = history_panel.build(settings)
-        sharing.build(deps, demo, owner_state, result, hist)  # under the result and in the history
+        sharing.build(deps, demo, owner_state, visitor, result, hist)  # under the result and in the history
         api.build(deps)
 
-        visitor = session.Visitor(settings, secret, vault)
         owner_of = visitor.owner
-        follow = follow_panel.build(demo, service, settings, owner_state, owner_of, status, cancel, result,
+        follow = follow_panel.build(demo, service, settings, owner_state, visitor, status, cancel, result,
                                     parts_view, hist)
 
         def history(owner: object, profile: gr.OAuthProfile | None):

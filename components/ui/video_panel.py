@@ -16,12 +16,11 @@ import gradio as gr
 from components.config import MODEL_NAME, Settings
 from components.edit.checks import video_facts
 from components.errors import Finding
-from components.guard.owner_secret import server_secret
 from components.media.conform import TRIM_MARGIN
 from components.media.limits import container_name
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
-from components.ui.session import page_caller
+from components.ui.session import Visitor
 from components.units import human_duration, human_size
 
 FIX_CONCURRENCY = 8
@@ -46,7 +45,7 @@ class VideoHandles:
     replaced: gr.State
 
 
-def build(deps: Deps, owner: gr.State) -> VideoHandles:
+def build(deps: Deps, owner: gr.State, visitor: Visitor) -> VideoHandles:
     limits = deps.settings.video
     with gr.Group(elem_classes="video-slot"):
         video = gr.Video(label=f"Clip to edit (.mp4/.mov, {limits.min_seconds:g}-{limits.max_seconds:g} s)",
@@ -69,13 +68,12 @@ def build(deps: Deps, owner: gr.State) -> VideoHandles:
     changes = gr.Markdown("", elem_id="fix-changes")
     handles = VideoHandles(video, url, fetch, preflight, fix_group, start, end, fix, changes,
                            gr.State(None), gr.State([]), gr.State(0))
-    _wire(handles, owner, deps)
+    _wire(handles, owner, deps, visitor)
     return handles
 
 
-def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
+def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> None:
     settings, files = deps.settings, deps.files
-    secret = server_secret(settings.data_dir)
 
     @shows_errors
     def on_clip(path: str | None):
@@ -100,7 +98,7 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
         if len(url) > 4096:
             raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
                            title="Link too long")
-        caller = page_caller(owner, request, profile, settings, secret)
+        caller = visitor.caller(owner, request, profile)
         return str(deps.service.fetch_clip(caller, url, deps.scratch.new_folder)), ""
 
     # A refused link must not paint "Error" over the clip that is still loaded: the fetch writes
@@ -117,7 +115,7 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps) -> None:
                      request: gr.Request, profile: gr.OAuthProfile | None, progress=FIX_PROGRESS):
         if not path:
             raise gr.Error("Add a clip first.", title="No clip")
-        caller = page_caller(owner, request, profile, settings, secret)
+        caller = visitor.caller(owner, request, profile)
         result, plan = await deps.service.fix_clip(caller, path, start, end, deps.scratch.new_folder,
                                                    lambda step, fraction: progress(fraction, desc=step))
         done = "; ".join(result.changes) if result.changes else "nothing needed changing"

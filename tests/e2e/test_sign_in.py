@@ -28,8 +28,8 @@ import pytest
 
 from components.config import MODEL_ID
 from components.guard.owner_secret import server_secret
+from components.jobs.owners import account_owner, is_browser_id
 from components.jobs.store import JobStore
-from components.ui.session import account_owner, is_owner_id
 from tests.e2e.app_server import AppServer, launch_later, prelaunched
 from tests.e2e.page_protocol import Page, Tab, upload
 from tests.fakes.fal_fixtures import running_fake_fal
@@ -109,9 +109,9 @@ def test_the_app_starts_with_sign_in_and_the_load_keeps_no_account_id(space):
 
     fresh, kept, legacy = _run(space, scenario)
     assert "login/huggingface" in httpx.get(space["app"].url + "config", timeout=30).text  # the button
-    assert is_owner_id(fresh) and fresh != alice
-    assert is_owner_id(legacy) and legacy != alice
-    assert is_owner_id(kept) and kept != alice
+    assert is_browser_id(fresh) and fresh != alice
+    assert is_browser_id(legacy) and legacy != alice
+    assert is_browser_id(kept) and kept != alice
 
 
 def test_not_on_the_list_means_no_server_key(space):
