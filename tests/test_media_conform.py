@@ -33,6 +33,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "rotated": make_clip(d / "rotated.mp4", seconds=3, width=1280, height=720, rotate=90, **flat),
         "vfr": make_clip(d / "vfr.mp4", seconds=4, width=1280, height=720, vfr=True),
         "mov": make_clip(d / "clip.mov", seconds=3, width=1280, height=720, **flat),
+        "mkv": make_clip(d / "clip.mkv", seconds=3, width=1280, height=720, **flat),
         "silent": make_clip(d / "silent.mp4", seconds=3, width=1280, height=720, audio=False, **flat),
         "busy": make_clip(d / "busy.mp4", seconds=3, width=640, height=360, crf=18),
         "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, **flat),
@@ -115,6 +116,13 @@ def test_mov_to_mp4_dropping_audio(clips, tmp_path):
     assert not result.info.has_audio
     assert result.changes == ["moved from MOV into MP4 (no re-encode)", "audio removed"]
     assert result.path == tmp_path / "clip.conformed.mp4"
+    assert_acceptable(result.info)
+
+
+def test_fix_it_names_the_container_it_converted_as_people_do(clips, tmp_path):
+    """Fix it's note (its list of changes) says "MKV/WebM", not ffmpeg's "MATROSKA"."""
+    result = conform(clips["mkv"], plan_for(probe(clips["mkv"]), LIMITS), tmp_path)
+    assert result.changes == ["converted MKV/WebM -> MP4"]
     assert_acceptable(result.info)
 
 
