@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import gradio as gr
 import pytest
 from PIL import Image
 
@@ -16,7 +17,7 @@ from assets.make_examples import EXAMPLES, HERE, THUMB_SIZE
 from components.config import Settings
 from components.engines.local.plan import plan_edit
 from components.guard.trusted_files import TrustedFiles
-from components.ui.examples import example_files, example_inputs
+from components.ui.examples import build, example_files, example_inputs
 from tests.inprocess import call, running_studio
 
 
@@ -29,6 +30,15 @@ def test_there_are_a_look_a_palette_and_an_element_swap():
     for example, plan in zip(EXAMPLES, plans, strict=True):
         assert plan.does_something, example.id  # the local preview edits every one of them
         assert example.beyond.startswith("Kling O1 would")
+
+
+def test_the_element_swap_button_promises_no_robot_from_the_local_preview():
+    """The card's button is what a presenter without a key reads before clicking: it says the
+    preview recolours, so the robot is promised only of Kling O1."""
+    with gr.Blocks():
+        buttons = build(gr.Video(), gr.Textbox(), gr.State([]), gr.State([]))
+    swap = next(b for b, e in zip(buttons, EXAMPLES, strict=True) if e.id == "robot-swap")
+    assert swap.value == "Walker → robot: Kling O1 swaps; the preview recolours"
 
 
 def test_each_card_is_a_small_before_after_pair():

@@ -19,6 +19,7 @@ from components.errors import EngineError, JobCancelled
 from components.media.probe import probe
 from components.media.scrub import scrubbed
 from components.secret import Secret
+from components.units import human_size
 from tests.fakes.fal_fixtures import EventLog, running_fake_fal, sample_request
 from tests.fakes.fal_server import LOG_MESSAGES
 from tests.mediagen import make_image, make_phone_clip, private_markers
@@ -72,6 +73,19 @@ def test_happy_path_reports_queue_positions_new_logs_and_returns_a_probed_video(
     assert result.timings["queue"] > 0 and result.timings["run"] > 0  # measured, not timed
     info = probe(result.video)
     assert (info.width, info.height) == (1280, 720) and info.duration == pytest.approx(3.2, abs=0.3)
+
+
+def test_the_upload_and_queue_lines_read_as_sentences(inputs, tmp_path):
+    """What the progress panel says while the files go up and while fal has the job next in line:
+    "Uploading 4 files, …" (not "4 file(s)") and "Queued at fal: next in line" (not "position 0")."""
+    with running_fake_fal(queue_s=0.6, run_s=0.1, queue_positions=1):  # position 0 while queued
+        events = EventLog()
+        asyncio.run(engine(tmp_path).edit(inputs, tmp_path / "job", events, CancelToken()))
+    files = inputs.files()
+    size = human_size(sum(p.stat().st_size for p in files))
+    assert events.of("uploading")[0].message == f"Uploading {len(files)} files, {size}"
+    queued = events.of("queued")
+    assert queued and {e.message for e in queued} == {"Queued at fal: next in line"}
 
 
 def test_nothing_private_leaves_for_fal_nor_comes_back_from_it(tmp_path):

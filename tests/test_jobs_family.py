@@ -20,13 +20,15 @@ from components.errors import EngineError, InputError
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.media.probe import probe
+from components.media.thumbnail import thumbnail_path
 from components.secret import Secret
 from components.segments.plan import SegmentPlan
 from components.service import EditService
+from components.ui.history import thumbnail
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_image, make_shots_clip
 from tests.services import make_service
-from tests.test_jobs_runner import HeldEngine, wait_for, watch_in_thread
+from tests.test_jobs_runner import WAIT_S, HeldEngine, wait_for, watch_in_thread
 
 pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
 
@@ -212,6 +214,22 @@ def test_the_local_preview_edits_a_long_clip_in_segments_too(tmp_path, long_clip
         assert {p.engine for p in runner.children(parent.id, OWNER)} == {"local"}
     finally:
         runner.close()
+
+
+def test_a_long_clip_shows_its_picture_in_history_while_its_segments_run(runner, long_clip):
+    """History pictures a running long clip by its source, as it does a single edit, through the
+    minutes its segments take (and for good if it fails); once joined, by its result."""
+    engine = HeldEngine()
+    parent = runner.submit_segments(OWNER, EditRequest(prompt="Make it look like winter", video=long_clip),
+                                    0.0, engine)
+    assert engine.started.wait(WAIT_S), "no segment started"
+    [running] = runner.history(OWNER)
+    assert running.status == "running"
+    assert thumbnail(running) == thumbnail_path(Path(running.request["video"]))
+    engine.release.set()
+    final = watch_in_thread(runner, parent.id, OWNER)[-1]
+    assert final.status == "succeeded", final.error
+    assert thumbnail(runner.history(OWNER)[0]) == thumbnail_path(final.output_video)
 
 
 # ----- the store: old data folders, retention ---------------------------------------------------------

@@ -29,6 +29,7 @@ from components.jobs.recovery import INTERRUPTED_BEFORE_SUBMIT, INTERRUPTED_LOCA
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.secret import Secret
+from components.ui import progress
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_image, make_text_as
 
@@ -213,6 +214,21 @@ def test_watch_and_cancel_refuse_another_owner(runner, small_clip):
     assert runner.cancel(job.id, "owner-b") is False
     engine.release.set()
     assert watch_in_thread(runner, job.id, "owner-a")[-1].status == "succeeded"
+
+
+def test_a_job_waiting_for_a_slot_says_what_it_waits_for(runner, small_clip):
+    """The progress panel's first line names the engine's turn, not "Waiting for a free engine slot"
+    (a slot is the studio's word, not the user's)."""
+    local, fal = HeldEngine(), HeldEngine(name="fal")
+    request = EditRequest(prompt="x", video=small_clip)
+    jobs = [runner.submit("owner-a", request, engine) for engine in (local, fal)]
+    lines = ["Waiting for its turn: the local preview runs one edit at a time on this machine",
+             "Waiting for its turn to be sent to fal"]
+    for job, line in zip(jobs, lines, strict=True):
+        assert job.message == line and f"· {line}</div>" in progress.render(job)
+    local.release.set()
+    fal.release.set()
+    assert [watch_in_thread(runner, j.id, "owner-a")[-1].status for j in jobs] == ["succeeded"] * 2
 
 
 def test_cancel_running_and_queued_jobs(runner, store, small_clip):

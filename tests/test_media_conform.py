@@ -33,6 +33,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "rotated": make_clip(d / "rotated.mp4", seconds=3, width=1280, height=720, rotate=90, **flat),
         "vfr": make_clip(d / "vfr.mp4", seconds=4, width=1280, height=720, vfr=True),
         "mov": make_clip(d / "clip.mov", seconds=3, width=1280, height=720, **flat),
+        "mkv": make_clip(d / "clip.mkv", seconds=3, width=1280, height=720, **flat),
         "silent": make_clip(d / "silent.mp4", seconds=3, width=1280, height=720, audio=False, **flat),
         "busy": make_clip(d / "busy.mp4", seconds=3, width=640, height=360, crf=18),
         "short": make_clip(d / "short.mp4", seconds=2, width=1280, height=720, **flat),
@@ -115,6 +116,13 @@ def test_mov_to_mp4_dropping_audio(clips, tmp_path):
     assert not result.info.has_audio
     assert result.changes == ["moved from MOV into MP4 (no re-encode)", "audio removed"]
     assert result.path == tmp_path / "clip.conformed.mp4"
+    assert_acceptable(result.info)
+
+
+def test_fix_it_names_the_container_it_converted_as_people_do(clips, tmp_path):
+    """Fix it's note (its list of changes) says "MKV/WebM", not ffmpeg's "MATROSKA"."""
+    result = conform(clips["mkv"], plan_for(probe(clips["mkv"]), LIMITS), tmp_path)
+    assert result.changes == ["converted MKV/WebM -> MP4"]
     assert_acceptable(result.info)
 
 
@@ -244,15 +252,16 @@ def test_a_smart_cut_keeps_exactly_the_range_asked_for(clips, tmp_path):
 
 def test_a_smart_cut_of_a_stream_with_b_frames_ends_on_the_frame_asked_for(clips, tmp_path):
     """With B-frames a copy cannot stop just anywhere (a frame shown before the end may need one shown
-    after it): the frames after the last keyframe are re-encoded too, by the same encoder set-up."""
+    after it): it runs to the end of the last group of B-frames before the end, past the last keyframe,
+    and only the frames after that are re-encoded, by the same encoder set-up as the head."""
     source = probe(clips["b_frames"])
     result = conform(clips["b_frames"], plan_for(source, LIMITS, start=1.3, end=8.76), tmp_path)
-    assert result.changes[0].endswith("0.72 s up to the first keyframe and 0.76 s after the last one "
-                                      "re-encoded, the other 6.00 s copied without re-encoding")
+    assert result.changes[0].endswith("0.72 s up to the first keyframe and the last 0.08 s re-encoded, "
+                                      "the other 6.68 s copied without re-encoding")
     assert result.info.frame_count == 187  # frames 32-218: 1.28 s up to 8.76 s
     assert decode_errors(result.path) == ""
     mine, theirs = decoded_frames(result.path), decoded_frames(clips["b_frames"])[32:219]
-    assert mine[18:168] == theirs[18:168]  # 2.0-8.0 s copied
+    assert mine[18:185] == theirs[18:185]  # 2.0-8.68 s copied
     # The sound ends with the picture, within half an AAC packet.
     assert result.info.duration == pytest.approx(187 / 25, abs=0.015)
 
@@ -289,10 +298,13 @@ def test_a_copy_is_not_tried_when_something_else_needs_new_pixels(clips, tmp_pat
     ((0, 1, 2, 3, 4, 5, 6, 7), (0, 4), 0, 6, (0, 6), 6),
     # B-frames (decode order 0 2 1 3 | 4 6 5 7: frame 1 needs frame 2, frame 5 frame 6)
     ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 4, (0, 4), 4),
-    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 6, (0, 4), 6),  # a copy to 6 would need 6: stop at 4
+    # a copy to 6 would need 6; it stops after the group that ends with 3 (0 2 1 3 4: frames 0-4)
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 6, (0, 5), 6),
+    ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 2, (0, 1), 2),  # frame 1 needs 2, shown after the end
     ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 0, 7, (0, 7), 7),
     ((0, 2, 1, 3, 4, 6, 5, 7), (0, 4), 1, 3.5, None, 3),  # no keyframe inside: re-encode it all
-    # an open GOP: frame 3 is decoded after the keyframe 4 and needs it, so no copy starts at 4
+    # an open GOP: frame 3 is decoded after the keyframe 4 and needs it, so a copy from 4 holds
+    # frame 4 alone; from 8 as many frames are re-encoded, with one join fewer
     ((0, 1, 2, 4, 3, 5, 6, 8, 7), (0, 4, 8), 2, 9, (8, 9), 7),
     ((0, 1, 2, 3), (0,), 0.5, 3, (0, 3), 3),  # the frame on screen at 0.5 s is frame 0, a keyframe
 ])

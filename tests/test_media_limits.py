@@ -10,6 +10,7 @@ import pytest
 from components.config import VideoLimits
 from components.media.limits import check_video
 from components.media.probe import MediaInfo, probe
+from components.ui.video_panel import panel_html
 from components.units import human_size
 from tests.mediagen import make_clip
 
@@ -75,6 +76,12 @@ def test_container_by_content(clips):
     [finding] = check_video(clips["mkv"], VideoLimits())
     assert finding.message == "Video is a MKV/WebM file; Kling O1 accepts MP4 or MOV."
     assert "Convert it to MP4" in finding.fix
+
+
+def test_the_preflight_names_the_container_as_people_do(clips):
+    """The pre-flight's File row says what the user's file is called, not ffmpeg's "matroska"."""
+    info = clips["mkv"]
+    assert f"<dt>File</dt><dd>{human_size(info.size_bytes)}, MKV/WebM</dd>" in panel_html(info, [])
 
 
 def test_file_size(clips):

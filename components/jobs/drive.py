@@ -48,6 +48,14 @@ def waiting_message(engine: Engine, settings: Settings) -> str:
     return f"Waiting for its turn: the local preview runs {runs} at a time on this machine"
 
 
+async def _still_of_input(request: EditRequest) -> None:
+    """History's still of a job's input, made here, off the page's path, before the job waits for
+    anything: a single edit and a parent alike (a long clip's parts take minutes, and a parent that
+    fails or is cancelled never gets a result's still) show a picture from the start."""
+    if request.video.is_file():
+        await asyncio.to_thread(make_thumbnail, request.video)
+
+
 INTERNAL_FAILURE = ("The edit stopped because of an unexpected error inside the studio (job {id}). "
                     "Run it again; if it keeps failing, report the job id.")
 
@@ -119,6 +127,7 @@ class JobDriver:
         make what they add up to."""
         try:
             with self._ends_on_error(live, lambda: prepare.CANCELLED):
+                await _still_of_input(live.job.edit_request())
                 await self._follow_parts(live, engine)
         finally:
             self._live.remove(live)
@@ -242,8 +251,7 @@ class JobDriver:
 
         try:
             with self._ends_on_error(live, cancelled):
-                if request.video.is_file():  # history's still of the input, made off the page's path
-                    await asyncio.to_thread(make_thumbnail, request.video)
+                await _still_of_input(request)
                 async with self._slots.hold(engine.concurrency_key, live.cancel, owner=live.job.owner):
                     live.started = True
                     self._live.publish(live, urgent=True, status="running", started_at=time.time(),

@@ -7,7 +7,8 @@ range and keeps more or less than asked (8-16 s for 12-20 s). A smart cut keeps 
   re-encoded (at most one keyframe interval: about a second on a phone clip);
 - from that keyframe on, the packets are copied untouched, with no loss and at the speed of a copy;
 - the *tail*, when the range ends where a copy cannot stop (a B-frame shown before the end that needs
-  a frame after it), is re-encoded from the last keyframe before the end.
+  a frame after it), is re-encoded from the last point before the end where the copy can stop (the
+  end of a group of B-frames: a few frames, not a keyframe interval).
 
 Head and tail come from one encoder configuration matched to the source (profile, level, pixel
 format and range, colour description, aspect), so both have the same SPS/PPS. Those get a parameter
@@ -81,10 +82,11 @@ def plan_spans(decoded: tuple[float, ...] | list[float], keyframes: tuple[float,
     """The frames shown from ``start`` to ``end`` and the longest span of them a copy delivers exactly.
 
     ``decoded`` holds every frame's presentation time in decode (file) order. A copy from keyframe
-    ``a`` up to ``b`` is exact when the packets from ``a`` on, taken in file order, are exactly the
-    frames shown in [a, b): true at every keyframe of a closed-GOP stream and, without B-frames, at any
-    end. Where a B-frame shown before ``b`` needs a frame shown after it, the copy stops at the last
-    keyframe before ``b`` and the rest is re-encoded."""
+    ``a`` of ``m`` packets, taken in file order, is exact when they are the ``m`` frames shown first
+    from ``a``: true at every keyframe of a closed-GOP stream and, without B-frames, at any frame. With
+    B-frames it is true after each reference frame's group (never where a frame shown before the stop
+    needs one shown after it), so the copy runs to the last such point before ``end`` and only the
+    few frames after it are re-encoded, not the whole last keyframe interval."""
     frames = sorted(decoded)
     if not frames:
         return CutSpans(start, end, 0, None)
@@ -92,19 +94,36 @@ def plan_spans(decoded: tuple[float, ...] | list[float], keyframes: tuple[float,
     first = frames[max(on_screen, 0)]
     kept = [t for t in frames if first - _EPS <= t < end - _EPS]
     position = {t: i for i, t in enumerate(decoded)}
-
-    def exact(a: float, b: float) -> bool:
-        wanted = [t for t in kept if a - _EPS <= t < b - _EPS]
-        i = position[a]
-        return sorted(decoded[i:i + len(wanted)]) == wanted
-
     inside = [k for k in keyframes if first - _EPS <= k < end - _EPS and k in position]
-    for a in inside:  # the first keyframe whose copy works (a later one only if an open GOP forbids it)
-        for b in [end, *reversed([k for k in inside if k > a])]:
-            if exact(a, b):
-                copied = sum(1 for t in kept if a - _EPS <= t < b - _EPS)
-                return CutSpans(first, end, len(kept), (a, b), copied)
-    return CutSpans(first, end, len(kept), None)
+    best: tuple[tuple[int, int], CutSpans] | None = None
+    for a in inside:
+        wanted = [t for t in kept if t >= a - _EPS]
+        copied = _exact_prefix(decoded[position[a]:position[a] + len(wanted)], wanted)
+        if not copied:
+            continue  # an open GOP: a frame shown before this keyframe is decoded after it
+        stop = end if copied == len(wanted) else wanted[copied]
+        spans = CutSpans(first, end, len(kept), (a, stop), copied)
+        # The fewest frames re-encoded, then the fewest joins (an open GOP can end a copy early).
+        cost = (len(kept) - copied, (spans.head is not None) + (spans.tail is not None))
+        if best is None or cost < best[0]:
+            best = cost, spans
+        if copied == len(wanted):
+            break  # a later keyframe only re-encodes more before it
+    return best[1] if best is not None else CutSpans(first, end, len(kept), None)
+
+
+def _exact_prefix(packets: tuple[float, ...] | list[float], wanted: list[float]) -> int:
+    """The most packets (file order, from a keyframe) that are exactly the frames shown first,
+    ``wanted`` (sorted, distinct): ``m`` packets are when none lies outside [wanted[0],
+    wanted[m - 1]], since those bounds hold exactly ``m`` frames. One pass, however many stops."""
+    best, low, high = 0, float("inf"), float("-inf")
+    for m, t in enumerate(packets, start=1):
+        low, high = min(low, t), max(high, t)
+        if low < wanted[0] - _EPS:
+            return best  # a frame shown before the keyframe (an open GOP): no later stop helps
+        if high <= wanted[m - 1] + _EPS:
+            best = m
+    return best
 
 
 def smart_cut(path: Path, spans: CutSpans, out: Path, *, keep_audio: bool,
@@ -336,7 +355,7 @@ def describe_cut(spans: CutSpans, duration: float, frames: tuple[float, ...]) ->
         return line
     encoded = [f"{spans.head[1] - spans.head[0]:.2f} s up to the first keyframe"] if spans.head else []
     if spans.tail:
-        encoded.append(f"{spans.tail[1] - spans.tail[0]:.2f} s after the last one")
+        encoded.append(f"the last {spans.tail[1] - spans.tail[0]:.2f} s")
     if not encoded:
         return f"{line}, copied without re-encoding (it starts on a keyframe)"
     copied = spans.copy[1] - spans.copy[0]
