@@ -60,6 +60,10 @@ class AppServer:
                     "FAL_KEY": fal_key, "STUDIO_TEST_FAL_URL": fake_fal_url, "PYTHONUNBUFFERED": "1",
                     "NO_PROXY": "127.0.0.1,localhost",
                     "GRADIO_ANALYTICS_CACHE_FREQUENCY": ANALYTICS_EVERY_N_EVENTS, **WRITES_OUT_OF_THE_WAY,
+                    # gradio names an upload by its content and, when the app stops, deletes every file
+                    # it made: in a shared /tmp/gradio, an app stopping after its module would delete
+                    # another app's copy of the same clip ("... is no longer on the server").
+                    "GRADIO_TEMP_DIR": str(self.data_dir / "gradio-uploads"),
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
 

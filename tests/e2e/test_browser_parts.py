@@ -2,8 +2,8 @@
 
 A 14 s clip gets the offer beside trimming: its estimated segments on a timeline and the price,
 and Generate only once the user chooses segments; the job cuts at the shot changes it finds, and the
-joined result plays. Two takes of a
-short clip appear side by side, and choosing the second moves the result to it.
+joined result plays, until Fix it trims the clip and takes the result of the uncut clip away. Two
+takes of a short clip appear side by side, and choosing the second moves the result to it.
 """
 
 from __future__ import annotations
@@ -83,6 +83,12 @@ def test_a_long_clip_is_offered_in_segments_on_a_timeline_and_joined(page, tmp_p
     assert "4 segments" in summary and summary.count("succeeded") == 4
     durations = page.locator("#result-player .kcmp video").evaluate_all("vs => vs.map(v => v.duration)")
     assert abs(durations[0] - durations[1]) < 0.1 and durations[1] > 13.5
+    # Trimmed with Fix it afterwards, the clip is no longer the one edited: its result leaves with it.
+    page.locator("#fix-it-button").click()
+    page.wait_for_function("() => document.querySelector('#fix-changes')?.innerText.includes('Fixed')")
+    page.wait_for_function("() => document.querySelector('#result-player .kcmp').dataset.state === 'empty'")
+    page.wait_for_function("() => document.querySelector('#job-progress')?.innerText"
+                           ".includes('No edit of this clip yet')")
 
 
 def test_two_takes_side_by_side_and_the_chosen_one_is_the_result(page, data, tmp_path):
