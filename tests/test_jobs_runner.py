@@ -217,15 +217,16 @@ def test_watch_and_cancel_refuse_another_owner(runner, small_clip):
 
 
 def test_a_job_waiting_for_a_slot_says_what_it_waits_for(runner, small_clip):
-    """The progress panel's first line names the engine's turn, not "Waiting for a free engine slot"
-    (a slot is the studio's word, not the user's)."""
+    """The progress panel's first line says when the engine's turn comes, not "Waiting for a free
+    engine slot" (a slot is the studio's word, not the user's), and the status word beside it does
+    not say it again ("Waiting for a slot · Waiting for its turn")."""
     local, fal = HeldEngine(), HeldEngine(name="fal")
     request = EditRequest(prompt="x", video=small_clip)
     jobs = [runner.submit("owner-a", request, engine) for engine in (local, fal)]
-    lines = ["Waiting for its turn: the local preview runs one edit at a time on this machine",
-             "Waiting for its turn to be sent to fal"]
+    lines = ["Starts when a run ends: the local preview runs one edit at a time on this machine",
+             "Sent to fal when one of the 64 edits this studio has there at once finishes"]
     for job, line in zip(jobs, lines, strict=True):
-        assert job.message == line and f"· {line}</div>" in progress.render(job)
+        assert job.message == line and f"<b>In line</b> · {line}</div>" in progress.render(job)
     local.release.set()
     fal.release.set()
     assert [watch_in_thread(runner, j.id, "owner-a")[-1].status for j in jobs] == ["succeeded"] * 2

@@ -43,9 +43,10 @@ READY = "The edit is ready"  # the progress panel says how long it took, beside 
 def waiting_message(engine: Engine, settings: Settings) -> str:
     """What a job says while it waits for one of its engine's slots."""
     if engine.name == "fal":
-        return "Waiting for its turn to be sent to fal"
+        edits = settings.fal_concurrency
+        return f"Sent to fal when one of the {edits} edits this studio has there at once finishes"
     runs = "one edit" if settings.local_concurrency == 1 else f"{settings.local_concurrency} edits"
-    return f"Waiting for its turn: the local preview runs {runs} at a time on this machine"
+    return f"Starts when a run ends: the local preview runs {runs} at a time on this machine"
 
 
 async def _still_of_input(request: EditRequest) -> None:

@@ -26,7 +26,7 @@ LOCAL_PHASES = ("preparing", "rendering", "done")
 PARENT_PHASES = ("preparing", "running", "rendering", "done")
 PHASE_WORDS = {"preparing": "prepare", "uploading": "upload", "submitted": "submit", "queued": "queue at fal",
                "running": "edit", "downloading": "download", "rendering": "render", "done": "done"}
-STATUS_WORDS = {"queued": "Waiting for a slot", "running": "Running", "succeeded": "Done",
+STATUS_WORDS = {"queued": "In line", "running": "Running", "succeeded": "Done",
                 "failed": "Failed", "cancelled": "Cancelled", "waiting_for_key": "Waiting for your fal key"}
 LOG_LINES_SHOWN = 12
 

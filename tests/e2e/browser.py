@@ -76,16 +76,22 @@ def chromium_page(viewport: dict | None = None) -> Iterator:
         context.close()
 
 
+# What Playwright says when gradio's own reload wins: the navigation it waited for was aborted, or
+# the page it sent the reload to was replaced meanwhile (seen once in a full run).
+_RELOAD_RACES = ("ERR_ABORTED", "Not attached to an active page")
+
+
 def reload_after_restart(page) -> None:
     """Load ``page`` afresh from its app, started again after it went away. gradio's page reloads
     itself once it reconnects (it tries every 2 s after a lost connection), and a reload of ours
-    that meets that one is aborted: either way the page then loads afresh, so wait for that."""
+    that meets that one is aborted, or finds the page it was sent to already replaced by it:
+    either way the page then loads afresh, so wait for that."""
     from playwright.sync_api import Error as PlaywrightError
 
     try:
         page.reload()
     except PlaywrightError as error:
-        if "ERR_ABORTED" not in str(error):
+        if not any(race in str(error) for race in _RELOAD_RACES):
             raise
         page.wait_for_load_state()
 
