@@ -3,8 +3,10 @@ and the family survives a cancel, a failed part and a restart like a single edit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import cv2
@@ -15,6 +17,7 @@ from components.admission.spend import Caller
 from components.config import Settings
 from components.edit.modes import EditMode
 from components.edit.request import EditRequest
+from components.engines.base import CancelToken, EditResult
 from components.engines.local import LocalEngine
 from components.errors import EngineError, InputError
 from components.jobs.runner import JobRunner
@@ -200,36 +203,43 @@ def test_a_long_clip_is_edited_in_segments_and_joined_to_the_source_length(tmp_p
         runner.close()
 
 
-def test_the_local_preview_edits_a_long_clip_in_segments_too(tmp_path, long_clip):
+class _HeldLocalPreview(LocalEngine):
+    """The local preview, holding each segment until released: timing control only, so a test can
+    look at the page's history while the segments run."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.started, self.release = threading.Event(), threading.Event()
+
+    async def edit(self, request: EditRequest, workdir: Path, on_event, cancel: CancelToken) -> EditResult:
+        self.started.set()
+        while not self.release.is_set():
+            cancel.raise_if_cancelled()
+            await asyncio.sleep(0.01)
+        return await super().edit(request, workdir, on_event, cancel)
+
+
+def test_the_local_preview_edits_a_long_clip_in_segments_and_history_shows_it_meanwhile(tmp_path, long_clip):
+    """History pictures a running long clip by its source, as it does a single edit, through the
+    minutes its segments take (and for good if it fails); once joined, by its result."""
     settings = Settings(data_dir=tmp_path / "data", scratch_dir=tmp_path / "scratch")
-    store = JobStore(settings.data_dir / "jobs.sqlite3")
-    runner = JobRunner(store, settings, watch_tick_s=0.2)
+    runner = JobRunner(JobStore(settings.data_dir / "jobs.sqlite3"), settings, watch_tick_s=0.2)
+    engine = _HeldLocalPreview(settings)
     try:
-        parent = _service(settings, runner, store, long_clip.parent).start(
-            Caller(OWNER, "198.51.100.8"), None,
-            EditRequest(prompt="black and white, like an old film", video=long_clip), EditMode(segments=True))
+        parent = runner.submit_segments(OWNER, EditRequest(prompt="black and white, like an old film",
+                                                           video=long_clip), 0.0, engine)
+        assert engine.started.wait(WAIT_S), "no segment started"
+        [running] = runner.history(OWNER)
+        assert running.status == "running"
+        assert thumbnail(running) == thumbnail_path(Path(running.request["video"]))
+        engine.release.set()
         final = watch_in_thread(runner, parent.id, OWNER)[-1]
         assert (final.status, final.engine) == ("succeeded", "local"), final.error
         assert probe(final.output_video).frame_count == probe(long_clip).frame_count
         assert {p.engine for p in runner.children(parent.id, OWNER)} == {"local"}
+        assert thumbnail(runner.history(OWNER)[0]) == thumbnail_path(final.output_video)
     finally:
         runner.close()
-
-
-def test_a_long_clip_shows_its_picture_in_history_while_its_segments_run(runner, long_clip):
-    """History pictures a running long clip by its source, as it does a single edit, through the
-    minutes its segments take (and for good if it fails); once joined, by its result."""
-    engine = HeldEngine()
-    parent = runner.submit_segments(OWNER, EditRequest(prompt="Make it look like winter", video=long_clip),
-                                    0.0, engine)
-    assert engine.started.wait(WAIT_S), "no segment started"
-    [running] = runner.history(OWNER)
-    assert running.status == "running"
-    assert thumbnail(running) == thumbnail_path(Path(running.request["video"]))
-    engine.release.set()
-    final = watch_in_thread(runner, parent.id, OWNER)[-1]
-    assert final.status == "succeeded", final.error
-    assert thumbnail(runner.history(OWNER)[0]) == thumbnail_path(final.output_video)
 
 
 # ----- the store: old data folders, retention ---------------------------------------------------------
