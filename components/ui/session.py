@@ -71,9 +71,10 @@ def page_caller(owner: object, request: gr.Request | None, profile: gr.OAuthProf
 
 
 def hf_user(profile: gr.OAuthProfile | None) -> str | None:
-    """The signed-in Hugging Face user name, lower-cased (the allow-list's form), or None."""
-    username = getattr(profile, "username", None) if profile else None
-    return username.lower() if isinstance(username, str) and username else None
+    """The signed-in Hugging Face user name, lower-cased (the allow-list's form), or None: read as
+    the owner id is (``_username``), so the allow-list and the history agree on who is signed in."""
+    username = _username(profile)
+    return username.lower() if username else None
 
 
 def address_of(request: gr.Request | None, settings: Settings) -> str:
