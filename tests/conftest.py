@@ -57,12 +57,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The work units of pytest-xdist's two workers (README, "Test order"): the end-to-end tests
     first, in file order, as the two groups tests/e2e/conftest.py makes of them, so each worker
     starts on one; then each unit test module as a group of its own (its module fixtures made
-    once), given to whichever worker is free: the modules marked ``encodes`` (seconds of video
-    encoding each) first, so the quick ones fill the end and both workers finish together."""
+    once), given to whichever worker is free: the modules marked ``slow`` (seconds each: video
+    encoding, a crowd of sessions) first, so the quick ones fill the end and both workers finish together."""
     for item in items:
         if item.path.parent.name != "e2e":
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
-    items.sort(key=lambda item: (item.path.parent.name != "e2e", item.get_closest_marker("encodes") is None))
+    items.sort(key=lambda item: (item.path.parent.name != "e2e", item.get_closest_marker("slow") is None))
 
 
 # ----- the job runner's tests (tests/test_jobs_*.py): a tiny clip, a data folder, a runner -------

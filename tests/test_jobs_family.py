@@ -33,7 +33,7 @@ from tests.mediagen import make_image, make_shots_clip
 from tests.services import make_service
 from tests.test_jobs_runner import WAIT_S, HeldEngine, wait_for, watch_in_thread
 
-pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+pytestmark = pytest.mark.slow  # seconds of encoding: run before the quick modules
 
 OWNER = "owner-a"
 

@@ -33,7 +33,7 @@ from components.ui import progress
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_image, make_text_as
 
-pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+pytestmark = pytest.mark.slow  # seconds of encoding: run before the quick modules
 
 WAIT_S = 60.0
 

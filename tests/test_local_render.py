@@ -22,7 +22,7 @@ from components.media.ffmpeg import ffmpeg_exe
 from components.media.probe import probe
 from tests.mediagen import make_clip, make_gradient_image, make_image
 
-pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+pytestmark = pytest.mark.slow  # seconds of encoding: run before the quick modules
 
 W, H = 320, 240
 

@@ -18,7 +18,7 @@ from components.media.probe import probe
 from components.media.smartcut import plan_spans
 from tests.mediagen import FFMPEG, make_clip, make_truncated
 
-pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+pytestmark = pytest.mark.slow  # seconds of encoding: run before the quick modules
 
 LIMITS = VideoLimits()
 

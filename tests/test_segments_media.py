@@ -21,7 +21,7 @@ from components.segments.plan import SegmentPlan, plan_segments
 from components.segments.scenes import detect_cuts
 from tests.mediagen import make_clip, make_reencoded, make_shots_clip
 
-pytestmark = pytest.mark.encodes  # seconds of encoding: run before the quick modules
+pytestmark = pytest.mark.slow  # seconds of encoding: run before the quick modules
 
 LIMITS = VideoLimits()
 SHOT_CHANGES = (10.5, 14.5, 25.0)

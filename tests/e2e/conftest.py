@@ -27,7 +27,7 @@ from tests.fakes.fal_fixtures import running_fake_fal
 from tests.mediagen import make_clip, make_gradient_image, make_image, make_text_as
 
 FAL_KEY = "test-key"  # the server key of ``fal_app``
-SHARED_APPS = ("local_app", "fal_app", "mcp_app")
+SHARED_APPS = ("local_app", "fal_app")
 
 _apps: dict[str, tuple] = {}  # fixture name -> (fake fal,) app, once launched
 _stack = ExitStack()  # the shared apps and the folder of every launched app
@@ -88,12 +88,13 @@ class _Group:
 
 
 FAL_GROUP, LOCAL_GROUP = "e2e-fal", "e2e-local"
-# The shared local apps serve every module of the group from one loopback address, as if one visitor:
+# The shared local app serves every module of the group from one loopback address, as if one visitor:
 # a module's jobs still finishing (takes render on after their players are ready) would count
 # against the next module's Generate, which the address's share then refuses. The share is raised
 # out of the way there, as the server key's limits are for the fal app; tests/test_local_quota.py
-# tests it.
-LOCAL_SHARE_OUT_OF_THE_WAY = {"STUDIO_LOCAL_JOBS_QUEUED": "1000", "STUDIO_LOCAL_SECONDS_PER_HOUR": "1000000"}
+# tests it. MCP is on (tests/e2e/test_mcp.py): its routes sit beside the page's and change none.
+LOCAL_APP_ENV = {"STUDIO_LOCAL_JOBS_QUEUED": "1000", "STUDIO_LOCAL_SECONDS_PER_HOUR": "1000000",
+                 "STUDIO_MCP": "1"}
 _items: list[pytest.Item] = []
 _groups: dict[str, _Group] = {}  # group name -> its progress and set-ups, from its first test on
 
@@ -127,18 +128,15 @@ def _launch_group(group: str) -> _Group:
     root = _root / group
     root.mkdir()
     if "local_app" in wanted:
-        _apps["local_app"] = (AppServer(root / "local-app", env=LOCAL_SHARE_OUT_OF_THE_WAY),)
+        _apps["local_app"] = (AppServer(root / "local-app", env=LOCAL_APP_ENV),)
     if "fal_app" in wanted:
         # The budget and the per-address rate of the server key are raised out of the way:
         # modules sharing the app must not spend each other's allowance
-        # (tests/e2e/test_server_budget.py tests those limits).
+        # (tests/test_server_budget.py tests those limits).
         fake = _stack.enter_context(running_fake_fal(keys=(FAL_KEY,), point_client=False))
         env = {"STUDIO_SERVER_BUDGET_USD_PER_DAY": "1000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"}
         _apps["fal_app"] = (fake, AppServer(root / "fal-app", fal_key=FAL_KEY, fake_fal_url=fake.url,
                                             env=env))
-    if "mcp_app" in wanted:
-        mcp_env = {"STUDIO_MCP": "1", **LOCAL_SHARE_OUT_OF_THE_WAY}
-        _apps["mcp_app"] = (AppServer(root / "mcp-app", env=mcp_env),)
     launch_later(_stack, *(_apps[name][-1] for name in wanted))
     started = _Group(items, root)
     if started.order:
@@ -180,7 +178,7 @@ def _ready(name: str) -> tuple:
 
 @pytest.fixture(scope="session")
 def local_app() -> AppServer:
-    """The default settings: the local preview, no key."""
+    """The default settings (the local preview, no key), and the edit endpoint also an MCP tool."""
     return _ready("local_app")[0]
 
 
@@ -188,12 +186,6 @@ def local_app() -> AppServer:
 def fal_app() -> tuple:
     """(fake fal, app) with the server key ``FAL_KEY``, which the fake accepts."""
     return _ready("fal_app")
-
-
-@pytest.fixture(scope="session")
-def mcp_app() -> AppServer:
-    """The default settings plus STUDIO_MCP=1: the edit endpoint is also an MCP tool."""
-    return _ready("mcp_app")[0]
 
 
 @pytest.fixture(scope="module")

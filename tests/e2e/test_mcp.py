@@ -48,8 +48,8 @@ def _sentence(text: str) -> bool:
     return bool(text) and text[0].isupper() and text.rstrip().endswith(".")
 
 
-def test_the_tools_are_edit_and_an_upload_that_exists_each_described_in_whole_sentences(mcp_app):
-    tools = _session(mcp_app.url, lambda s: s.list_tools()).tools
+def test_the_tools_are_edit_and_an_upload_that_exists_each_described_in_whole_sentences(local_app):
+    tools = _session(local_app.url, lambda s: s.list_tools()).tools
     assert sorted(t.name for t in tools) == ["edit", "upload_file_to_gradio"]
     by_name = {t.name: t for t in tools}
     # gradio tells agents to use upload_file_to_gradio for files: now that tool is listed.
@@ -64,7 +64,7 @@ def test_the_tools_are_edit_and_an_upload_that_exists_each_described_in_whole_se
     assert "o1/standard/video-to-video/edit" in arguments["model"]["description"]
 
 
-def test_a_clip_reaches_edit_by_upload_and_by_the_apps_own_file_url(mcp_app):
+def test_a_clip_reaches_edit_by_upload_and_by_the_apps_own_file_url(local_app):
     data = "data:video/mp4;base64," + base64.b64encode(CLIP.read_bytes()).decode()
 
     async def work(session: ClientSession):
@@ -81,10 +81,10 @@ def test_a_clip_reaches_edit_by_upload_and_by_the_apps_own_file_url(mcp_app):
         assert not second.isError, _texts(second)
         assert "'engine': 'local'" in _texts(second)[0]
 
-    _session(mcp_app.url, work)
+    _session(local_app.url, work)
 
 
-def test_an_https_url_is_fetched_by_the_pages_rules_and_refused_in_its_words(mcp_app):
+def test_an_https_url_is_fetched_by_the_pages_rules_and_refused_in_its_words(local_app):
     async def work(session: ClientSession):
         refused = await session.call_tool("edit", {"video": "https://127.0.0.1:9/clip.mp4",
                                                    "prompt": "Make it black and white"})
@@ -94,4 +94,4 @@ def test_an_https_url_is_fetched_by_the_pages_rules_and_refused_in_its_words(mcp
         junk = await session.call_tool("upload_file_to_gradio", {"file": "/etc/passwd"})
         assert junk.isError and "https URL or a data: URL" in " ".join(_texts(junk))
 
-    _session(mcp_app.url, work)
+    _session(local_app.url, work)

@@ -4,9 +4,8 @@ would serialise a session's state is not served."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,9 +13,13 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from components.config import Settings
-from tests.e2e.app_server import AppServer, api_client, close_soon, launch_later, prelaunched
+from components.secret import Secret
+from tests.e2e.app_server import api_client, close_soon
 from tests.fakes.fal_fixtures import running_fake_fal
+from tests.inprocess import InProcess, running_studio
 from tests.mediagen import make_clip
+
+pytestmark = pytest.mark.slow  # fifty sessions at once: run before the quick modules
 
 SERVER_KEY = "server-key-id:owner-money-0123456789"
 VISITOR_KEY = "visitor-key-id:their-own-money-0123456"
@@ -32,28 +35,25 @@ def clip(tmp_path_factory):
                      fps=24, source="color", crf=45, audio=False)
 
 
-def prelaunch(root: Path, stack: ExitStack) -> tuple[dict, tuple[AppServer, ...]]:
-    """Both set-ups of the module, launched ahead of the module (tests/e2e/app_server.py): a daily
-    budget with room for BUDGET_EDITS edits, and an hourly rate of 2 edits per address; each
-    with a fake fal of its own, so each test counts only its own submits."""
+@pytest.fixture
+def budgeted(tmp_path) -> Iterator[tuple]:
+    """A daily budget with room for BUDGET_EDITS edits (not one more), on a fake fal of its own:
+    (fake, studio, budget)."""
     per_edit = Settings().cost(SECONDS)
-    budget = f"{BUDGET_EDITS * per_edit + per_edit / 2:.3f}"  # room for 4 edits, not 5
-    fake = stack.enter_context(running_fake_fal(keys=(SERVER_KEY, VISITOR_KEY), queue_s=0.5, run_s=0.5,
-                                                point_client=False))
-    rate_fake = stack.enter_context(running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2,
-                                                     point_client=False))
-    budget_app = AppServer(root / "budget", fal_key=SERVER_KEY, fake_fal_url=fake.url,
-                           env={"STUDIO_SERVER_BUDGET_USD_PER_DAY": budget,
-                                "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "1000"})
-    rate_app = AppServer(root / "rate", fal_key=SERVER_KEY, fake_fal_url=rate_fake.url,
-                         env={"STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "2"})
-    apps = launch_later(stack, budget_app, rate_app)
-    return {"budget": (fake, budget_app, budget), "rate": (rate_fake, rate_app)}, apps
+    budget = BUDGET_EDITS * per_edit + per_edit / 2
+    with running_fake_fal(keys=(SERVER_KEY, VISITOR_KEY), queue_s=0.5, run_s=0.5) as fake, \
+            running_studio(tmp_path, fal_key=Secret(SERVER_KEY), server_budget_usd_per_day=budget,
+                           server_edits_per_ip_per_hour=1000) as studio:
+        yield fake, studio, f"{budget:.3f}"
 
 
 @pytest.fixture(scope="module")
-def served() -> dict:
-    return prelaunched(__name__)
+def rated(tmp_path_factory) -> Iterator[tuple[object, InProcess]]:
+    """An hourly rate of 2 edits per address, on a fake fal of its own: (fake, studio)."""
+    with running_fake_fal(keys=(SERVER_KEY,), queue_s=0.2, run_s=0.2) as fake, \
+            running_studio(tmp_path_factory.mktemp("rate"), fal_key=Secret(SERVER_KEY),
+                           server_edits_per_ip_per_hour=2) as studio:
+        yield fake, studio
 
 
 def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client | None = None,
@@ -69,8 +69,8 @@ def _edit(url: str, clip, headers: dict[str, str] | None = None, client: Client 
         close_soon(client)
 
 
-def test_fifty_sessions_get_exactly_the_budgeted_edits(served, clip):
-    fake, app, budget = served["budget"]
+def test_fifty_sessions_get_exactly_the_budgeted_edits(budgeted, clip):
+    fake, app, budget = budgeted
     # Sessions connect one after another (each reads the page's config), then all edit at once.
     clients = [api_client(app.url) for _ in range(SESSIONS)]
     with ThreadPoolExecutor(SESSIONS) as pool:
@@ -87,11 +87,11 @@ def test_fifty_sessions_get_exactly_the_budgeted_edits(served, clip):
     assert fake.submits == BUDGET_EDITS + 1
 
 
-def test_each_address_gets_its_hourly_share_whatever_session_it_claims(served, clip):
+def test_each_address_gets_its_hourly_share_whatever_session_it_claims(rated, clip):
     """Each gradio_client call is a fresh session; the address is what counts. The test client sits
     behind loopback, a trusted proxy, so X-Forwarded-For names the visitor (as a Space's proxy
     does; a forged header from an untrusted peer is tests/test_spend.py's case)."""
-    fake, app = served["rate"]
+    fake, app = rated
     visitor = {"X-Forwarded-For": "203.0.113.7"}
     outcomes = [_edit(app.url, clip, visitor) for _ in range(3)]
     assert outcomes[:2] == ["edited", "edited"]
@@ -100,8 +100,8 @@ def test_each_address_gets_its_hourly_share_whatever_session_it_claims(served, c
     assert fake.submits == 3
 
 
-def test_deep_links_are_not_served(served):
-    _, app = served["rate"]  # any app of the studio: the route is not served whatever the settings
+def test_deep_links_are_not_served(rated):
+    _, app = rated  # any app of the studio: the route is not served whatever the settings
     answer = httpx.get(app.url + "gradio_api/deep_link", params={"session_hash": "abc"}, timeout=10,
                        trust_env=False)
     assert answer.status_code == 404

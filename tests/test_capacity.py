@@ -12,37 +12,34 @@ pre-check from running at all. ``bench/bench_capacity.py`` measures how fast it 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
 from components.config import MODEL_ID
-from tests.e2e.app_server import AppServer, launch_later, prelaunched
+from components.secret import Secret
 from tests.e2e.page_protocol import Page, Tab, upload
 from tests.fakes.fal_fixtures import running_fake_fal
+from tests.inprocess import InProcess, running_studio
 from tests.mediagen import make_clip
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [pytest.mark.timeout(400), pytest.mark.slow]  # a crowd: run before the quick modules
 
 KEY = "capacity-key:0123456789ab"
 FOLLOWERS = 60  # more than gradio's 40 workers
 SEGMENTED = 4
 
 
-def prelaunch(root: Path, stack: ExitStack) -> tuple[tuple, list[AppServer]]:
-    # fal keeps every job queued for minutes: the followers follow jobs that do not end meanwhile.
-    fake = stack.enter_context(running_fake_fal(keys=(KEY,), queue_s=600, point_client=False))
-    env = {"STUDIO_SERVER_BUDGET_USD_PER_DAY": "100000", "STUDIO_SERVER_EDITS_PER_IP_PER_HOUR": "100000"}
-    app = AppServer(root / "app", fal_key=KEY, fake_fal_url=fake.url, env=env)
-    return (fake, app), list(launch_later(stack, app))
-
-
 @pytest.fixture(scope="module")
-def app() -> AppServer:
-    return prelaunched(__name__)[1]
+def app(tmp_path_factory) -> Iterator[InProcess]:
+    # fal keeps every job queued for minutes: the followers follow jobs that do not end meanwhile.
+    with running_fake_fal(keys=(KEY,), queue_s=600), \
+            running_studio(tmp_path_factory.mktemp("capacity-app"), fal_key=Secret(KEY),
+                           server_budget_usd_per_day=100000, server_edits_per_ip_per_hour=100000) as studio:
+        yield studio
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +55,7 @@ def _generate_data(tab: Tab, clip: dict, *, segments: bool = False) -> list:
     return [tab.owner, clip, "Make it look like winter", [], [], False, MODEL_ID, 1, segments, 0.0]
 
 
-async def _crowd(app: AppServer, clips: dict[str, Path]) -> dict:
+async def _crowd(app: InProcess, clips: dict[str, Path]) -> dict:
     limits = httpx.Limits(max_connections=FOLLOWERS * 3)
     async with httpx.AsyncClient(base_url=app.url, timeout=120, limits=limits, trust_env=False) as http:
         page = await Page.load(http)
