@@ -13,6 +13,8 @@ the CPU ratio does not, so the verdict uses it. The rows:
 
 - a cold probe (nothing is remembered between probes) against the ``ffmpeg -i`` subprocess it
   replaced: target <= 0.2x;
+- history's still (PyAV, in this process) against the ``ffmpeg -ss 0.5 -frames:v 1`` it replaced:
+  target <= 0.7x;
 - conform and side-by-side, which stay on the ffmpeg binary: <= 1.1x the bare command line; and,
   for README's choice, the 4K conform's video done in this process through PyAV instead;
 - the OpenCV frame loop's own cost (decode to BGR pixels, hand them to Python and back, a grade,
@@ -69,6 +71,7 @@ from components.media.ffmpeg import (
 from components.media.filtergraph import FilterGraph, Source
 from components.media.limits import check_video
 from components.media.probe import MediaInfo, probe
+from components.media.thumbnail import AT_S, WIDTH, make_thumbnail, thumbnail_path
 from tests.mediagen import make_clip
 
 RSS_TARGET_MB = 600
@@ -89,6 +92,15 @@ def ffmpeg(*args: str) -> None:
 def header_read(path: Path) -> None:
     """The cheapest way to learn anything about a file: ``ffmpeg -i`` and nothing else."""
     subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)], capture_output=True)
+
+
+def cli_thumbnail(src: Path, out: Path) -> None:
+    ffmpeg("-ss", str(AT_S), "-i", str(src), "-frames:v", "1", "-vf", f"scale={WIDTH}:-2", str(out))
+
+
+def fresh_thumbnail(src: Path) -> None:
+    thumbnail_path(src).unlink(missing_ok=True)
+    make_thumbnail(src)
 
 
 def cli_conform(src: Path, out: Path, seconds: float, size: tuple[int, int]) -> None:
@@ -229,6 +241,11 @@ def main() -> None:
         for name, src in (("1080p 12 s", hd), ("4K 3 s", uhd), ("720p 3 s", clip)):
             row(f"cold probe {name} vs ffmpeg -i",
                 alternate(lambda s=src: probe(s), lambda s=src: header_read(s), probes), 0.2, "ms")
+
+        for name, src in (("1080p", hd), ("720p", clip)):
+            row(f"history still {name} vs ffmpeg -frames:v 1",
+                alternate(lambda s=src: fresh_thumbnail(s), lambda s=src: cli_thumbnail(s, d / "still.jpg"),
+                          probes), 0.7, "ms")
 
         info = probe(hd)
         plan = plan_for(info, VideoLimits())

@@ -88,8 +88,9 @@ class EditService:
     def history(self, owner: str) -> list[Job]:
         return self.runner.history(owner)
 
-    async def newer(self, owner: str, job_id: str, seen: float | None, timeout: float) -> Job | None:
-        return await self.runner.newer(job_id, owner, seen, timeout)
+    async def newer(self, owner: str, job_id: str, seen: float | None, timeout: float,
+                    gap: float = 0.0) -> Job | None:
+        return await self.runner.newer(job_id, owner, seen, timeout, gap)
 
     def watch(self, owner: str, job_id: str) -> AsyncIterator[Job]:
         return self.runner.watch(job_id, owner)

@@ -21,6 +21,7 @@ import pytest
 
 from components.config import MODEL_ID
 from components.secret import Secret
+from components.ui.follow import FOLLOW_TICK_S
 from tests.e2e.page_protocol import Page, Tab, upload
 from tests.fakes.fal_fixtures import running_fake_fal
 from tests.inprocess import InProcess, running_studio
@@ -65,7 +66,7 @@ async def _crowd(app: InProcess, clips: dict[str, Path]) -> dict:
 
         followers = [Tab(http) for _ in range(FOLLOWERS)]
         started = await asyncio.gather(*(t.call(generate, _generate_data(t, short)) for t in followers))
-        # Every follower asks for news at once, and keeps asking, as its timer would.
+        # Every follower asks for news at once, and keeps asking on its timer.
         stop = asyncio.Event()
         seen: dict[int, list[str]] = {i: [] for i in range(FOLLOWERS)}
 
@@ -77,6 +78,7 @@ async def _crowd(app: InProcess, clips: dict[str, Path]) -> dict:
                     status = status["value"]
                 if isinstance(status, str):
                     seen[i].append(status)
+                await asyncio.sleep(FOLLOW_TICK_S)  # its timer's next tick
 
         following = [asyncio.create_task(follow(i, t)) for i, t in enumerate(followers)]
         segmented = [Tab(http) for _ in range(SEGMENTED)]

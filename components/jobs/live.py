@@ -178,21 +178,30 @@ class LiveJobs:
                     if not self._watchers[job_id]:
                         del self._watchers[job_id]
 
-    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float) -> Job | None:
+    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float,
+                    gap: float = 0.0) -> Job | None:
         """``owner``'s job once it is newer than the snapshot a page shows (``seen``, its
-        ``updated_at``): at once if it already is, else at its next change within ``timeout``
-        seconds; None when nothing changed (or there is no such job of theirs).
+        ``updated_at``), within ``timeout`` seconds; None when nothing changed (or there is no such
+        job of theirs). A change that ends the job (or parks it for a key) comes at once, any other
+        no sooner than ``gap`` seconds after ``seen``, with every change of the meantime in it.
 
         How a page follows a job without holding a queue worker: each call is short, costs
         nothing while it waits (no thread, no worker), and a closed tab simply stops calling."""
-        job = self.snapshot(job_id, owner)
-        if job is None or seen is None or job.updated_at > seen:
-            return job
-        if job.is_finished:
-            return None
-        await self.changed([job_id], timeout)
-        job = self.snapshot(job_id, owner)
-        return job if job is not None and job.updated_at > seen else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            job = self.snapshot(job_id, owner)
+            if job is None or seen is None:
+                return job
+            news = job.updated_at > seen
+            if job.is_finished or (news and job.status == "waiting_for_key"):
+                return job if news else None
+            wait = deadline - loop.time()
+            if news:
+                wait = min(wait, seen + gap - time.time())
+            if wait <= 0:
+                return job if news else None
+            await self.changed([job_id], wait)
 
     async def watch(self, job_id: str, owner: str) -> AsyncIterator[Job]:
         """Snapshots of a job on every change (at most one per ``watch_min_gap_s``, coalescing

@@ -218,10 +218,12 @@ class JobRunner:
         live = self._live.current()
         return [live.get(job.id, job) for job in jobs]
 
-    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float) -> Job | None:
+    async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float,
+                    gap: float = 0.0) -> Job | None:
         """The job once newer than ``seen`` (its ``updated_at`` as a page shows it), waiting up to
-        ``timeout`` for a change; None when nothing changed. What a page's follow tick calls."""
-        return await self._live.newer(job_id, owner, seen, timeout)
+        ``timeout`` for a change, and no sooner than ``gap`` after ``seen`` unless it ended; None
+        when nothing changed. What a page's follow tick calls."""
+        return await self._live.newer(job_id, owner, seen, timeout, gap)
 
     def watch(self, job_id: str, owner: str) -> AsyncIterator[Job]:
         """Snapshots of a job on every change and at least every ``watch_tick_s``, from any loop;

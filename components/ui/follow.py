@@ -36,8 +36,12 @@ from components.ui.session import Visitor
 
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
+# Progress comes at most once per FOLLOW_NEWS_GAP_S, and the end at once: every answer costs the
+# page a pass of gradio's status updates over each component (about 50 ms of a core), and a local
+# edit reports progress many times a second.
 FOLLOW_TICK_S = 0.5
 FOLLOW_WAIT_S = 10.0
+FOLLOW_NEWS_GAP_S = 1.0
 # Whole views sent at once (a few per job: its result, its end). Short, but when hundreds of jobs end
 # together they queue; more at once would only share the same two cores and take page events' workers.
 REFRESH_CONCURRENCY = 8
@@ -114,7 +118,7 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         shown = progress.shown(showing)
         if isinstance(jid, str) and who:
             job = await service.newer(who, jid, shown.at if shown and shown.job_id == jid else None,
-                                      FOLLOW_WAIT_S)
+                                      FOLLOW_WAIT_S, FOLLOW_NEWS_GAP_S)
             if job is None and service.job(who, jid) is not None:
                 return gr.skip()  # no news
         if job is None:  # nothing of this owner's to follow: the whole view stops the timer
