@@ -110,7 +110,7 @@ class Shown:
     at: float  # the snapshot's updated_at
 
 
-_SHOWN = re.compile(r'data-job="([0-9a-f]{32})" data-at="([0-9.]+)"')
+_SHOWN = re.compile(r'data-job="([0-9a-f]{32})" data-at="([0-9]+(?:\.[0-9]+)?)"')
 
 
 def shown(value: object) -> Shown | None:
