@@ -194,7 +194,7 @@ class LiveJobs:
             if job is None or seen is None:
                 return job
             news = job.updated_at > seen
-            if job.is_finished or (news and job.status == "waiting_for_key"):
+            if job.is_finished or (news and job.is_at_rest):
                 return job if news else None
             wait = deadline - loop.time()
             if news:

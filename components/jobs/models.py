@@ -72,6 +72,12 @@ class Job:
         return self.status in FINAL_STATUSES
 
     @property
+    def is_at_rest(self) -> bool:
+        """Finished, or parked until its owner gives a key: nothing changes on its own, so a page
+        that follows it has everything it will see."""
+        return self.is_finished or self.status == "waiting_for_key"
+
+    @property
     def is_stub(self) -> bool:
         """A job reattached by request id that this studio never saw submitted: no original clip."""
         return bool(self.request.get("extra", {}).get("stub"))

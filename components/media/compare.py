@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from components.atomic import atomic_output
-from components.media.ffmpeg import AAC_ARGS, H264_ARGS, MP4_ARGS, CancelFn, ProgressFn, run_streaming
+from components.media.ffmpeg import AAC_ARGS, H264_ARGS, MP4_ARGS, CancelFn, ProgressFn, even, run_streaming
 from components.media.probe import MediaInfo, probe
 
 MAX_HEIGHT = 1080  # a comparison of two 4K clips needs no more; it keeps the file playable anywhere
@@ -31,7 +31,7 @@ def side_by_side(original: Path | str, edited: Path | str, out_path: Path | str,
     left, right = probe(original), probe(edited)
     out_path = Path(out_path)
     height = _common_height(left, right)
-    widths = [_even(info.width * height / info.height) for info in (left, right)]
+    widths = [even(info.width * height / info.height) for info in (left, right)]
     duration = max(left.duration, right.duration)
     rate = min(right.constant_fps or left.constant_fps, MAX_FPS)
 
@@ -63,11 +63,7 @@ def _common_height(left: MediaInfo, right: MediaInfo) -> int:
     total = left.width * height / left.height + right.width * height / right.height
     if total > MAX_WIDTH:
         height = height * MAX_WIDTH / total
-    return _even(height)
-
-
-def _even(value: float) -> int:
-    return max(2, 2 * round(value / 2))
+    return even(height)
 
 
 def _label_band(labels: tuple[str, str], widths: list[int], height: int, path: Path) -> Path:

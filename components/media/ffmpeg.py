@@ -142,6 +142,14 @@ H264_CODEC, H264_PIXEL_FORMAT = "libx264", "yuv420p"
 H264_OPTIONS: dict[str, str] = {"preset": "veryfast", "crf": "21"}
 H264_ARGS: tuple[str, ...] = ("-c:v", H264_CODEC, *(a for k, v in H264_OPTIONS.items() for a in (f"-{k}", v)),
                               "-pix_fmt", H264_PIXEL_FORMAT)
+
+
+def even(value: float) -> int:
+    """``value`` rounded to an even number of pixels, at least 2: the size rule of yuv420p (half-size
+    colour planes) and of ffmpeg's ``scale=W:-2``."""
+    return max(2, 2 * round(value / 2))
+
+
 AAC_BITRATE = 128_000
 AAC_ARGS: tuple[str, ...] = ("-c:a", "aac", "-b:a", str(AAC_BITRATE))
 MP4_OPTIONS: dict[str, str] = {"movflags": "+faststart"}

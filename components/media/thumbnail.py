@@ -15,6 +15,7 @@ from PIL import Image
 
 from components.atomic import atomic_output
 from components.errors import MediaError
+from components.media.ffmpeg import even
 from components.media.reader import open_media, video_stream
 
 SUFFIX = ".thumb.jpg"
@@ -68,14 +69,10 @@ def _picture_at(video: Path, seconds: float) -> Image.Image | None:
         turn = _TURNS.get(round(shown.rotation / 90) * 90 % 360)
         sideways = turn in (Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
         across, along = (shown.height, shown.width) if sideways else (shown.width, shown.height)
-        tall = _even(WIDTH * along / across)
+        tall = even(WIDTH * along / across)
         picture = shown.to_image(width=tall if sideways else WIDTH, height=WIDTH if sideways else tall,
                                  interpolation="BICUBIC")
         return picture.transpose(turn) if turn is not None else picture
-
-
-def _even(value: float) -> int:
-    return max(2, 2 * round(value / 2))
 
 
 def existing_thumbnail(video: Path | None) -> Path | None:

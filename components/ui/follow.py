@@ -86,7 +86,7 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         its end): when that mark changes, the page asks for the whole view once, unless the panel
         is part of one (``whole``)."""
         summary = ",".join(f"{p.status}{'+' if p.output_video else ''}" for p in service.parts(owner, job))
-        ended = job.is_finished or job.status == "waiting_for_key"
+        ended = job.is_at_rest
         result_in = job.output_video is not None
         return progress.render(job, f"{job.id}:{int(ended)}:{int(result_in)}:{summary}", whole)
 
@@ -97,7 +97,7 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         side-by-side mp4 still renders; the final view only adds that download. A job that ended
         stops the timer and refreshes the history."""
         updates = {status: panel(job, owner, whole=True)}
-        if job.is_finished or job.status == "waiting_for_key":
+        if job.is_at_rest:
             return {**updates, **present(job, owner), job_id: None, cancel: gr.Button(visible=False),
                     timer: gr.Timer(active=False), **hist.show(service.history(owner))}
         if job.output_video is not None:
