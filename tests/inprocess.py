@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import httpx
 import pytest
 
 import app
 from components.config import Settings
 from tests.e2e.app_server import free_port
+from tests.e2e.page_protocol import Page
 
 CALL_TIMEOUT_S = 60.0
 
@@ -62,6 +64,19 @@ def running_studio(root: Path, **overrides: Any) -> Iterator[InProcess]:
         finally:
             built.demo.close()
             built.runner.close()
+
+
+@asynccontextmanager
+async def asgi_page(settings: Settings) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
+    """The page as a browser loads it (its ``/config``) and a client to send its events, both
+    through the ASGI app alone: no server, no queue worker thread."""
+    built = app.create_app(settings)
+    try:
+        transport = httpx.ASGITransport(app=gr.routes.App.create_app(built.demo))
+        async with httpx.AsyncClient(transport=transport, base_url="http://studio/") as http:
+            yield await Page.load(http), http
+    finally:
+        built.runner.close()
 
 
 def call(url: str, fn_index: int, data: list, *, session: str | None = None,

@@ -9,35 +9,19 @@ server's key; with no allow-list the same page offers the server's key. The page
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 
-import gradio as gr
-import httpx
 import pytest
 
-import app as studio_app
 from components.config import Settings
 from components.jobs.runner import JobRunner
 from components.jobs.store import JobStore
 from components.secret import Secret
 from tests.e2e.page_protocol import Page, Tab
+from tests.inprocess import asgi_page
 from tests.services import make_service
 
 SERVER = Secret("server-key-for-the-page")
-
-
-@asynccontextmanager
-async def _page(settings: Settings) -> AsyncIterator[tuple[Page, httpx.AsyncClient]]:
-    built = studio_app.create_app(settings)
-    demo, runner = built.demo, built.runner
-    try:
-        transport = httpx.ASGITransport(app=gr.routes.App.create_app(demo))
-        async with httpx.AsyncClient(transport=transport, base_url="http://studio/") as http:
-            yield await Page.load(http), http
-    finally:
-        runner.close()
 
 
 def _status_events(page: Page) -> tuple[str, list[dict]]:
@@ -50,7 +34,7 @@ def _status_events(page: Page) -> tuple[str, list[dict]]:
 
 
 async def _painted(settings: Settings) -> list[str]:
-    async with _page(settings) as (page, http):
+    async with asgi_page(settings) as (page, http):
         first, events = _status_events(page)
         tab = Tab(http)
         answers = [await tab.predict(e, [None, settings.model_id]) for e in events]

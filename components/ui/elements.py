@@ -21,6 +21,7 @@ from components.guard.trusted_files import TrustedFiles
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
 from components.ui.reorder import mover, remover
+from components.ui.shown import QUIET
 
 KIND = "Element"
 
@@ -48,7 +49,7 @@ def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) 
             return items
         return candidate
 
-    add.click(on_add, [elements, images], elements)
+    add.click(on_add, [elements, images], elements, **QUIET)
 
     @gr.render(inputs=[elements])
     def draw(items: list[dict]):
@@ -74,13 +75,12 @@ def build(deps: Deps, images: gr.State, prompt: gr.Textbox, elements: gr.State) 
                         f"{settings.max_element_references}, ≥{settings.min_element_references})"),
                         type="filepath", interactive=True, file_types=["image"], columns=3, height=140,
                         buttons=[], key=f"refs-{i}", elem_classes="element-references")
-            frontal.upload(_set_frontal(i, deps.files), [elements, frontal], elements)
-            frontal.clear(_set_frontal(i, deps.files), [elements, frontal], elements)
-            refs.change(_set_references(i, settings, deps.files), [elements, refs], elements,
-                        show_progress="hidden")
-            up.click(mover(KIND, i, i - 1), [elements, prompt], [elements, prompt])
-            down.click(mover(KIND, i, i + 1), [elements, prompt], [elements, prompt])
-            remove.click(remover(KIND, i), [elements, prompt], [elements, prompt])
+            frontal.upload(_set_frontal(i, deps.files), [elements, frontal], elements, **QUIET)
+            frontal.clear(_set_frontal(i, deps.files), [elements, frontal], elements, **QUIET)
+            refs.change(_set_references(i, settings, deps.files), [elements, refs], elements, **QUIET)
+            up.click(mover(KIND, i, i - 1), [elements, prompt], [elements, prompt], **QUIET)
+            down.click(mover(KIND, i, i + 1), [elements, prompt], [elements, prompt], **QUIET)
+            remove.click(remover(KIND, i), [elements, prompt], [elements, prompt], **QUIET)
 
     return handles
 

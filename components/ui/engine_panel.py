@@ -21,6 +21,7 @@ from components.guard.key_vault import KeyVault
 from components.secret import Secret, parse_user_key
 from components.service import EditService
 from components.ui.session import hf_user, session_id, user_key
+from components.ui.shown import QUIET
 from components.units import human_duration
 
 
@@ -76,7 +77,7 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
 
     shown = [h.status, h.tier]
     gr.on([load, duration.change, h.tier.change], refresh, [duration, h.tier], shown,
-          show_progress="hidden", queue=False)
+          **QUIET, queue=False)
     if h.key is None or h.forget is None:
         return
 
@@ -101,8 +102,8 @@ def wire(h: EngineHandles, duration: gr.State, load: gr.events.EventListenerMeth
 
     # On Enter or leaving the field, not per keystroke: a half-typed key is not a key.
     gr.on([h.key.submit, h.key.blur], take_key, [h.key, duration, h.tier],
-          [h.key, *shown, h.forget, h.key_set], show_progress="hidden", trigger_mode="always_last")
-    h.forget.click(forget, [duration, h.tier], [*shown, h.forget, h.key_set], show_progress="hidden")
+          [h.key, *shown, h.forget, h.key_set], **QUIET, trigger_mode="always_last")
+    h.forget.click(forget, [duration, h.tier], [*shown, h.forget, h.key_set], **QUIET)
 
 
 def status_html(settings: Settings, choice: EngineChoice, seconds: float | None,

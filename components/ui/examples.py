@@ -66,5 +66,5 @@ def _card(index: int, example: Example, video: gr.Video, prompt: gr.Textbox, ima
         clip, text, paths, items = example_inputs(index)
         return [clip, text, paths, items, *([""] if fix_note is not None else [])]
 
-    button.click(load, None, outputs, show_progress="minimal")
+    button.click(load, None, outputs, show_progress="minimal", show_progress_on=video)
     return button

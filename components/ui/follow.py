@@ -33,6 +33,7 @@ from components.ui.history import HistoryHandles
 from components.ui.parts import PartsHandles
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
+from components.ui.shown import QUIET
 
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
@@ -56,7 +57,7 @@ class Follow:
 
     def on(self, trigger: Callable[..., Any], fn: Callable[..., Any], inputs: list[Any]) -> None:
         """Wire a command that starts a job the page then follows (``fn`` returns ``start(...)``)."""
-        trigger(fn, inputs, self.outputs, show_progress="hidden")
+        trigger(fn, inputs, self.outputs, **QUIET)
 
     def command(self, trigger: Callable[..., Any], act: Callable[[Caller, Secret | None, Any], Job],
                 owner_state: gr.BrowserState, argument: Any, visitor: Visitor) -> None:
@@ -143,8 +144,8 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
     # trigger_mode "once" (a tick's default) sends no second ask while one waits; what the page
     # shows comes from its own panel, so nothing is written per tick. A refresh is short and comes
     # a few times a job: it may take a queue worker, on a concurrency id of its own.
-    timer.tick(on_tick, [job_id, status, owner_state], status, queue=False, show_progress="hidden")
-    status.submit(on_refresh, [job_id, owner_state], outputs, show_progress="hidden",
+    timer.tick(on_tick, [job_id, status, owner_state], status, queue=False, **QUIET)
+    status.submit(on_refresh, [job_id, owner_state], outputs, **QUIET,
                   concurrency_limit=REFRESH_CONCURRENCY, concurrency_id="refresh")
 
     def reattach(owner: object, profile: gr.OAuthProfile | None):
@@ -166,6 +167,6 @@ def build(demo: gr.Blocks, service: EditService, settings: Settings, owner_state
         # The browser's own id, never an account's: that one lasts only as long as the sign-in.
         return visitor.keep(owner, profile)
 
-    demo.load(ensure_owner, owner_state, owner_state, queue=False
-              ).then(reattach, owner_state, outputs, queue=False, show_progress="hidden")
+    demo.load(ensure_owner, owner_state, owner_state, queue=False, **QUIET
+              ).then(reattach, owner_state, outputs, queue=False, **QUIET)
     return Follow(job_id, outputs, start, present)

@@ -42,7 +42,7 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
          follow: Follow, owner_state: gr.BrowserState, history: Callable[..., Any], visitor: Visitor,
          deps: Deps) -> None:
     service = deps.service
-    hist.refresh.click(history, owner_state, hist.outputs, queue=False)
+    hist.refresh.click(history, owner_state, hist.outputs, queue=False, show_progress_on=hist.gallery)
 
     def restore(owner: object, ids: list[str], evt: gr.SelectData, profile: gr.OAuthProfile | None):
         who = visitor.owner(owner, profile)
@@ -61,8 +61,8 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
 
     restored = [form.video, form.prompt, form.images, form.elements, form.keep_audio, status,
                 *result.outputs, form.tier, form.segments, form.takes, *parts_view.outputs]
-    hist.table.select(restore, [owner_state, hist.job_ids], restored)
-    hist.gallery.select(restore, [owner_state, hist.gallery_ids], restored)
+    hist.table.select(restore, [owner_state, hist.job_ids], restored, show_progress_on=result.player)
+    hist.gallery.select(restore, [owner_state, hist.gallery_ids], restored, show_progress_on=result.player)
 
     @shows_errors
     def compare(owner: object, a: object, b: object, profile: gr.OAuthProfile | None):
@@ -80,7 +80,8 @@ def wire(hist: HistoryHandles, form: Inputs, status: gr.HTML, result: ResultHand
                                             names=("A", "B"), url=job_file_url(deps.settings, who)),
                 result.shown: None}
 
-    hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown])
+    hist.compare.click(compare, [owner_state, hist.compare_a, hist.compare_b], [result.player, result.shown],
+                       show_progress_on=result.player)
 
     follow.command(hist.resume.click, service.resume, owner_state, hist.request_id, visitor)
 

@@ -77,7 +77,7 @@ def wire(h: LongClipHandles, video: gr.Video, duration: gr.State, tier: gr.Radio
     gr.on([duration.change, h.overlap.release, tier.change, key_set.change], on_clip,
           [video, duration, h.overlap, tier],
           [h.group, h.use, h.timeline, h.plan, h.findings], show_progress="minimal",
-          trigger_mode="always_last")
+          show_progress_on=h.timeline, trigger_mode="always_last")
 
 
 def billed_seconds(seconds: float | None, plan: dict | None, use_segments: bool, takes: int) -> float | None:

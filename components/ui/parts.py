@@ -26,6 +26,7 @@ from components.ui.history import HistoryHandles
 from components.ui.links import job_file_url
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
+from components.ui.shown import QUIET
 
 if TYPE_CHECKING:  # follow.py builds on the parts panel; the page hands its Follow in
     from components.ui.follow import Follow
@@ -128,7 +129,8 @@ def wire(h: PartsHandles, status: gr.HTML, result: ResultHandles, follow: Follow
         return choose
 
     for index, button in enumerate(h.choose):
-        button.click(choose_take(index), [owner_state, h.parent], [status, *result.outputs, *h.outputs]
-                     ).then(history, owner_state, hist.outputs, queue=False)
+        button.click(choose_take(index), [owner_state, h.parent], [status, *result.outputs, *h.outputs],
+                     show_progress_on=result.player
+                     ).then(history, owner_state, hist.outputs, queue=False, **QUIET)
 
     follow.command(h.retry.click, service.retry, owner_state, h.parent, visitor)

@@ -17,6 +17,7 @@ from components.edit.checks import check_prompt, check_references
 from components.edit.labels import insert_label, label
 from components.errors import Finding
 from components.ui.elements import as_elements
+from components.ui.shown import QUIET
 from components.ui.video_panel import findings_html
 
 PROMPT_ID = "prompt-box"
@@ -64,7 +65,7 @@ def wire(h: PromptHandles, images: gr.State, elements: gr.State, settings: Setti
                              elem_classes="label-button") for text in labels]
     for text, button in zip(labels, buttons, strict=True):
         button.click(_inserter(text), [h.prompt, start, end], [h.prompt, start],
-                     js=READ_SELECTION_JS, show_progress="hidden", queue=False
+                     js=READ_SELECTION_JS, **QUIET, queue=False
                      ).then(None, start, None, js=PLACE_CURSOR_JS)
 
     def show(paths: list[str], items: list[dict]):
@@ -72,7 +73,7 @@ def wire(h: PromptHandles, images: gr.State, elements: gr.State, settings: Setti
         return [gr.Markdown(visible=not any(shown))] + [gr.Button(visible=v) for v in shown]
 
     gr.on([images.change, elements.change], show, [images, elements], [hint, *buttons],
-          show_progress="hidden", queue=False)
+          **QUIET, queue=False)
 
 
 def prompt_findings(text: str, paths: list[str], items: list[dict], settings: Settings) -> list[Finding]:

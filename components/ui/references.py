@@ -19,6 +19,7 @@ from components.ui.deps import Deps
 from components.ui.elements import as_elements
 from components.ui.errors import notify, shows_errors
 from components.ui.reorder import mover, remover
+from components.ui.shown import QUIET
 
 KIND = "Image"
 
@@ -42,7 +43,8 @@ def build(deps: Deps, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandle
         updated = admit_images(list(current), added, elems, settings)
         return updated, None
 
-    add.upload(on_add, [add, images, elements], [images, add], show_progress="minimal")
+    add.upload(on_add, [add, images, elements], [images, add], show_progress="minimal",
+               show_progress_on=add)
 
     @gr.render(inputs=[images])
     def draw(paths: list[str]):
@@ -60,9 +62,9 @@ def build(deps: Deps, elements: gr.State, prompt: gr.Textbox) -> ReferenceHandle
                                           elem_classes="ref-right")
                         remove = gr.Button("✕", size="sm", min_width=30, variant="stop",
                                            elem_classes="ref-remove")
-                left.click(mover(KIND, i, i - 1), [images, prompt], [images, prompt])
-                right.click(mover(KIND, i, i + 1), [images, prompt], [images, prompt])
-                remove.click(remover(KIND, i), [images, prompt], [images, prompt])
+                left.click(mover(KIND, i, i - 1), [images, prompt], [images, prompt], **QUIET)
+                right.click(mover(KIND, i, i + 1), [images, prompt], [images, prompt], **QUIET)
+                remove.click(remover(KIND, i), [images, prompt], [images, prompt], **QUIET)
 
     return handles
 

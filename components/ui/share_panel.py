@@ -24,6 +24,7 @@ from components.ui.history import HistoryHandles
 from components.ui.links import root_url
 from components.ui.results import ResultHandles
 from components.ui.session import Visitor
+from components.ui.shown import QUIET
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,12 @@ def build(deps: Deps, demo: gr.Blocks, owner_state: gr.BrowserState, visitor: Vi
 
     row = [create, link, revoke]
     gr.on([result.shown.change, result.details.change], present, [owner_state, result.shown], row,
-          show_progress="hidden", trigger_mode="always_last")
-    create.click(share, [owner_state, result.shown], [link, revoke, links])
-    revoke.click(revoke_shown, [owner_state, result.shown], [link, revoke, links])
-    revoke_picked.click(revoke_from_list, [owner_state, links, result.shown], [*row, links])
-    gr.on([demo.load, hist.refresh.click], list_links, owner_state, links, show_progress="hidden")
+          **QUIET, trigger_mode="always_last")
+    create.click(share, [owner_state, result.shown], [link, revoke, links], show_progress_on=link)
+    revoke.click(revoke_shown, [owner_state, result.shown], [link, revoke, links], show_progress_on=link)
+    revoke_picked.click(revoke_from_list, [owner_state, links, result.shown], [*row, links],
+                        show_progress_on=links)
+    gr.on([demo.load, hist.refresh.click], list_links, owner_state, links, **QUIET)
     return handles
 
 

@@ -37,6 +37,7 @@ from components.ui import prompt as prompt_panel
 from components.ui import share_panel as sharing
 from components.ui.deps import Deps
 from components.ui.errors import notify, shows_errors
+from components.ui.shown import QUIET
 from components.units import human_count
 
 
@@ -96,7 +97,7 @@ def build(deps: Deps) -> gr.Blocks:
                 return gr.Slider(info=_takes_info(paid))
 
             gr.on([demo.load, engine.key_set.change], takes_words, None, takes, queue=False,
-                  show_progress="hidden")
+                  **QUIET)
         with examples_row:
             gr.Markdown("**Try an example** — one click fills the clip, instruction and references; "
                         "without a key the local preview edits it.", elem_classes="examples-title")
@@ -137,10 +138,10 @@ def build(deps: Deps) -> gr.Blocks:
         gates = [prompt.checks, counter, generate, why, touched]
         gr.on([video.video.change, video.findings.change, long.use.change, long.findings.change,
                prompt.prompt.change, refs.images.change, elems.elements.change], recheck, checked, gates,
-              show_progress="hidden", trigger_mode="always_last")
+              **QUIET, trigger_mode="always_last")
         # Visiting the box and leaving it empty is touching it: its findings show from then on.
-        prompt.prompt.blur(lambda: True, None, touched, queue=False, show_progress="hidden"
-                           ).then(recheck, checked, gates, show_progress="hidden")
+        prompt.prompt.blur(lambda: True, None, touched, queue=False, **QUIET
+                           ).then(recheck, checked, gates, **QUIET)
 
         # ----- a new clip: the previous result leaves with the old one --------------------------
         def forget_result(following: object):
@@ -151,14 +152,14 @@ def build(deps: Deps) -> gr.Blocks:
 
         gr.on([video.video.upload, video.video.clear, video.replaced.change,
                *(button.click for button in example_buttons)], forget_result, follow.job_id,
-              [status, *result.outputs, *parts_view.outputs], queue=False, show_progress="hidden")
+              [status, *result.outputs, *parts_view.outputs], queue=False, **QUIET)
 
         # ----- generate, cancel, reattach ------------------------------------------------------
         def bill(seconds, plan, segmented, n_takes):
             return long_clip.billed_seconds(seconds, plan, segmented is True, n_takes)
 
         gr.on([video.duration.change, long.plan.change, long.use.change, takes.change], bill,
-              [video.duration, long.plan, long.use, takes], billed, show_progress="hidden")
+              [video.duration, long.plan, long.use, takes], billed, **QUIET)
 
         @shows_errors
         async def on_generate(owner, clip, text, paths, items, audio, model, n_takes, segmented, overlap,
@@ -209,7 +210,7 @@ def build(deps: Deps) -> gr.Blocks:
                        "Picked up", "success")
 
         engine.key_set.change(on_key, [owner_state, engine.key_set], None
-                              ).then(history, owner_state, hist.outputs, queue=False)
+                              ).then(history, owner_state, hist.outputs, queue=False, **QUIET)
 
         # ----- history and a parent's parts: restore, compare, resume; choose a take, retry --------
         inputs = history_events.Inputs(video.video, prompt.prompt, refs.images, elems.elements, keep_audio,

@@ -21,6 +21,7 @@ from components.media.limits import container_name
 from components.ui.deps import Deps
 from components.ui.errors import shows_errors
 from components.ui.session import Visitor
+from components.ui.shown import QUIET
 from components.units import human_duration, human_size
 
 FIX_CONCURRENCY = 8
@@ -87,9 +88,9 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> Non
                 gr.Number(value=None, visible=too_long), duration, findings)
 
     h.video.change(on_clip, h.video, [h.preflight, h.fix_group, h.start, h.end, h.duration, h.findings],
-                   show_progress="minimal")
+                   show_progress="minimal", show_progress_on=h.preflight)
     # "Fixed: ..." describes the clip it was written for: a clip the user brings replaces it.
-    gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, show_progress="hidden")
+    gr.on([h.video.upload, h.video.clear], lambda: "", None, h.changes, queue=False, **QUIET)
 
     @shows_errors
     def on_fetch(owner: object, url: str, request: gr.Request, profile: gr.OAuthProfile | None):
@@ -106,9 +107,9 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> Non
     # into the video slot. The toast says what was wrong; the loaded clip stays usable.
     fetched, fetched_note = gr.State(None), gr.State("")
     for trigger in (h.fetch.click, h.url.submit):
-        trigger(on_fetch, [owner, h.url], [fetched, fetched_note], concurrency_limit=8, show_progress="hidden"
+        trigger(on_fetch, [owner, h.url], [fetched, fetched_note], concurrency_limit=8, **QUIET
                 ).success(lambda path, note, n: (path, note, _next(n)), [fetched, fetched_note, h.replaced],
-                          [h.video, h.changes, h.replaced], show_progress="hidden")
+                          [h.video, h.changes, h.replaced], **QUIET)
 
     @shows_errors
     async def on_fix(owner: object, path: str | None, start: float | None, end: float | None,
@@ -124,8 +125,8 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> Non
     # The wait for CPU is fair and bounded in the service (one fix per visitor, in turn with local
     # edits); the limit only caps how many queue workers waiting fixes may hold.
     h.fix.click(on_fix, [owner, h.video, h.start, h.end], [h.video, h.changes],
-                concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix"
-                ).success(_next, h.replaced, h.replaced, show_progress="hidden")
+                concurrency_limit=FIX_CONCURRENCY, concurrency_id="fix", show_progress_on=h.video
+                ).success(_next, h.replaced, h.replaced, **QUIET)
 
 
 def _next(count: object) -> int:
