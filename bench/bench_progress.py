@@ -14,15 +14,14 @@ change the page visits every component that ever had one (components/ui/shown.py
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import Any
 
 import gradio as gr
 
-from components.ui.queue_polling import poll_gently
 from components.ui.shown import QUIET
 from tests.e2e.browser import ARGS, CHROMIUM
+from tests.e2e.player_page import serving
 
 VARIANTS: dict[str, dict[str, Any]] = {"gradio's hidden": {"show_progress": "hidden"}, "QUIET": QUIET}
 
@@ -35,15 +34,6 @@ def _page(outputs: int, progress: dict[str, Any]) -> gr.Blocks:
         go.click(lambda n: [n + 1, *[f"{n + 1}:{i}" for i in range(outputs)]], count, [count, *boxes],
                  **progress)
     return page
-
-
-@contextmanager
-def _served(page: gr.Blocks) -> Iterator[str]:
-    poll_gently(page).launch(prevent_thread_lock=True, quiet=True, ssr_mode=False)
-    try:
-        yield page.local_url
-    finally:
-        page.close()
 
 
 def _task_seconds(cdp) -> float:
@@ -63,7 +53,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tabs = {}
         for name, progress in VARIANTS.items():
-            url = stack.enter_context(_served(_page(args.outputs, progress)))
+            url = stack.enter_context(serving(_page(args.outputs, progress)))
             tab = browser.new_context().new_page()
             tab.goto(url)
             tab.wait_for_selector("#go")

@@ -89,7 +89,7 @@ class EditService:
         return self.runner.history(owner)
 
     async def newer(self, owner: str, job_id: str, seen: float | None, timeout: float,
-                    gap: float = 0.0) -> Job | None:
+                    gap: float) -> Job | None:
         return await self.runner.newer(job_id, owner, seen, timeout, gap)
 
     def watch(self, owner: str, job_id: str) -> AsyncIterator[Job]:

@@ -47,7 +47,7 @@ def test_a_follower_gets_progress_at_most_once_a_gap_and_the_end_at_once(tmp_pat
         assert held.fraction == 0.5 and time.monotonic() - asked >= 0.5  # held until the ask's end
         assert await live.newer(job.id, "owner-a", held.updated_at, timeout=0.05, gap=600) is None
 
-        without_gap = asyncio.create_task(live.newer(job.id, "owner-a", held.updated_at, timeout=600))
+        without_gap = asyncio.create_task(live.newer(job.id, "owner-a", held.updated_at, timeout=600, gap=0))
         live.publish(live.get(job.id), urgent=True, fraction=0.7)
         assert (await asyncio.wait_for(without_gap, 30)).fraction == 0.7
 
@@ -55,6 +55,7 @@ def test_a_follower_gets_progress_at_most_once_a_gap_and_the_end_at_once(tmp_pat
         live.publish(live.get(job.id), urgent=True, status="succeeded", finished_at=time.time())
         assert (await asyncio.wait_for(ending, 30)).status == "succeeded"
         # Nothing comes after an end: a late ask is answered at once, with nothing.
-        assert await asyncio.wait_for(live.newer(job.id, "owner-a", time.time(), timeout=600), 30) is None
+        late = live.newer(job.id, "owner-a", time.time(), timeout=600, gap=0)
+        assert await asyncio.wait_for(late, 30) is None
 
     asyncio.run(follow())

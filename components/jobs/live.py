@@ -179,7 +179,7 @@ class LiveJobs:
                         del self._watchers[job_id]
 
     async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float,
-                    gap: float = 0.0) -> Job | None:
+                    gap: float) -> Job | None:
         """``owner``'s job once it is newer than the snapshot a page shows (``seen``, its
         ``updated_at``), within ``timeout`` seconds; None when nothing changed (or there is no such
         job of theirs). A change that ends the job (or parks it for a key) comes at once, any other

@@ -219,7 +219,7 @@ class JobRunner:
         return [live.get(job.id, job) for job in jobs]
 
     async def newer(self, job_id: str, owner: str, seen: float | None, timeout: float,
-                    gap: float = 0.0) -> Job | None:
+                    gap: float) -> Job | None:
         """The job once newer than ``seen`` (its ``updated_at`` as a page shows it), waiting up to
         ``timeout`` for a change, and no sooner than ``gap`` after ``seen`` unless it ended; None
         when nothing changed. What a page's follow tick calls."""

@@ -38,8 +38,7 @@ from components.ui.shown import QUIET
 # A following page asks at most once a tick; each ask waits up to FOLLOW_WAIT_S for the job's next
 # change, so a job that changes rarely (queued at fal) costs a request per FOLLOW_WAIT_S per page.
 # Progress comes at most once per FOLLOW_NEWS_GAP_S, and the end at once: every answer costs the
-# page a pass of gradio's status updates over each component (about 50 ms of a core), and a local
-# edit reports progress many times a second.
+# page a pass of gradio's status updates, and a local edit reports progress many times a second.
 FOLLOW_TICK_S = 0.5
 FOLLOW_WAIT_S = 10.0
 FOLLOW_NEWS_GAP_S = 1.0

@@ -57,10 +57,11 @@ def by_path(path: Path | str) -> str:
 
 
 @contextmanager
-def serving(page: gr.Blocks, folder: Path) -> Iterator[str]:
-    """``page`` served in this process (its clips in ``folder``) until the block ends; yields its URL."""
-    poll_gently(page).launch(prevent_thread_lock=True, allowed_paths=[str(folder)], quiet=True,
-                             ssr_mode=False)
+def serving(page: gr.Blocks, folder: Path | None = None) -> Iterator[str]:
+    """``page`` served in this process (its clips, if any, in ``folder``) until the block ends;
+    yields its URL."""
+    poll_gently(page).launch(prevent_thread_lock=True, allowed_paths=[str(folder)] if folder else None,
+                             quiet=True, ssr_mode=False)
     try:
         yield page.local_url
     finally:
