@@ -7,7 +7,9 @@ same clip greyed and brightened, as a look would), it prints:
 
 - a first score: the original's tracklets computed and cached, then the edit's;
 - a score that reuses the original's cached tracklets (what every further take and re-edit of the
-  same clip pays), and the CPU that reuse saves.
+  same clip pays), and the CPU that reuse saves;
+- the score of the same edit against an original that does not move (ffmpeg's flat ``color``): it
+  has none, so the edit is not read, and the CPU reading it would have cost.
 
 CPU is this process's (OpenCV's decode and tracking threads included), the best of ``--repeat``
 runs, as a fraction of the clip's duration. Goal: one score <= 0.3x the clip's duration.
@@ -65,6 +67,17 @@ def main() -> None:
         print(f"  {name}: first score {best_first:.2f} CPU-s ({best_first / SECONDS:.2f}x), "
               f"with the original's tracklets reused {best_reused:.2f} CPU-s ({best_reused / SECONDS:.2f}x), "
               f"reuse saves {best_first - best_reused:.2f} CPU-s; score {sorted(scores, key=str)}")
+        still = make_clip(root / f"{name}-still.mp4", seconds=SECONDS, width=width, height=height, fps=30,
+                          audio=False, source="color")
+        cache = root / f"cache-{name}-still"
+        motion.source_tracklets(still, cache)
+        runs = [_scored(still, edited, cache) for _ in range(args.repeat)]
+        cpu_still, none = min(cpu for cpu, _ in runs), {value for _, value in runs}
+        began = time.process_time()
+        motion.tracklets(edited)
+        reading = time.process_time() - began
+        print(f"  {name}, a still original: score {none} in {cpu_still:.3f} CPU-s, its edit not read "
+              f"(reading it costs {reading:.2f} CPU-s)")
 
 
 if __name__ == "__main__":

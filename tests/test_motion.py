@@ -4,7 +4,10 @@ frozen or different motion does not; a clip that never moves cannot be measured.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -115,3 +118,40 @@ def test_the_originals_tracklets_are_computed_once_per_content(clips, tmp_path):
     assert [w.shape for w in again.windows] == [w.shape for w in tracklets(clips["original"]).windows]
     assert score(clips["original"], clips["recoloured"], cache) == first
     assert list(cache.iterdir()) == stored
+
+
+@contextmanager
+def _opens_counted(path: Path) -> Iterator[list[int]]:
+    """``path`` made a named pipe whose every open for reading is counted, and met at once by a
+    writer that closes (a reader sees an empty file instead of waiting)."""
+    os.mkfifo(path)
+    opens, done = [0], threading.Event()
+
+    def serve() -> None:
+        while True:
+            end = os.open(path, os.O_WRONLY)  # returns once a reader opens the pipe
+            if done.is_set():
+                os.close(end)
+                return
+            opens[0] += 1  # before the reader can see the end of the file, so before it returns
+            os.close(end)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield opens
+    finally:
+        done.set()
+        held = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a reader present: the writer's open returns
+        thread.join()
+        os.close(held)
+
+
+def test_an_edit_of_a_clip_that_does_not_move_is_not_read(clips, tmp_path):
+    """Decoding the edit is most of a score's cost, and no edit can give a still original a score."""
+    with _opens_counted(tmp_path / "edited.mp4") as opens:
+        assert score(clips["still"], tmp_path / "edited.mp4", tmp_path / "cache") is None
+    assert opens == [0]
+    with _opens_counted(tmp_path / "read.mp4") as opens:  # the counting sees a read when there is one
+        assert tracklets(tmp_path / "read.mp4").windows == ()
+    assert opens[0] >= 1

@@ -73,12 +73,17 @@ def source_tracklets(path: Path, cache_dir: Path) -> Tracklets:
     return found
 
 
+def measurable(window: np.ndarray) -> bool:
+    """Whether an original's window has the tracklets and the motion to score an edit against."""
+    return len(window) >= MIN_TRACKS and float(np.linalg.norm(window, axis=2).mean()) >= MIN_MOTION_PX
+
+
 def motion_fidelity(original: Tracklets, edited: Tracklets) -> float | None:
     """0-1, where 1 is the same motion; None when the original has too little texture or motion
     to tell."""
     scores = []
     for orig, edit in zip(original.windows, edited.windows, strict=False):
-        if len(orig) < MIN_TRACKS or float(np.linalg.norm(orig, axis=2).mean()) < MIN_MOTION_PX:
+        if not measurable(orig):
             continue
         if len(edit) == 0:  # the edit lost every trackable detail where the original moved
             scores.append(0.0)
@@ -90,8 +95,14 @@ def motion_fidelity(original: Tracklets, edited: Tracklets) -> float | None:
 
 
 def score(original: Path, edited: Path, cache_dir: Path) -> float | None:
-    """The motion score of ``edited`` against ``original`` (the original's tracklets cached)."""
-    return motion_fidelity(source_tracklets(original, cache_dir), tracklets(edited))
+    """The motion score of ``edited`` against ``original`` (the original's tracklets cached).
+
+    An original with no measurable window has no score whatever the edit holds, so the edit is
+    not read: decoding it is most of a score's cost, and a still or flat shot is common."""
+    source = source_tracklets(original, cache_dir)
+    if not any(measurable(window) for window in source.windows):
+        return None
+    return motion_fidelity(source, tracklets(edited))
 
 
 def _sampled_frames(path: Path) -> list[np.ndarray]:
