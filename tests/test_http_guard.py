@@ -185,3 +185,20 @@ def test_a_fixed_clip_and_a_fetched_link_count_against_the_same_allowance(studio
                    headers={"X-Forwarded-For": full})
     assert not refused["success"]  # refused before any lookup of the link's host
     assert refused["output"]["error"].startswith("This link's file would take your address past 500 files")
+
+
+def test_a_refused_link_or_fix_says_why_and_writes_no_traceback(studio, capfd):
+    """An empty link, an overlong one or "Fix it" without a clip is a user's slip: one sentence
+    back, and nothing in the server's log (gradio prints a traceback for every error it is not told
+    to keep quiet about, so each such click would otherwise grow the log by a screenful)."""
+    fix, fetch = studio.fn_index("on_fix")[0], studio.fn_index("on_fetch")[0]
+    capfd.readouterr()
+    refused = [call(studio.url, fetch, [OWNER, " "]),
+               call(studio.url, fetch, [OWNER, "https://example.com/" + "a" * 4096]),
+               call(studio.url, fix, [OWNER, None, None, None])]
+    assert all(not r["success"] and r["title"] == "Check the input" for r in refused), refused
+    assert [r["output"]["error"] for r in refused] == [
+        "There is no link to fetch. Paste a link to an .mp4 or .mov first.",
+        "That link is longer than 4,096 characters. Paste a direct link to the file.",
+        "There is no clip to fix. Add a clip first."]
+    assert "Traceback" not in capfd.readouterr().err

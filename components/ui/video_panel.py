@@ -15,7 +15,7 @@ import gradio as gr
 
 from components.config import MODEL_NAME, Settings
 from components.edit.checks import video_facts
-from components.errors import Finding
+from components.errors import Finding, InputError
 from components.media.conform import TRIM_MARGIN
 from components.media.limits import container_name
 from components.ui.deps import Deps
@@ -95,10 +95,10 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> Non
     @shows_errors
     def on_fetch(owner: object, url: str, request: gr.Request, profile: gr.OAuthProfile | None):
         if not isinstance(url, str) or not url.strip():
-            raise gr.Error("Paste a link to an .mp4 or .mov first.", title="No link")
+            raise InputError("There is no link to fetch.", fix="Paste a link to an .mp4 or .mov first.")
         if len(url) > 4096:
-            raise gr.Error("That link is longer than 4,096 characters; paste a direct link to the file.",
-                           title="Link too long")
+            raise InputError("That link is longer than 4,096 characters.",
+                             fix="Paste a direct link to the file.")
         caller = visitor.caller(owner, request, profile)
         return str(deps.service.fetch_clip(caller, url, deps.scratch.new_folder)), ""
 
@@ -115,7 +115,7 @@ def _wire(h: VideoHandles, owner: gr.State, deps: Deps, visitor: Visitor) -> Non
     async def on_fix(owner: object, path: str | None, start: float | None, end: float | None,
                      request: gr.Request, profile: gr.OAuthProfile | None, progress=FIX_PROGRESS):
         if not path:
-            raise gr.Error("Add a clip first.", title="No clip")
+            raise InputError("There is no clip to fix.", fix="Add a clip first.")
         caller = visitor.caller(owner, request, profile)
         result, plan = await deps.service.fix_clip(caller, path, start, end, deps.scratch.new_folder,
                                                    lambda step, fraction: progress(fraction, desc=step))
