@@ -73,7 +73,7 @@ def source_tracklets(path: Path, cache_dir: Path) -> Tracklets:
     return found
 
 
-def measurable(window: np.ndarray) -> bool:
+def _measurable(window: np.ndarray) -> bool:
     """Whether an original's window has the tracklets and the motion to score an edit against."""
     return len(window) >= MIN_TRACKS and float(np.linalg.norm(window, axis=2).mean()) >= MIN_MOTION_PX
 
@@ -83,7 +83,7 @@ def motion_fidelity(original: Tracklets, edited: Tracklets) -> float | None:
     to tell."""
     scores = []
     for orig, edit in zip(original.windows, edited.windows, strict=False):
-        if not measurable(orig):
+        if not _measurable(orig):
             continue
         if len(edit) == 0:  # the edit lost every trackable detail where the original moved
             scores.append(0.0)
@@ -100,7 +100,7 @@ def score(original: Path, edited: Path, cache_dir: Path) -> float | None:
     An original with no measurable window has no score whatever the edit holds, so the edit is
     not read: decoding it is most of a score's cost, and a still or flat shot is common."""
     source = source_tracklets(original, cache_dir)
-    if not any(measurable(window) for window in source.windows):
+    if not any(_measurable(window) for window in source.windows):
         return None
     return motion_fidelity(source, tracklets(edited))
 
