@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -70,6 +71,7 @@ class Studio(NamedTuple):
 
 def create_app(settings: Settings) -> Studio:
     """Everything ``launch`` serves, built from ``settings``."""
+    check_scratch_reachable(settings.scratch_dir)
     store = JobStore(jobs_db(settings))
     runner = JobRunner(store, settings)
     scratch = Scratch(settings.scratch_dir, settings.upload_ttl_hours * 3600)
@@ -118,6 +120,20 @@ def _allowed_paths() -> list[str]:
     pick hands the page as they are), wherever app.py runs from. Nothing of the data folder: job
     files are reached only through owner-checked links (components/share/files.py)."""
     return [str(path) for path in examples.example_files()]
+
+
+def check_scratch_reachable(scratch: Path) -> None:
+    """Fix it, a fetched link and a restored input hand the page a scratch file, and gradio takes a
+    file a handler returns only from its upload folder, the system's temp folder, the folder the app
+    runs in, or ``allowed_paths`` (gradio/processing_utils.py, ``_check_allowed``); anywhere else
+    each of those clicks fails. ``allowed_paths`` would also serve the folder to whoever names a
+    path in it, so a scratch folder elsewhere is refused at start instead, with where it may go."""
+    homes = [Path(get_upload_folder()), Path(tempfile.gettempdir()), Path.cwd()]
+    if not any(scratch.resolve().is_relative_to(home.resolve()) for home in homes):
+        raise ValueError(f"STUDIO_SCRATCH_DIR={str(scratch)!r} is outside the folders gradio hands the page "
+                         f"files from ({', '.join(map(str, homes))}): Fix it, fetched links and restored "
+                         "inputs would fail there. Put it inside one of them, or unset it to use the "
+                         "default (the system's temp folder).")
 
 
 def _server_fal_engine(settings: Settings):

@@ -43,12 +43,16 @@ os.environ.pop("SSL_CERT_DIR", None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One test-media cache for the whole session (tests/mediagen.py): made by the main process
-    before pytest-xdist starts its workers, which inherit its name with the environment."""
+    """One folder for the session, made by the main process before pytest-xdist starts its workers
+    (which inherit its place with the environment) and removed when the session ends: the
+    test-media cache (tests/mediagen.py) and gradio's folder (``GRADIO_TEMP_DIR``) for what has
+    none of its own: gradio_client keeps every file it downloads there, and a studio built in a
+    test process caches its examples there; in /tmp/gradio both would stay after the session."""
     if hasattr(config, "workerinput") or os.environ.get(CACHE_ENV):
         return
-    folder = tempfile.mkdtemp(prefix="mediagen-")
-    os.environ[CACHE_ENV] = folder
+    folder = Path(tempfile.mkdtemp(prefix="studio-tests-"))
+    os.environ[CACHE_ENV] = str(folder / "media")
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(folder / "gradio"))
     config.add_cleanup(lambda: shutil.rmtree(folder, True))
 
 

@@ -64,6 +64,7 @@ class AppServer:
                     # it made: in a shared /tmp/gradio, an app stopping after its module would delete
                     # another app's copy of the same clip ("... is no longer on the server").
                     "GRADIO_TEMP_DIR": str(self.data_dir / "gradio-uploads"),
+                    "STUDIO_SCRATCH_DIR": str(self.data_dir / "scratch"),  # not <tmp>/kling-studio
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
 
